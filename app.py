@@ -1,0 +1,10 @@
+"""bnviz: Batch Normalization made visible. Layout only: the pages do the rest."""
+
+import streamlit as st
+
+st.set_page_config(page_title="bnviz: Batch Normalization made visible", page_icon="📊", layout="wide")
+
+pages = [
+    st.Page("pages/explorer.py", title="Explorer", icon="🔬", default=True, url_path="explorer"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,16 @@
+"""bnviz: Batch Normalization made visible.
+
+The core (``bn``, ``nn``, ``data``, ``optim``, ``train``, ``sweep``) is pure NumPy
+and usable from a notebook without Streamlit::
+
+    from bnviz import Settings
+    from bnviz.train import train
+    run = train(Settings(batch_size=16))
+    run.curves.tail()
+"""
+
+from .settings import Settings
+from .train import Run
+
+__all__ = ["Settings", "Run"]
+__version__ = "0.1.0"

@@ -1,0 +1,120 @@
+"""Batch Normalization, exactly as the seed note writes it.
+
+Rows are examples, columns are units. Every function also accepts a leading
+stack of models: ``z`` of shape ``(..., m, n)`` with per-unit vectors of shape
+``(..., n)``; the batch statistics are taken over axis ``-2`` (the examples).
+
+    mu      = 1/m * sum_i z(i)
+    var     = 1/m * sum_i (z(i) - mu)^2            (biased: 1/m, not 1/(m-1))
+    z_norm  = (z - mu) / sqrt(var + eps)           (eps inside the square root)
+    z_tilde = gamma * z_norm + beta
+
+A constant column with ``eps = 0`` has ``var + eps = 0``.  Its centred values
+``z - mu`` are exactly 0, and for every ``eps > 0`` they normalize to exactly 0,
+so bnviz defines ``z_norm = 0`` there (never NaN) and passes no gradient back
+through that unit (``dz = 0``): a dead unit stays dead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.floating]
+
+
+@dataclass(frozen=True)
+class Cache:
+    """What the backward pass needs, and what the app shows."""
+
+    z_norm: Array  # (..., m, n)
+    mu: Array  # (..., n) batch mean
+    var: Array  # (..., n) batch variance, 1/m
+    inv_std: Array  # (..., n) 1 / sqrt(var + eps), 0 where var + eps == 0
+    gamma: Array  # (..., n)
+
+
+def _row(v: Array) -> Array:
+    """A per-unit vector (..., n) as a row (..., 1, n) that broadcasts over examples."""
+    return v[..., None, :]
+
+
+def inv_sqrt(var: Array, eps: float | Array) -> Array:
+    """1 / sqrt(var + eps), with 0 where var + eps == 0 (see module docstring)."""
+    s = var + eps
+    with np.errstate(divide="ignore"):
+        out = 1.0 / np.sqrt(s)
+    if not np.all(s > 0):
+        out = np.where(s > 0, out, 0.0).astype(var.dtype, copy=False)
+    return out
+
+
+def forward(z: Array, gamma: Array, beta: Array, eps: float | Array) -> tuple[Array, Cache]:
+    """Training-mode BN: normalize with this mini-batch's own mu and var.
+
+    Returns ``(z_tilde, cache)``; ``cache.mu``, ``cache.var`` and ``cache.z_norm``
+    are the seed's mu, sigma^2 and z_norm.
+    """
+    dtype = z.dtype
+    gamma = np.asarray(gamma, dtype=dtype)
+    beta = np.asarray(beta, dtype=dtype)
+    eps = np.asarray(eps, dtype=dtype)
+    m = z.shape[-2]
+    mu = z.mean(axis=-2)
+    z_norm = z - _row(mu)  # centred; normalized in place below
+    var = np.einsum("...ij,...ij->...j", z_norm, z_norm)
+    var /= m
+    inv_std = inv_sqrt(var, eps)
+    z_norm *= _row(inv_std)
+    z_tilde = z_norm * _row(gamma)
+    z_tilde += _row(beta)
+    return z_tilde, Cache(z_norm=z_norm, mu=mu, var=var, inv_std=inv_std, gamma=gamma)
+
+
+def backward(dz_tilde: Array, cache: Cache) -> tuple[Array, Array, Array]:
+    """Gradients of the loss w.r.t. z, gamma and beta, in the compact closed form.
+
+        dbeta  = sum_i dz_tilde(i)
+        dgamma = sum_i dz_tilde(i) * z_norm(i)
+        dz     = gamma / (m sqrt(var + eps)) * (m dz_tilde - dbeta - z_norm * dgamma)
+    """
+    m = dz_tilde.shape[-2]
+    z_norm = cache.z_norm
+    dbeta = dz_tilde.sum(axis=-2)
+    dgamma = np.einsum("...ij,...ij->...j", dz_tilde, z_norm)
+    scale = cache.gamma * cache.inv_std  # (..., n)
+    # dz = scale * dz_tilde - (scale * dgamma / m) * z_norm - scale * dbeta / m
+    dz = z_norm * _row(-scale * dgamma / m)
+    dz += _row(-scale * dbeta / m)
+    dz += dz_tilde * _row(scale)
+    return dz, dgamma, dbeta
+
+
+def infer(
+    z: Array, gamma: Array, beta: Array, eps: float | Array, mu: Array, var: Array
+) -> tuple[Array, Array]:
+    """Inference-mode BN with given statistics (running, population or batch).
+
+    Returns ``(z_tilde, z_norm)``.
+    """
+    dtype = z.dtype
+    inv_std = inv_sqrt(np.asarray(var, dtype=dtype), np.asarray(eps, dtype=dtype))
+    z_norm = z - _row(np.asarray(mu, dtype=dtype))
+    z_norm *= _row(inv_std)
+    z_tilde = z_norm * _row(np.asarray(gamma, dtype=dtype))
+    z_tilde += _row(np.asarray(beta, dtype=dtype))
+    return z_tilde, z_norm
+
+
+def ewa(running: Array | float, value: Array | float, decay: float | Array) -> Array:
+    """One step of the exponentially weighted average: decay*v + (1 - decay)*x."""
+    return decay * np.asarray(running) + (1.0 - decay) * np.asarray(value)
+
+
+def bias_corrected(running: Array | float, decay: float | Array, t: int) -> Array:
+    """The bias-corrected EWA estimate v_t / (1 - decay^t), for v_0 = 0 and t >= 1."""
+    if t < 1:
+        raise ValueError("bias correction needs t >= 1 (no value has been averaged yet)")
+    return np.asarray(running) / (1.0 - np.asarray(decay) ** t)

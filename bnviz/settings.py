@@ -1,0 +1,160 @@
+"""Every setting a slider can change: one frozen dataclass, its limits, and its URL form.
+
+As in TensorFlow Playground's ``state.ts``, each field carries its own spec (kind,
+default, limits, help text) so that the app builds its widgets from it, the URL
+parser clamps to it, and validation names the field that is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .data import DATASETS, n_train
+from .nn import ACTIVATIONS
+from .optim import OPTIMIZERS
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: str  # "choice" | "int" | "float" | "bool"
+    label: str
+    help: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
+    log: bool = False
+
+
+def _f(default: Any, spec: Spec) -> Any:
+    return field(default=default, metadata={"spec": spec})
+
+
+@dataclass(frozen=True)
+class Settings:
+    dataset: str = _f("moons", Spec("choice", "Dataset", "Which data the network learns to classify.", choices=DATASETS))
+    noise: float = _f(0.2, Spec("float", "Noise", "How much the 2-D points are blurred (ignored for digits).", 0.0, 1.0))
+    batch_size: int = _f(32, Spec("int", "Batch size m", "Examples per mini-batch; BN's mu and sigma² are computed over these m.", 1, 1198, log=True))
+    eps: float = _f(1e-5, Spec("float", "ε", "Added to σ² inside the square root so a tiny variance cannot blow up z_norm.", 0.0, 1.0, log=True))
+    gamma_init: float = _f(1.0, Spec("float", "γ (initial)", "Initial scale of every BN unit: z̃ = γ·z_norm + β.", -3.0, 3.0))
+    beta_init: float = _f(0.0, Spec("float", "β (initial)", "Initial shift of every BN unit: z̃ = γ·z_norm + β.", -3.0, 3.0))
+    freeze_affine: bool = _f(False, Spec("bool", "Freeze γ, β", "Keep γ and β at their initial values instead of learning them."))
+    decay: float = _f(0.9, Spec("float", "EWA decay", "Running estimate v ← decay·v + (1−decay)·μ_B; closer to 1 = smoother and slower.", 0.0, 0.9999))
+    bias_correction: bool = _f(False, Spec("bool", "Bias correction", "Divide the running estimate by 1 − decayᵗ, which removes its pull towards the starting value 0."))
+    lr: float = _f(0.05, Spec("float", "Learning rate", "Step size of the optimizer.", 1e-5, 10.0, log=True))
+    optimizer: str = _f("momentum", Spec("choice", "Optimizer", "How gradients become parameter updates.", choices=OPTIMIZERS))
+    depth: int = _f(2, Spec("int", "Hidden layers", "Number of Linear → BN → activation layers.", 1, 8))
+    width: int = _f(16, Spec("int", "Units per layer", "Width of every hidden layer.", 1, 128))
+    activation: str = _f("relu", Spec("choice", "Activation g", "The non-linearity applied to z̃.", choices=ACTIVATIONS))
+    use_bn: bool = _f(True, Spec("bool", "Batch Norm", "Off: the plain network Z → g(Z) with its bias b, for comparison."))
+    steps: int = _f(500, Spec("int", "Training steps", "Mini-batch updates to train for.", 1, 5000))
+    seed: int = _f(0, Spec("int", "Seed", "Fixes the data, the initial weights and the batch order.", 0, 2**31 - 1))
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first field that is out of its limits."""
+        for f in dataclasses.fields(self):
+            spec: Spec = f.metadata["spec"]
+            value = getattr(self, f.name)
+            problem = _check(spec, value)
+            if problem:
+                raise ValueError(f"{f.name}: {problem}")
+        limit = n_train(self.dataset)
+        if self.batch_size > limit:
+            raise ValueError(
+                f"batch_size: {self.batch_size} is more than the {limit} training examples of {self.dataset}"
+            )
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def to_query(self) -> dict[str, str]:
+        """Every field as a URL query value (floats by repr: they round-trip exactly)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = ("1" if v else "0") if isinstance(v, bool) else repr(v) if isinstance(v, float) else str(v)
+        return out
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, Any]) -> tuple[Settings, list[str]]:
+        """Settings from URL query values, and a notice for each value not taken as is.
+
+        Unknown keys are ignored; malformed values fall back to the default; numbers
+        outside the limits are clamped. Never raises.
+        """
+        notices: list[str] = []
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in params:
+                continue
+            raw = params[f.name]
+            if isinstance(raw, list | tuple):
+                raw = raw[-1] if raw else ""
+            text = str(raw)[:64]
+            value, note = _parse(f.metadata["spec"], text, f.default)
+            if note:
+                notices.append(f"{f.name}={text!r}: {note}")
+            values[f.name] = value
+        dataset = values.get("dataset", cls.dataset)
+        limit = n_train(dataset)
+        if values.get("batch_size", 0) > limit:
+            notices.append(f"batch_size: clamped to the {limit} training examples of {dataset}")
+            values["batch_size"] = limit
+        return cls(**values), notices
+
+    @classmethod
+    def spec(cls, name: str) -> Spec:
+        return next(f.metadata["spec"] for f in dataclasses.fields(cls) if f.name == name)
+
+
+def _check(spec: Spec, value: Any) -> str | None:
+    if spec.kind == "bool":
+        return None if isinstance(value, bool) else f"must be True or False, got {value!r}"
+    if spec.kind == "choice":
+        return None if value in spec.choices else f"must be one of {spec.choices}, got {value!r}"
+    if spec.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"must be a whole number, got {value!r}"
+    if spec.kind == "float" and (isinstance(value, bool) or not isinstance(value, int | float)):
+        return f"must be a number, got {value!r}"
+    if not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
+    assert spec.lo is not None and spec.hi is not None
+    if not spec.lo <= value <= spec.hi:
+        return f"must be between {spec.lo:g} and {spec.hi:g}, got {value!r}"
+    return None
+
+
+def _parse(spec: Spec, text: str, default: Any) -> tuple[Any, str | None]:
+    text = text.strip()
+    if spec.kind == "bool":
+        if text.lower() in ("1", "true", "on", "yes"):
+            return True, None
+        if text.lower() in ("0", "false", "off", "no"):
+            return False, None
+        return default, "not on/off, using the default"
+    if spec.kind == "choice":
+        if text in spec.choices:
+            return text, None
+        return default, f"not one of {', '.join(spec.choices)}, using the default"
+    try:
+        number = float(text)
+    except ValueError:
+        return default, "not a number, using the default"
+    if not math.isfinite(number):
+        return default, "not a finite number, using the default"
+    assert spec.lo is not None and spec.hi is not None
+    note = None
+    if number < spec.lo or number > spec.hi:
+        number = min(max(number, spec.lo), spec.hi)
+        note = f"outside {spec.lo:g} … {spec.hi:g}, clamped to {number:g}"
+    if spec.kind == "int":
+        if number != int(number):
+            note = note or f"not a whole number, rounded to {round(number)}"
+        return int(round(number)), note
+    return number, note
