@@ -1,0 +1,78 @@
+"""Waiting on the real app without sleeping, and saving screenshots.
+
+Streamlit marks its root ``[data-testid="stApp"]`` with ``data-test-script-state``
+("initial", "running", "rerunRequested", "notRunning"). A control change is done
+when a rerun was seen to start *and* the app is back to "notRunning" with no
+status widget and no skeleton. ``rerun`` arms a MutationObserver before the action
+so a fast rerun cannot slip past unseen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
+TIMEOUT_MS = 60_000
+
+_IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector('[data-testid="stStatusWidget"]')
+    && !document.querySelector('[data-testid="stSkeleton"]');
+}"""
+
+_ARM_JS = """() => {
+  window.__bnvizSawRun = false;
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (window.__bnvizObserver) window.__bnvizObserver.disconnect();
+  window.__bnvizObserver = new MutationObserver(() => {
+    if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__bnvizSawRun = true;
+  });
+  window.__bnvizObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def wait_idle(page: Page, timeout: float = TIMEOUT_MS) -> None:
+    """Wait until the app has finished its current run (first load included)."""
+    page.wait_for_function(_IDLE_JS, timeout=timeout)
+
+
+@contextmanager
+def rerun(page: Page, timeout: float = TIMEOUT_MS) -> Iterator[None]:
+    """``with rerun(page): <action>`` returns once the rerun the action caused is done."""
+    wait_idle(page, timeout)
+    page.evaluate(_ARM_JS)
+    yield
+    page.wait_for_function(f"() => window.__bnvizSawRun && ({_IDLE_JS})()", timeout=timeout)
+
+
+def open_app(page: Page, url: str, timeout: float = TIMEOUT_MS) -> None:
+    """Load a URL of the app and wait for its first run to finish."""
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    wait_idle(page, timeout)
+
+
+def plot_data(page: Page) -> list:
+    """The ``data`` (traces) of every Plotly chart on the page, in page order."""
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+        ".map(el => JSON.parse(JSON.stringify(el.data || [])))"
+    )
+
+
+def exceptions(page: Page) -> list[str]:
+    """Texts of any Streamlit exception boxes on the page (there should be none)."""
+    return page.locator('[data-testid="stException"]').all_inner_texts()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page PNG under tests/output/screenshots/ and return its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
