@@ -1,0 +1,242 @@
+"""Streamlit helpers shared by the pages: settings widgets, the URL, the cached run.
+
+Pages use three things from here::
+
+    from bnviz import ui
+
+    settings = ui.settings_sidebar()        # widgets built from Settings' field specs,
+                                            # loaded from / written to the URL
+    ui.show_notices(ui.url_notices())       # what the URL said that was not taken as is
+    run = ui.cached_run(settings)           # bnviz.train.train, cached by Settings
+
+How settings, widgets and the URL relate:
+
+- ``st.session_state["bnviz_settings"]`` holds the current :class:`Settings` of the
+  session; every page reads and writes the same one, so switching pages keeps them.
+- On a session's first run the settings come from ``st.query_params`` through
+  :meth:`Settings.from_query` (which never raises); its notices are kept for
+  :func:`url_notices`.
+- Each widget has the key ``"s_" + field name``. Widget values are the truth after
+  the first run; :func:`settings_sidebar` returns the Settings they describe and
+  writes them to the URL with :func:`sync_url`, so a copied URL reproduces them.
+
+This module holds no math and draws no charts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import streamlit as st
+
+from .data import n_train
+from .settings import Settings
+from .train import Run, train
+
+__all__ = [
+    "CACHE_ENTRIES",
+    "GROUPS",
+    "KEY_PREFIX",
+    "cached_run",
+    "current_settings",
+    "ladder",
+    "plain",
+    "settings_from_widgets",
+    "settings_sidebar",
+    "show_notices",
+    "sync_url",
+    "url_notices",
+    "widget",
+]
+
+KEY_PREFIX = "s_"
+CACHE_ENTRIES = 32
+CACHE_TTL_SECONDS = 3600
+_STATE = "bnviz_settings"
+_NOTICES = "bnviz_url_notices"
+
+# The sidebar's sections, in order; every Settings field appears exactly once.
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Data", ("dataset", "noise")),
+    ("Batch Norm", ("use_bn", "batch_size", "eps", "gamma_init", "beta_init", "freeze_affine",
+                    "decay", "bias_correction")),
+    ("Network", ("depth", "width", "activation")),
+    ("Training", ("optimizer", "lr", "steps", "seed")),
+)
+
+# Fields shown as a select slider over a fixed, readable ladder of values (log-like
+# scales). The current value is always added to its ladder, so a URL value such as
+# lr=0.037 is shown as is.
+_LADDERS: dict[str, tuple[float, ...]] = {
+    "eps": (0.0, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0),
+    "lr": tuple(float(f"{m}e{e}") for e in range(-5, 2) for m in (1, 2, 5) if float(f"{m}e{e}") <= 10.0),
+    "decay": (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999),
+    "steps": (1, 10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000),
+    "width": (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128),
+}
+_SLIDER_STEP = {"noise": 0.05, "gamma_init": 0.1, "beta_init": 0.1, "depth": 1}
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _cached_train(settings: Settings) -> Run:
+    return train(settings)
+
+
+def cached_run(settings: Settings) -> Run:
+    """``bnviz.train.train(settings)``, cached per Settings for every session.
+
+    Keeps at most ``CACHE_ENTRIES`` runs for ``CACHE_TTL_SECONDS``. Each call returns
+    a fresh copy (``st.cache_data`` semantics), so callers may not share mutations.
+    """
+    return _cached_train(settings)
+
+
+def ladder(name: str, value: Any, dataset: str | None = None) -> list[Any]:
+    """The values a ladder widget offers for field ``name``, always including ``value``.
+
+    ``batch_size`` gets powers of two up to the training-set size of ``dataset``,
+    and that size itself (the full batch).
+    """
+    if name == "batch_size":
+        top = n_train(dataset or Settings.dataset)
+        values: list[Any] = [2**i for i in range(int(math.log2(top)) + 1)] + [top]
+    else:
+        values = list(_LADDERS[name])
+    if value not in values:
+        values.append(value)
+    return sorted(set(values))
+
+
+def _fmt(name: str) -> Callable[[Any], str]:
+    if name == "eps":
+        return lambda v: "0" if v == 0 else f"{v:.0e}".replace("e-0", "e-")
+    if name == "batch_size":
+        return lambda v: f"{v}"
+    return lambda v: f"{v:g}"
+
+
+def plain(text: str) -> str:
+    """``text`` escaped for Streamlit Markdown, so it shows literally (no links, HTML, math)."""
+    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$:&" else c for c in str(text))
+
+
+def show_notices(notices: Iterable[str], container: Any = None) -> None:
+    """Show each notice as a warning, as plain text (a URL's content is never markup)."""
+    where = container if container is not None else st
+    for notice in notices:
+        where.warning(plain(notice), icon="⚠️")
+
+
+def url_notices() -> list[str]:
+    """Notices from reading this session's URL (malformed or clamped values)."""
+    return list(st.session_state.get(_NOTICES, []))
+
+
+def current_settings() -> Settings:
+    """The session's Settings: from the URL on the first run, later the last ones used."""
+    if _STATE not in st.session_state:
+        settings, notices = Settings.from_query(st.query_params.to_dict())
+        st.session_state[_STATE] = settings
+        st.session_state[_NOTICES] = notices
+    return st.session_state[_STATE]
+
+
+def widget(name: str, container: Any = None, dataset: str | None = None) -> Any:
+    """Draw the widget of Settings field ``name`` (key ``"s_" + name``) and return its value.
+
+    The widget's kind follows the field's Spec: a toggle for "bool", a select box for
+    "choice", a select slider over a ladder for log-like fields, a number box for the
+    seed, a slider otherwise. Its label and one-line help come from the Spec. The
+    session-state key must already hold a valid value (``settings_sidebar`` sees to it).
+    """
+    where = container if container is not None else st
+    spec = Settings.spec(name)
+    key = KEY_PREFIX + name
+    value = st.session_state[key]
+    if spec.kind == "bool":
+        return where.toggle(spec.label, key=key, help=spec.help)
+    if spec.kind == "choice":
+        return where.selectbox(spec.label, spec.choices, key=key, help=spec.help)
+    if name in _LADDERS or name == "batch_size":
+        return where.select_slider(
+            spec.label, ladder(name, value, dataset), key=key, help=spec.help, format_func=_fmt(name)
+        )
+    assert spec.lo is not None and spec.hi is not None
+    if name == "seed":
+        return where.number_input(spec.label, int(spec.lo), int(spec.hi), step=1, key=key, help=spec.help)
+    if spec.kind == "int":
+        return where.slider(spec.label, int(spec.lo), int(spec.hi), step=1, key=key, help=spec.help)
+    return where.slider(
+        spec.label, float(spec.lo), float(spec.hi), step=_SLIDER_STEP.get(name, 0.01), key=key, help=spec.help
+    )
+
+
+def settings_from_widgets(base: Settings) -> Settings:
+    """Settings from the widgets' session state, ``base`` for fields without a widget."""
+    values = {}
+    for f in dataclasses.fields(Settings):
+        v = st.session_state.get(KEY_PREFIX + f.name, getattr(base, f.name))
+        values[f.name] = type(getattr(base, f.name))(v)
+    values["batch_size"] = min(values["batch_size"], n_train(values["dataset"]))
+    try:
+        return Settings(**values)
+    except ValueError:  # a value no widget can produce; keep what worked last
+        return base
+
+
+def settings_sidebar(fields: Sequence[str] | None = None, groups: bool = True) -> Settings:
+    """Draw the settings widgets in the sidebar and return the Settings they describe.
+
+    ``fields`` limits the widgets to those names (the rest keep their current values);
+    default: every field, in the sections of ``GROUPS``. Widget state is initialized
+    from :func:`current_settings` (the URL on a session's first run). The result is
+    stored as the session's settings and written to the URL.
+    """
+    base = current_settings()
+    wanted = set(fields) if fields is not None else None
+    for f in dataclasses.fields(Settings):
+        key = KEY_PREFIX + f.name
+        if key not in st.session_state:
+            st.session_state[key] = getattr(base, f.name)
+    for title, names in GROUPS:
+        shown = [n for n in names if wanted is None or n in wanted]
+        if not shown:
+            continue
+        if groups:
+            st.sidebar.markdown(f"**{title}**")
+        for name in shown:
+            if name == "batch_size":  # its ladder depends on the dataset drawn above it
+                top = n_train(st.session_state[KEY_PREFIX + "dataset"])
+                if st.session_state[KEY_PREFIX + "batch_size"] > top:
+                    st.session_state[KEY_PREFIX + "batch_size"] = top
+                widget(name, st.sidebar, st.session_state[KEY_PREFIX + "dataset"])
+            else:
+                widget(name, st.sidebar)
+            if name == "decay":
+                d = float(st.session_state[KEY_PREFIX + "decay"])
+                st.sidebar.caption(f"= PyTorch momentum {1 - d:.4g} · Keras momentum {d:.4g}")
+    settings = settings_from_widgets(base)
+    st.session_state[_STATE] = settings
+    sync_url(settings)
+    return settings
+
+
+def sync_url(settings: Settings | None = None, extra: Mapping[str, str] | None = None,
+             drop: Iterable[str] = ()) -> None:
+    """Write ``settings`` (all fields) and ``extra`` view keys to ``st.query_params``.
+
+    Keys in ``drop`` are removed. Only changed keys are written, so an unchanged
+    view sends nothing to the browser.
+    """
+    wanted = dict(settings.to_query()) if settings is not None else {}
+    wanted.update(extra or {})
+    current = st.query_params.to_dict()
+    changed = {k: v for k, v in wanted.items() if current.get(k) != v}
+    if changed:
+        st.query_params.update(changed)
+    for k in drop:
+        if k in current:
+            del st.query_params[k]
