@@ -12,5 +12,5 @@ and usable from a notebook without Streamlit::
 from .settings import Settings
 from .train import Run
 
-__all__ = ["Settings", "Run"]
+__all__ = ["Run", "Settings"]
 __version__ = "0.1.0"

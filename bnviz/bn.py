@@ -76,9 +76,9 @@ def forward(z: Array, gamma: Array, beta: Array, eps: float | Array) -> tuple[Ar
 def backward(dz_tilde: Array, cache: Cache) -> tuple[Array, Array, Array]:
     """Gradients of the loss w.r.t. z, gamma and beta, in the compact closed form.
 
-        dbeta  = sum_i dz_tilde(i)
-        dgamma = sum_i dz_tilde(i) * z_norm(i)
-        dz     = gamma / (m sqrt(var + eps)) * (m dz_tilde - dbeta - z_norm * dgamma)
+    dbeta  = sum_i dz_tilde(i)
+    dgamma = sum_i dz_tilde(i) * z_norm(i)
+    dz     = gamma / (m sqrt(var + eps)) * (m dz_tilde - dbeta - z_norm * dgamma)
     """
     m = dz_tilde.shape[-2]
     z_norm = cache.z_norm

@@ -41,9 +41,7 @@ def _moons(n: int, noise: float, rng: np.random.Generator) -> tuple[NDArray, NDA
     n0 = n // 2
     t0 = rng.uniform(0, np.pi, n0)
     t1 = rng.uniform(0, np.pi, n - n0)
-    X = np.concatenate(
-        [np.c_[np.cos(t0), np.sin(t0)], np.c_[1 - np.cos(t1), 0.5 - np.sin(t1)]]
-    )
+    X = np.concatenate([np.c_[np.cos(t0), np.sin(t0)], np.c_[1 - np.cos(t1), 0.5 - np.sin(t1)]])
     y = np.r_[np.zeros(n0), np.ones(n - n0)]
     return X + noise * rng.standard_normal(X.shape), y
 
@@ -104,7 +102,7 @@ def n_total(name: str) -> int:
 def n_train(name: str) -> int:
     """Training examples after the split (the largest possible batch)."""
     n = n_total(name)
-    return n - int(round(n * TEST_FRACTION))
+    return n - round(n * TEST_FRACTION)
 
 
 def load(name: str = "moons", noise: float = 0.2, seed: int = 0) -> Dataset:

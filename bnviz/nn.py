@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import DTypeLike, NDArray
 
 from . import bn
 
@@ -101,7 +101,7 @@ def create(
     use_bn: bool = True,
     eps: float | Array = 1e-5,
     lead: tuple[int, ...] = (),
-    dtype: type = np.float64,
+    dtype: DTypeLike = np.float64,
 ) -> MLP:
     """Allocate a zero network; fill it with :func:`init`."""
     if activation not in ACTIVATIONS:
@@ -113,7 +113,7 @@ def create(
             shapes += [("gamma", (n_out,)), ("beta", (n_out,))]
     shapes += [("W", (sizes[-2], sizes[-1])), ("b", (sizes[-1],))]
     total = sum(int(np.prod(s)) for _, s in shapes)
-    theta = np.zeros(lead + (total,), dtype=dtype)
+    theta: Array = np.zeros(lead + (total,), dtype=dtype)
     grad = np.zeros_like(theta)
     net = MLP(tuple(sizes), activation, use_bn, eps, theta, grad)
     net.slices = {"W": [], "b": [], "gamma": [], "beta": []}
@@ -128,9 +128,7 @@ def create(
     return net
 
 
-def init(
-    net: MLP, rng: np.random.Generator, gamma_init: float = 1.0, beta_init: float = 0.0
-) -> MLP:
+def init(net: MLP, rng: np.random.Generator, gamma_init: float = 1.0, beta_init: float = 0.0) -> MLP:
     """He init for ReLU, Glorot for the others; b = 0; gamma, beta as given."""
     for W in net.W:
         n_in, n_out = W.shape[-2:]
@@ -148,9 +146,7 @@ def init(
     return net
 
 
-def forward(
-    net: MLP, X: Array, stats: list[tuple[Array, Array]] | None = None
-) -> tuple[Array, list[Tap]]:
+def forward(net: MLP, X: Array, stats: list[tuple[Array, Array]] | None = None) -> tuple[Array, list[Tap]]:
     """Logits and one :class:`Tap` per hidden layer.
 
     ``stats=None`` is training mode: each BN layer uses this batch's mu and var.
@@ -169,9 +165,7 @@ def forward(
                 tap.z_norm = tap.cache.z_norm
             else:
                 mu, var = stats[l]
-                tap.z_tilde, tap.z_norm = bn.infer(
-                    z, net.gamma[l], net.beta[l], net.eps, mu, var
-                )
+                tap.z_tilde, tap.z_norm = bn.infer(z, net.gamma[l], net.beta[l], net.eps, mu, var)
         tap.a = activate(net.activation, tap.z_tilde)
         taps.append(tap)
         a = tap.a

@@ -35,23 +35,77 @@ def _f(default: Any, spec: Spec) -> Any:
 
 @dataclass(frozen=True)
 class Settings:
-    dataset: str = _f("moons", Spec("choice", "Dataset", "Which data the network learns to classify.", choices=DATASETS))
-    noise: float = _f(0.2, Spec("float", "Noise", "How much the 2-D points are blurred (ignored for digits).", 0.0, 1.0))
-    batch_size: int = _f(32, Spec("int", "Batch size m", "Examples per mini-batch; BN's mu and sigma² are computed over these m.", 1, 1198, log=True))
-    eps: float = _f(1e-5, Spec("float", "ε", "Added to σ² inside the square root so a tiny variance cannot blow up z_norm.", 0.0, 1.0, log=True))
-    gamma_init: float = _f(1.0, Spec("float", "γ (initial)", "Initial scale of every BN unit: z̃ = γ·z_norm + β.", -3.0, 3.0))
-    beta_init: float = _f(0.0, Spec("float", "β (initial)", "Initial shift of every BN unit: z̃ = γ·z_norm + β.", -3.0, 3.0))
-    freeze_affine: bool = _f(False, Spec("bool", "Freeze γ, β", "Keep γ and β at their initial values instead of learning them."))
-    decay: float = _f(0.9, Spec("float", "EWA decay", "Running estimate v ← decay·v + (1−decay)·μ_B; closer to 1 = smoother and slower.", 0.0, 0.9999))
-    bias_correction: bool = _f(False, Spec("bool", "Bias correction", "Divide the running estimate by 1 − decayᵗ, which removes its pull towards the starting value 0."))
+    dataset: str = _f(
+        "moons", Spec("choice", "Dataset", "Which data the network learns to classify.", choices=DATASETS)
+    )
+    noise: float = _f(
+        0.2, Spec("float", "Noise", "How much the 2-D points are blurred (ignored for digits).", 0.0, 1.0)
+    )
+    batch_size: int = _f(
+        32,
+        Spec(
+            "int",
+            "Batch size m",
+            "Examples per mini-batch; BN's mu and sigma² are computed over these m.",
+            1,
+            1198,
+            log=True,
+        ),
+    )
+    eps: float = _f(
+        1e-5,
+        Spec(
+            "float",
+            "ε",
+            "Added to σ² inside the square root so a tiny variance cannot blow up z_norm.",
+            0.0,
+            1.0,
+            log=True,
+        ),
+    )
+    gamma_init: float = _f(
+        1.0, Spec("float", "γ (initial)", "Initial scale of every BN unit: z̃ = γ·z_norm + β.", -3.0, 3.0)
+    )
+    beta_init: float = _f(
+        0.0, Spec("float", "β (initial)", "Initial shift of every BN unit: z̃ = γ·z_norm + β.", -3.0, 3.0)
+    )
+    freeze_affine: bool = _f(
+        False, Spec("bool", "Freeze γ, β", "Keep γ and β at their initial values instead of learning them.")
+    )
+    decay: float = _f(
+        0.9,
+        Spec(
+            "float",
+            "EWA decay",
+            "Running estimate v ← decay·v + (1−decay)·μ_B; closer to 1 = smoother and slower.",
+            0.0,
+            0.9999,
+        ),
+    )
+    bias_correction: bool = _f(
+        False,
+        Spec(
+            "bool",
+            "Bias correction",
+            "Divide the running estimate by 1 − decayᵗ, which removes its pull towards the starting value 0.",
+        ),
+    )
     lr: float = _f(0.05, Spec("float", "Learning rate", "Step size of the optimizer.", 1e-5, 10.0, log=True))
-    optimizer: str = _f("momentum", Spec("choice", "Optimizer", "How gradients become parameter updates.", choices=OPTIMIZERS))
+    optimizer: str = _f(
+        "momentum", Spec("choice", "Optimizer", "How gradients become parameter updates.", choices=OPTIMIZERS)
+    )
     depth: int = _f(2, Spec("int", "Hidden layers", "Number of Linear → BN → activation layers.", 1, 8))
     width: int = _f(16, Spec("int", "Units per layer", "Width of every hidden layer.", 1, 128))
-    activation: str = _f("relu", Spec("choice", "Activation g", "The non-linearity applied to z̃.", choices=ACTIVATIONS))
-    use_bn: bool = _f(True, Spec("bool", "Batch Norm", "Off: the plain network Z → g(Z) with its bias b, for comparison."))
+    activation: str = _f(
+        "relu", Spec("choice", "Activation g", "The non-linearity applied to z̃.", choices=ACTIVATIONS)
+    )
+    use_bn: bool = _f(
+        True, Spec("bool", "Batch Norm", "Off: the plain network Z → g(Z) with its bias b, for comparison.")
+    )
     steps: int = _f(500, Spec("int", "Training steps", "Mini-batch updates to train for.", 1, 5000))
-    seed: int = _f(0, Spec("int", "Seed", "Fixes the data, the initial weights and the batch order.", 0, 2**31 - 1))
+    seed: int = _f(
+        0, Spec("int", "Seed", "Fixes the data, the initial weights and the batch order.", 0, 2**31 - 1)
+    )
 
     def __post_init__(self) -> None:
         self.validate()
@@ -78,7 +132,9 @@ class Settings:
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            out[f.name] = ("1" if v else "0") if isinstance(v, bool) else repr(v) if isinstance(v, float) else str(v)
+            out[f.name] = (
+                ("1" if v else "0") if isinstance(v, bool) else repr(v) if isinstance(v, float) else str(v)
+            )
         return out
 
     @classmethod
@@ -156,5 +212,5 @@ def _parse(spec: Spec, text: str, default: Any) -> tuple[Any, str | None]:
     if spec.kind == "int":
         if number != int(number):
             note = note or f"not a whole number, rounded to {round(number)}"
-        return int(round(number)), note
+        return round(number), note
     return number, note

@@ -11,7 +11,7 @@ and takes an optimizer step. At ~50 checkpoints it passes the whole training set
 through the current weights (BN over that one big batch: the population
 statistics), histograms Z, Z_norm and Z~ per unit, and measures accuracy in
 inference mode with each choice of statistics. Training stops at the first
-non-finite loss and says so in ``Run.diverged``.
+non-finite or exploded loss (see :func:`diverged`) and says so in ``Run.diverged``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import DTypeLike, NDArray
 
 from . import data, nn
 from .optim import Optimizer
@@ -32,9 +32,13 @@ MAX_RECORDED_STEPS = 1000
 HIST_BINS = 30
 GRID = 32  # decision-boundary resolution for 2-D datasets
 PERCENTILES = (15, 50, 85)
+# A cross-entropy this large means the right class's logit trails by thousands: the run
+# has blown up even if the numbers are still finite (ReLU nets often "recover" into
+# all-dead units afterwards). Training stops there, as it does at inf or NaN.
+DIVERGED_LOSS = 1e4
 STATS_COLUMNS = {s: f"test_acc_{s}" for s in nn.STATS}
 
-__all__ = ["Settings", "Run", "LayerRecord", "train", "checkpoint_steps"]
+__all__ = ["LayerRecord", "Run", "Settings", "checkpoint_steps", "train"]
 
 
 @dataclass
@@ -63,7 +67,7 @@ class LayerRecord:
 class Run:
     settings: Settings
     curves: pd.DataFrame  # one row per checkpoint
-    loss: NDArray[np.float32]  # (steps_done,) mini-batch loss at every step
+    loss: NDArray[np.float64]  # (steps_done,) mini-batch loss at every step
     stat_steps: NDArray[np.int32]  # (n_rec,) the steps at which batch stats were recorded
     ckpt_steps: NDArray[np.int32]  # (n_ckpt,)
     layers: list[LayerRecord]
@@ -78,7 +82,7 @@ class Run:
 
     @property
     def steps_done(self) -> int:
-        return int(len(self.loss))
+        return len(self.loss)
 
     def corrected(self, layer: int) -> tuple[NDArray, NDArray]:
         """Bias-corrected running mu and var at every recorded step: v_t / (1 - decay^t)."""
@@ -111,12 +115,17 @@ class Run:
         return int(total)
 
 
+def diverged(loss: float) -> bool:
+    """True when a mini-batch loss is inf, NaN or above DIVERGED_LOSS."""
+    return not loss <= DIVERGED_LOSS
+
+
 def checkpoint_steps(steps: int) -> NDArray[np.int32]:
     """About N_CHECKPOINTS + 1 evenly spaced steps from 0 to ``steps``, both included."""
     return np.unique(np.linspace(0, steps, N_CHECKPOINTS + 1).round().astype(np.int32))
 
 
-def _one_hot(y: NDArray, n_classes: int, dtype: type) -> NDArray:
+def _one_hot(y: NDArray, n_classes: int, dtype: DTypeLike) -> NDArray:
     return np.eye(n_classes, dtype=dtype)[y]
 
 
@@ -159,7 +168,7 @@ def _accuracy(net: nn.MLP, X: NDArray, y: NDArray, stats: list | None) -> float:
     return float((nn.predict(net, X, stats) == y).mean())
 
 
-def train(settings: Settings, dtype: type = np.float64) -> Run:
+def train(settings: Settings, dtype: DTypeLike = np.float64) -> Run:
     """Train the network ``settings`` describe and record what the app draws."""
     s = settings
     s.validate()
@@ -171,8 +180,8 @@ def train(settings: Settings, dtype: type = np.float64) -> Run:
     )
     frozen = [sl for name in ("gamma", "beta") for sl in net.slices[name]] if s.freeze_affine else []
     opt = Optimizer(s.optimizer, s.lr, net.theta)
-    X_train = ds.X_train.astype(dtype)
-    X_test = ds.X_test.astype(dtype)
+    X_train: NDArray = ds.X_train.astype(dtype)
+    X_test: NDArray = ds.X_test.astype(dtype)
     Y_train = _one_hot(ds.y_train, ds.n_classes, dtype)
     n, m, L, W = len(X_train), s.batch_size, s.depth, s.width
 
@@ -188,21 +197,29 @@ def train(settings: Settings, dtype: type = np.float64) -> Run:
 
     layers = [
         LayerRecord(
-            zeros(n_rec, W), zeros(n_rec, W), zeros(n_rec, W), zeros(n_rec, W),
-            zeros(nk, W), zeros(nk, W), zeros(nk, W), zeros(nk, W),
-            zeros(nk, nq, W + 1, HIST_BINS, dt=np.uint16), zeros(nk, nq, W + 1), zeros(nk, nq, W + 1),
+            zeros(n_rec, W),
+            zeros(n_rec, W),
+            zeros(n_rec, W),
+            zeros(n_rec, W),
+            zeros(nk, W),
+            zeros(nk, W),
+            zeros(nk, W),
+            zeros(nk, W),
+            zeros(nk, nq, W + 1, HIST_BINS, dt=np.uint16),
+            zeros(nk, nq, W + 1),
+            zeros(nk, nq, W + 1),
             zeros(nk, nq, len(PERCENTILES), W),
         )
         for _ in range(L)
     ]
-    running = [(np.zeros(W, dtype), np.zeros(W, dtype)) for _ in range(L)]
+    running: list[tuple[NDArray, NDArray]] = [(np.zeros(W, dtype), np.zeros(W, dtype)) for _ in range(L)]
     population: list[tuple[NDArray, NDArray]] = [(np.zeros(W, dtype), np.ones(W, dtype))] * L
     is_2d = ds.n_features == 2
     grid, extent = _boundary_grid(ds) if is_2d else (None, None)
     boundary = np.zeros((nk, GRID, GRID), np.uint8) if is_2d else None
-    losses = np.zeros(s.steps, np.float32)
+    losses = np.zeros(s.steps)
     rows: list[dict] = []
-    diverged = None
+    message = None
 
     def stats_for(which: str, t: int) -> list | None:
         if not s.use_bn or which == "batch":
@@ -228,9 +245,9 @@ def train(settings: Settings, dtype: type = np.float64) -> Run:
             else:
                 rec.pop_mu[k], rec.pop_var[k] = tap.z.mean(axis=0), tap.z.var(axis=0)
             for q, name in enumerate(quantities):
-                (
-                    rec.hist_counts[k, q], rec.hist_lo[k, q], rec.hist_hi[k, q], rec.percentiles[k, q]
-                ) = _summaries(getattr(tap, name))
+                (rec.hist_counts[k, q], rec.hist_lo[k, q], rec.hist_hi[k, q], rec.percentiles[k, q]) = (
+                    _summaries(getattr(tap, name))
+                )
         if t == 0:
             loss_since = float(nn.softmax_cross_entropy(logits, Y_train)[0])
         row = {"step": t, "loss": loss_since}
@@ -242,7 +259,7 @@ def train(settings: Settings, dtype: type = np.float64) -> Run:
         row["test_acc"] = accs[chosen]
         row.update({STATS_COLUMNS[w]: a for w, a in accs.items()})
         rows.append(row)
-        if boundary is not None:
+        if boundary is not None and grid is not None:
             logits_grid, _ = nn.forward(net, grid.astype(dtype), stats_for(chosen, t))
             p = np.exp(logits_grid - logits_grid.max(axis=1, keepdims=True))
             p1 = p[:, 1] / p.sum(axis=1)
@@ -259,9 +276,9 @@ def train(settings: Settings, dtype: type = np.float64) -> Run:
             pos += m
             logits, taps = nn.forward(net, X_train[idx])
             loss = float(nn.backward(net, logits, taps, Y_train[idx]))
-            if not np.isfinite(loss):
-                diverged = (
-                    f"Training diverged at step {t}: the loss became {loss}. "
+            if diverged(loss):
+                message = (
+                    f"Training diverged at step {t}: the loss became {loss:.3g}. "
                     "Lower the learning rate (or raise ε); the charts show the steps before."
                 )
                 break
@@ -289,7 +306,7 @@ def train(settings: Settings, dtype: type = np.float64) -> Run:
             opt.step(net.theta, net.grad)
             if t == ckpts[k_next]:
                 if not np.all(np.isfinite(net.theta)):
-                    diverged = (
+                    message = (
                         f"Training diverged by step {t}: some weights became infinite or NaN. "
                         "Lower the learning rate; the charts show the steps before."
                     )
@@ -298,7 +315,7 @@ def train(settings: Settings, dtype: type = np.float64) -> Run:
                 k_next += 1
                 since_sum, since_n = 0.0, 0
 
-    steps_done = t - 1 if diverged else s.steps
+    steps_done = t - 1 if message else s.steps
     k_done = k_next
     rec_done = int(np.searchsorted(stat_steps, steps_done, side="right"))
     for rec in layers:
@@ -319,5 +336,5 @@ def train(settings: Settings, dtype: type = np.float64) -> Run:
         running=running,
         population=population,
         dataset=ds,
-        diverged=diverged,
+        diverged=message,
     )

@@ -1,0 +1,69 @@
+"""Settings: validation names the field; URL parameters never raise and say what they changed."""
+
+import dataclasses
+
+import pytest
+
+from bnviz import Settings
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("batch_size", 0),
+        ("batch_size", 401),  # more than moons' 400 training examples
+        ("eps", -1e-3),
+        ("eps", float("nan")),
+        ("lr", float("inf")),
+        ("decay", 1.0),
+        ("depth", 0),
+        ("activation", "swish"),
+        ("dataset", "mnist"),
+        ("use_bn", "yes"),
+        ("width", 2.5),
+    ],
+)
+def test_invalid_values_raise_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        Settings(**{field: value})
+
+
+def test_query_round_trip_is_exact():
+    s = Settings(
+        dataset="digits", eps=1.2345678901234e-7, lr=0.1 + 0.2, decay=0.987, use_bn=False, batch_size=7
+    )
+    back, notices = Settings.from_query(s.to_query())
+    assert back == s and notices == []
+
+
+@pytest.mark.parametrize(
+    "params,expect,fragment",
+    [
+        ({"batch_size": "abc"}, {"batch_size": 32}, "not a number"),
+        ({"eps": "nan"}, {"eps": 1e-5}, "not a finite number"),
+        ({"lr": "1e9"}, {"lr": 10.0}, "clamped"),
+        ({"depth": "1000000"}, {"depth": 8}, "clamped"),
+        ({"steps": "-5"}, {"steps": 1}, "clamped"),
+        ({"width": "3.7"}, {"width": 4}, "rounded"),
+        ({"use_bn": "maybe"}, {"use_bn": True}, "on/off"),
+        ({"activation": "<script>alert(1)</script>"}, {"activation": "relu"}, "not one of"),
+        ({"dataset": "moons", "batch_size": "1000"}, {"batch_size": 400}, "training examples"),
+        ({"batch_size": ["8", "16"]}, {"batch_size": 16}, None),  # repeated key: the last wins
+        ({"batch_size": "9" * 5000}, {"batch_size": 400}, "clamped"),  # then to moons' 400
+    ],
+)
+def test_malformed_query_falls_back_with_a_notice(params, expect, fragment):
+    s, notices = Settings.from_query(params)
+    for k, v in expect.items():
+        assert getattr(s, k) == v
+    if fragment:
+        assert any(fragment in n for n in notices), notices
+    else:
+        assert notices == []
+
+
+def test_unknown_keys_are_ignored_and_every_field_has_a_help_text():
+    s, notices = Settings.from_query({"hack": "1"})
+    assert s == Settings() and notices == []
+    for f in dataclasses.fields(Settings):
+        assert Settings.spec(f.name).help
