@@ -18,6 +18,7 @@ through that unit (``dz = 0``): a dead unit stays dead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,7 +26,7 @@ from numpy.typing import NDArray
 Array = NDArray[np.floating]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Cache:
     """What the backward pass needs, and what the app shows."""
 
@@ -41,13 +42,27 @@ def _row(v: Array) -> Array:
     return v[..., None, :]
 
 
+@lru_cache(maxsize=64)
+def _ones(m: int, dtype: np.dtype) -> Array:
+    ones = np.ones(m, dtype)
+    ones.flags.writeable = False
+    return ones
+
+
+def column_sum(a: Array) -> Array:
+    """Sum over the examples axis (-2) as one BLAS product ``ones(m) @ a``: the fastest pass."""
+    return _ones(a.shape[-2], a.dtype) @ a
+
+
 def inv_sqrt(var: Array, eps: float | Array) -> Array:
     """1 / sqrt(var + eps), with 0 where var + eps == 0 (see module docstring)."""
     s = var + eps
-    with np.errstate(divide="ignore"):
-        out = 1.0 / np.sqrt(s)
-    if not np.all(s > 0):
-        out = np.where(s > 0, out, 0.0).astype(var.dtype, copy=False)
+    if s.min() > 0:
+        np.sqrt(s, out=s)
+        return np.reciprocal(s, out=s)
+    positive = s > 0
+    out = np.zeros_like(s)
+    np.divide(1.0, np.sqrt(s, where=positive, out=np.ones_like(s)), out=out, where=positive)
     return out
 
 
@@ -62,9 +77,10 @@ def forward(z: Array, gamma: Array, beta: Array, eps: float | Array) -> tuple[Ar
     beta = np.asarray(beta, dtype=dtype)
     eps = np.asarray(eps, dtype=dtype)
     m = z.shape[-2]
-    mu = z.mean(axis=-2)
+    mu = column_sum(z)
+    mu /= m
     z_norm = z - _row(mu)  # centred; normalized in place below
-    var = np.einsum("...ij,...ij->...j", z_norm, z_norm)
+    var = np.einsum("...ij,...ij->...j", z_norm, z_norm)  # one pass, no temporary
     var /= m
     inv_std = inv_sqrt(var, eps)
     z_norm *= _row(inv_std)
@@ -82,12 +98,13 @@ def backward(dz_tilde: Array, cache: Cache) -> tuple[Array, Array, Array]:
     """
     m = dz_tilde.shape[-2]
     z_norm = cache.z_norm
-    dbeta = dz_tilde.sum(axis=-2)
+    dbeta = column_sum(dz_tilde)
     dgamma = np.einsum("...ij,...ij->...j", dz_tilde, z_norm)
     scale = cache.gamma * cache.inv_std  # (..., n)
+    k = scale / -m
     # dz = scale * dz_tilde - (scale * dgamma / m) * z_norm - scale * dbeta / m
-    dz = z_norm * _row(-scale * dgamma / m)
-    dz += _row(-scale * dbeta / m)
+    dz = z_norm * _row(k * dgamma)
+    dz += _row(k * dbeta)
     dz += dz_tilde * _row(scale)
     return dz, dgamma, dbeta
 

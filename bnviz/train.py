@@ -164,6 +164,40 @@ def _boundary_grid(ds: data.Dataset) -> tuple[NDArray, tuple[float, float, float
     return np.c_[gx.ravel(), gy.ravel()], (float(x0), float(x1), float(y0), float(y1))
 
 
+def train_step(
+    net: nn.MLP,
+    opt: Optimizer,
+    X: NDArray,
+    Y: NDArray,
+    running: list[tuple[NDArray, NDArray]],
+    decay: float,
+    frozen: list[slice] | tuple[()] = (),
+) -> tuple[float, list[nn.Tap]]:
+    """One mini-batch step, in place; returns the loss and the layers' taps.
+
+    Forward with this batch's statistics, backward, then (unless the loss
+    diverged, when nothing changes) update the running estimates
+    v <- decay*v + (1 - decay)*x and take an optimizer step. Gradients of the
+    ``frozen`` parameter slices are zeroed first.
+    """
+    logits, taps = nn.forward(net, X)
+    loss = float(nn.backward(net, logits, taps, Y))
+    if diverged(loss):
+        return loss, taps
+    if net.use_bn:
+        for (mu, var), tap in zip(running, taps):
+            c = tap.cache
+            assert c is not None
+            mu *= decay
+            mu += (1 - decay) * c.mu
+            var *= decay
+            var += (1 - decay) * c.var
+    for sl in frozen:
+        net.grad[..., sl] = 0
+    opt.step(net.theta, net.grad)
+    return loss, taps
+
+
 def _accuracy(net: nn.MLP, X: NDArray, y: NDArray, stats: list | None) -> float:
     return float((nn.predict(net, X, stats) == y).mean())
 
@@ -274,8 +308,7 @@ def train(settings: Settings, dtype: DTypeLike = np.float64) -> Run:
                 order, pos = rng.permutation(n), 0
             idx = order[pos : pos + m]
             pos += m
-            logits, taps = nn.forward(net, X_train[idx])
-            loss = float(nn.backward(net, logits, taps, Y_train[idx]))
+            loss, taps = train_step(net, opt, X_train[idx], Y_train[idx], running, s.decay, frozen)
             if diverged(loss):
                 message = (
                     f"Training diverged at step {t}: the loss became {loss:.3g}. "
@@ -287,23 +320,14 @@ def train(settings: Settings, dtype: DTypeLike = np.float64) -> Run:
             since_n += 1
             if s.use_bn:
                 record = rec_i < n_rec and stat_steps[rec_i] == t
-                for l, tap in enumerate(taps):
-                    c = tap.cache
-                    assert c is not None
-                    rmu, rvar = running[l]
-                    rmu *= s.decay
-                    rmu += (1 - s.decay) * c.mu
-                    rvar *= s.decay
-                    rvar += (1 - s.decay) * c.var
-                    if record:
-                        rec = layers[l]
+                if record:
+                    for l, tap in enumerate(taps):
+                        rec, c = layers[l], tap.cache
+                        assert c is not None
                         rec.batch_mu[rec_i], rec.batch_var[rec_i] = c.mu, c.var
-                        rec.running_mu[rec_i], rec.running_var[rec_i] = rmu, rvar
+                        rec.running_mu[rec_i], rec.running_var[rec_i] = running[l]
                 if record:
                     rec_i += 1
-            for sl in frozen:
-                net.grad[sl] = 0
-            opt.step(net.theta, net.grad)
             if t == ckpts[k_next]:
                 if not np.all(np.isfinite(net.theta)):
                     message = (
