@@ -243,7 +243,7 @@ def run(spec: SweepSpec, progress: Progress | None = None, max_stack: int | None
 
 def train_many(
     settings: Sequence[Settings],
-    target: float = 0.9,
+    target: float | None = 0.9,
     progress: Progress | None = None,
     max_stack: int | None = None,
     dtype: DTypeLike = np.float64,
@@ -252,6 +252,7 @@ def train_many(
 
     ``progress(done, total)`` is called now and then with model-steps done so far.
     ``max_stack`` caps the models stacked in one computation (default: by memory).
+    ``target``: the test accuracy ``steps_to_target`` waits for (None: skip that metric).
     """
     for s in settings:
         s.validate()
@@ -325,7 +326,7 @@ def _corrections(decays: Sequence[float], steps: NDArray) -> NDArray[np.float64]
 
 
 def _train_group(
-    group: list[Settings], target: float, tick: Callable[[int], None], dtype: DTypeLike
+    group: list[Settings], target: float | None, tick: Callable[[int], None], dtype: DTypeLike
 ) -> dict[str, NDArray]:
     s0 = group[0]
     K, m, T = len(group), s0.batch_size, s0.steps
@@ -380,17 +381,26 @@ def _train_group(
     reached = np.full(K, -1, np.int64)
     X_test_k, y_test_k = X_test[which], y_test[which]
 
-    def chosen_stats(t: int) -> list | None:
-        """The explorer's inference statistics at step t (train.stats_for(chosen, t))."""
-        if not use_bn:
-            return None
-        c = _corrections(decays, np.full(K, t))
-        return [(np.where(corrected, mu / c, mu), np.where(corrected, var / c, var)) for mu, var in running]
-
     def check_target(t: int) -> None:
-        acc = _accuracy(net, X_test_k, y_test_k, chosen_stats(t))
-        hit = alive & (reached < 0) & (acc >= target)
-        reached[hit] = t
+        """Test accuracy with the explorer's statistics (train.stats_for(chosen, t)), for the
+        models still short of the target: the first step it is reached is their result."""
+        todo = np.flatnonzero(alive & (reached < 0))
+        if target is None or not len(todo):
+            return
+        sub = net
+        if len(todo) < K:
+            sub = nn.create(sizes, s0.activation, use_bn, eps[todo], lead=(len(todo),), dtype=dtype)
+            sub.theta[...] = net.theta[todo]
+        stats = None
+        if use_bn:
+            c = _corrections([decays[k] for k in todo], np.full(len(todo), t))
+            bc = corrected[todo]
+            stats = [
+                (np.where(bc, mu[todo] / c, mu[todo]), np.where(bc, var[todo] / c, var[todo]))
+                for mu, var in running
+            ]
+        acc = _accuracy(sub, X_test_k[todo], y_test_k[todo], stats)
+        reached[todo[acc >= target]] = t
 
     def die(bad: NDArray[np.bool_], t: int) -> None:
         alive[bad] = False
