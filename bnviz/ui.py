@@ -57,6 +57,7 @@ CACHE_ENTRIES = 32
 CACHE_TTL_SECONDS = 3600
 _STATE = "bnviz_settings"
 _NOTICES = "bnviz_url_notices"
+_FROM_URL = "bnviz_url_settings"
 
 # The sidebar's sections, in order; every Settings field appears exactly once.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -124,14 +125,24 @@ def plain(text: str) -> str:
 
 
 def show_notices(notices: Iterable[str], container: Any = None) -> None:
-    """Show each notice as a warning, as plain text (a URL's content is never markup)."""
+    """Show notices under one warning, as plain text (a URL's content is never markup or a link)."""
+    notices = list(notices)
+    if not notices:
+        return
     where = container if container is not None else st
-    for notice in notices:
-        where.warning(plain(notice), icon="⚠️")
+    where.warning(
+        "Some values in the link were not used as given (defaults or limits apply):", icon="⚠️"
+    )
+    where.text("\n".join(notices))
 
 
 def url_notices() -> list[str]:
-    """Notices from reading this session's URL (malformed or clamped values)."""
+    """Notices from reading this session's URL (malformed or clamped values).
+
+    Empty once the settings differ from what the URL gave (the user has moved on).
+    """
+    if st.session_state.get(_STATE) != st.session_state.get(_FROM_URL):
+        return []
     return list(st.session_state.get(_NOTICES, []))
 
 
@@ -139,7 +150,7 @@ def current_settings() -> Settings:
     """The session's Settings: from the URL on the first run, later the last ones used."""
     if _STATE not in st.session_state:
         settings, notices = Settings.from_query(st.query_params.to_dict())
-        st.session_state[_STATE] = settings
+        st.session_state[_STATE] = st.session_state[_FROM_URL] = settings
         st.session_state[_NOTICES] = notices
     return st.session_state[_STATE]
 

@@ -1,21 +1,319 @@
-"""Explorer (first cut): train the default network and show its loss."""
+"""Explorer: move a slider, watch a small network train with and without Batch Normalization.
 
-import plotly.graph_objects as go
+Layout only. Settings come from the sidebar (and the URL), runs from ``ui.cached_run``,
+figures from ``bnviz.charts.explorer``. Display choices (layer, unit, step, play) live
+in one fragment, so they redraw only that part and never retrain.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
 import streamlit as st
 
-from bnviz import Settings
-from bnviz.train import train
+from bnviz import Settings, ui
+from bnviz.charts import explorer as charts
+from bnviz.train import Run
+
+PLAY_EVERY = 0.4  # seconds per checkpoint while playing
+VIEW_KEYS = ("layer", "unit", "t")  # the URL keys of the display choices (1-based layer and unit)
+# Less empty space above the title, so the histograms fit a 1280×720 projector's first screen.
+CSS = '[data-testid="stMainBlockContainer"] {padding-top: 3.6rem;}'
 
 
-@st.cache_data(max_entries=64)
-def cached_curves(settings: Settings):
-    return train(settings).curves
+# --------------------------------------------------------------------------- formatting
 
 
-st.title("bnviz — Batch Normalization made visible")
-settings = Settings()
-curves = cached_curves(settings)
-fig = go.Figure(go.Scatter(x=curves["step"], y=curves["loss"], name="loss"))
-fig.update_layout(xaxis_title="step", yaxis_title="mini-batch loss", height=360)
-st.plotly_chart(fig, key="loss")
-st.metric("test accuracy", f"{curves['test_acc'].iloc[-1]:.1%}")
+def tex(x: float | int | None, digits: int = 3) -> str:
+    """A number for LaTeX: 3 significant digits, powers of ten written out."""
+    if x is None:
+        return r"\text{–}"
+    if abs(x) < 1e-9:
+        return "0"  # rounding noise of an exact zero
+    if isinstance(x, int) or (float(x).is_integer() and abs(x) < 1e6):
+        return f"{int(x)}" if float(x).is_integer() else f"{x}"
+    text = f"{x:.{digits}g}"
+    if "e" in text:
+        mant, exp = text.split("e")
+        mant = "" if mant == "1" else mant + r" \times "
+        return f"{mant}10^{{{int(exp)}}}"
+    return text
+
+
+def num(x: float) -> str:
+    """A number for text: 3 significant digits, 0 for rounding noise."""
+    return "0" if abs(x) < 1e-9 else f"{x:.3g}"
+
+
+def pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+# --------------------------------------------------------------------------- view state
+
+
+def _view_from_url(settings: Settings) -> list[str]:
+    """On a session's first run: layer, unit and step from the URL; notices for bad values."""
+    notices: list[str] = []
+    q = st.query_params
+
+    def read(name: str, lo: int, hi: int, default: int | None, words: tuple[str, ...] = ()) -> int | None:
+        if name not in q:
+            return default
+        text = str(q[name])[:32].strip()
+        if text.lower() in words:
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            notices.append(f"{name}={text!r}: not a whole number, using the default")
+            return default
+        if not lo <= value <= hi:
+            clamped = min(max(value, lo), hi)
+            notices.append(f"{name}={text!r}: outside {lo} … {hi}, clamped to {clamped}")
+            return clamped
+        return value
+
+    st.session_state.v_layer = (read("layer", 1, settings.depth, 1) or 1) - 1
+    unit = read("unit", 1, settings.width, 1, ("all", "pooled"))
+    st.session_state.v_unit = -1 if str(q.get("unit", "")).lower() in ("all", "pooled") else (unit or 1) - 1
+    st.session_state.v_t = read("t", 0, settings.steps, None, ("end",))
+    st.session_state.v_playing = False
+    return notices
+
+
+def _init_view(settings: Settings) -> None:
+    if "v_loaded" not in st.session_state:
+        st.session_state.v_loaded = True
+        st.session_state.v_url_notices = _view_from_url(settings)
+    st.session_state.setdefault("v_layer", 0)
+    st.session_state.setdefault("v_unit", 0)
+    st.session_state.setdefault("v_t", None)
+    st.session_state.setdefault("v_playing", False)
+    st.session_state.setdefault("v_action", False)
+
+
+def _user_action() -> None:
+    st.session_state.v_action = True
+
+
+def _reset() -> None:
+    st.session_state.update(v_t=0, v_playing=False, v_action=True)
+
+
+def _step(last: int, step_of: list[int]) -> None:
+    k = _current_k(step_of)
+    st.session_state.update(v_t=step_of[min(k + 1, last)], v_playing=False, v_action=True)
+
+
+def _toggle_play(step_of: list[int]) -> None:
+    playing = not st.session_state.v_playing
+    if playing and _current_k(step_of) >= len(step_of) - 1:
+        st.session_state.v_t = 0  # at the end: play from the start
+    st.session_state.update(v_playing=playing, v_action=True)
+
+
+def _current_k(step_of: list[int]) -> int:
+    """The checkpoint shown: the last one at or before the chosen step (None = the end)."""
+    t = st.session_state.v_t
+    if t is None:
+        return len(step_of) - 1
+    return max(bisect.bisect_right(step_of, t) - 1, 0)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _math_histograms(run: Run, n: dict[str, Any], unit: int, layer: int) -> None:
+    """The seed's equations under the Z, Z_norm, Z̃ panels, numbers of this step and unit."""
+    cols = st.columns(4 if run.boundary is not None else 3)
+    m = n["m"]
+    sub = unit >= 0
+    with cols[0]:
+        st.latex(r"\small \mu = \frac{1}{m}\sum_{i=1}^{m} z^{(i)}" + (f" = {tex(n['mu'])}" if sub else ""))
+        st.latex(r"\small \sigma^2 = \frac{1}{m}\sum_{i=1}^{m}\left(z^{(i)}-\mu\right)^2"
+                 + (f" = {tex(n['var'])}" if sub else ""))
+        st.caption(f"Here m = {m}: the whole training set, passed through the network at step "
+                   f"{n['step']} (training itself uses mini-batches of m = {run.settings.batch_size}).")
+    if len(run.quantities) == 1:
+        with cols[1]:
+            st.info("Batch Norm is off: Z goes straight into the activation, A = g(Z + b). "
+                    "Switch **Batch Norm** on in the sidebar to see Z_norm and Z̃.")
+        return
+    with cols[1]:
+        st.latex(r"\small z_{norm} = \frac{z-\mu}{\sqrt{\sigma^2+\epsilon}}")
+        if sub:
+            st.latex(rf"\small = \frac{{z - ({tex(n['mu'])})}}{{\sqrt{{{tex(n['var'])} + {tex(n['eps'])}}}}}")
+        st.latex(r"\small \operatorname{sd}(z_{norm}) = \sqrt{\frac{\sigma^2}{\sigma^2+\epsilon}} = "
+                 + tex(n["sd_norm"], 4))
+        st.caption("b is redundant: z = W·a + b, and μ contains the same b, so z − μ does not "
+                   "depend on b; its gradient is exactly 0. ε > σ² shrinks z_norm's spread below 1.")
+    with cols[2]:
+        st.latex(r"\small \tilde z = \gamma\, z_{norm} + \beta")
+        if sub:
+            st.latex(rf"\small = {tex(n['gamma'])}\, z_{{norm}} + ({tex(n['beta'])})")
+        st.latex(rf"\small \operatorname{{mean}}(\tilde z) = \beta = {tex(n['implied_mean'])}")
+        st.latex(r"\small \operatorname{sd}(\tilde z) = |\gamma|\,\operatorname{sd}(z_{norm}) = "
+                 + tex(n["implied_sd"]))
+        affine = "frozen at their initial values" if run.settings.freeze_affine else "learned"
+        st.caption(f"γ and β of layer {layer + 1} are {affine}; grey lines mark what they imply.")
+    if run.boundary is not None:
+        cols[3].caption("The prediction over the plane at this step, with the training points. "
+                        "Inference uses the running statistics (bias-corrected if switched on).")
+
+
+def _math_stats(run: Run, s: dict[str, Any]) -> None:
+    d = s["decay"]
+    t = s["t"]
+    st.latex(r"\small v_\mu \leftarrow \text{decay}\cdot v_\mu + (1-\text{decay})\,\mu_B")
+    if s["mu_B"] is not None:
+        prev = tex(s["prev_mu"]) if s["prev_mu"] is not None else r"v_\mu^{\{t-1\}}"
+        st.latex(rf"\small {tex(s['run_mu'])} = {tex(d)}\cdot {prev} + {tex(1 - d)}\cdot ({tex(s['mu_B'])})")
+        st.latex(r"\small \hat v_\mu = \frac{v_\mu}{1-\text{decay}^{\,t}} = "
+                 rf"\frac{{{tex(s['run_mu'])}}}{{1-{tex(d)}^{{{t}}}}} = {tex(s['cor_mu'])}")
+        st.latex(rf"\small v_{{\sigma^2}} = {tex(s['run_var'])},\quad "
+                 rf"\hat v_{{\sigma^2}} = {tex(s['cor_var'])},\quad \sigma^2_B = {tex(s['var_B'])}")
+    else:
+        st.latex(r"v_\mu = v_{\sigma^2} = 0 \quad\text{(before the first step)}")
+    st.caption(f"Step t = {t}, decay = {d:g} (PyTorch momentum = {1 - d:.4g}, Keras momentum = {d:g}). "
+               f"Population at this step: μ = {num(s['pop_mu'])}, σ² = {num(s['pop_var'])}.")
+
+
+def _notices(settings: Settings, run: Run, plain_run: Run) -> None:
+    ui.show_notices(ui.url_notices() + st.session_state.get("v_url_notices", []))
+    if settings.use_bn and settings.batch_size == 1:
+        st.warning(
+            "Batch size m = 1: each mini-batch is a single example, so μ_B = z and σ²_B = 0, and "
+            "z_norm = (z − μ_B)/√(0 + ε) = 0 for every unit. Every z̃ is just β: no signal passes "
+            "through BN and the network cannot learn. Try m ≥ 8.",
+            icon="⚠️",
+        )
+    if run.diverged:
+        st.error(ui.plain(run.diverged), icon=":material/error:")
+    other = plain_run if settings.use_bn else None
+    if other is not None and other.diverged:
+        st.info("The no-BN baseline: " + ui.plain(other.diverged), icon=":material/info:")
+
+
+# --------------------------------------------------------------------------- the page
+
+
+settings = ui.settings_sidebar()
+_init_view(settings)
+bn_run = ui.cached_run(settings.replace(use_bn=True))
+plain_run = ui.cached_run(settings.replace(use_bn=False))
+run = bn_run if settings.use_bn else plain_run
+
+st.html(f"<style>{CSS}</style>")
+st.markdown("### bnviz · Batch Normalization, visible")
+_notices(settings, run, plain_run)
+which = "BN" if settings.use_bn else "no BN"
+with st.container(key="summary"):
+    st.markdown(
+        f"Test accuracy **{pct(bn_run.curves['test_acc'].iloc[-1])}** with BN, "
+        f"**{pct(plain_run.curves['test_acc'].iloc[-1])}** without · final loss ({which}) "
+        f"{run.curves['loss'].iloc[-1]:.3g} · {run.steps_done}/{settings.steps} steps trained.  \n"
+        ":gray[Any sidebar setting retrains both networks (same seed); layer, unit and step "
+        "only change the view; Play replays the recorded training.]"
+    )
+
+dark = getattr(getattr(st.context, "theme", None), "type", None) == "dark"
+playing = bool(st.session_state.v_playing)
+
+
+@st.fragment(run_every=PLAY_EVERY if playing else None)
+def view(run: Run, bn_run: Run, plain_run: Run) -> None:
+    s = run.settings
+    step_of = [int(x) for x in run.ckpt_steps]
+    last = len(step_of) - 1
+    if st.session_state.v_layer >= s.depth:
+        st.session_state.v_layer = s.depth - 1
+    if st.session_state.v_unit >= s.width:
+        st.session_state.v_unit = s.width - 1
+    if st.session_state.v_t is not None and st.session_state.v_t > step_of[-1]:
+        st.session_state.v_t = None  # the run is shorter now: show its end
+
+    # a tick of the play timer (no control was touched): advance one checkpoint
+    if st.session_state.v_playing and not st.session_state.v_action:
+        k = _current_k(step_of)
+        if k >= last:
+            st.session_state.v_playing = False
+        else:
+            st.session_state.v_t = step_of[k + 1]
+    st.session_state.v_action = False
+    if bool(st.session_state.v_playing) != playing:
+        st.rerun(scope="app")  # start or stop the play timer
+
+    c = st.columns([1.1, 1.3, 0.8, 0.8, 0.8, 1.3], vertical_alignment="bottom")
+    c[0].selectbox("Layer ℓ", list(range(s.depth)), key="v_layer", format_func=lambda i: f"ℓ = {i + 1}",
+                   on_change=_user_action, help="Which hidden layer's Z, Z_norm, Z̃ to show.")
+    c[1].selectbox("Unit", [-1, *range(s.width)], key="v_unit", on_change=_user_action,
+                   format_func=lambda j: "all units pooled" if j < 0 else f"unit {j + 1}",
+                   help="One unit (a column of Z), or every unit of the layer pooled together.")
+    c[2].button("Reset", key="v_reset", on_click=_reset, help="Back to step 0.", width="stretch",
+                icon=":material/replay:")
+    c[3].button("Step", key="v_step", on_click=_step, args=(last, step_of), width="stretch",
+                help="Advance one recorded checkpoint.", icon=":material/skip_next:")
+    c[4].button("Pause" if st.session_state.v_playing else "Play", key="v_play", type="primary",
+                icon=":material/pause:" if st.session_state.v_playing else ":material/play_arrow:",
+                on_click=_toggle_play, args=(step_of,), width="stretch",
+                help="Replay the recorded training, one checkpoint every "
+                     f"{PLAY_EVERY:g} s. No retraining: the run is already computed.")
+    k = _current_k(step_of)
+    t = step_of[k]
+    with c[5].container(key="step_counter"):
+        st.markdown(f"**Step {t}** of {s.steps}  \ncheckpoint {k + 1}/{last + 1}")
+
+    layer, unit = int(st.session_state.v_layer), int(st.session_state.v_unit)
+    at_end = st.session_state.v_t is None
+    ui.sync_url(extra={"layer": str(layer + 1), "unit": "all" if unit < 0 else str(unit + 1),
+                       **({} if at_end else {"t": str(t)})}, drop=("t",) if at_end else ())
+
+    head, flow = st.columns([1, 1.4], vertical_alignment="center")
+    head.markdown(f"#### Inside layer {layer + 1}: Z → Z_norm → Z̃")
+    lo, hi = f"{{[{layer}]}}", f"{{[{layer + 1}]}}"
+    flow.latex(rf"A^{lo} \xrightarrow{{W^{hi}}} Z^{hi} \xrightarrow[BN]{{\gamma^{hi},\,\beta^{hi}}} "
+             rf"\tilde Z^{hi} \to A^{hi} = g(\tilde Z^{hi})")
+    st.plotly_chart(charts.movie_figure(run, layer, unit, k, dark=dark), key="movie",
+                    config={"displaylogo": False})
+    _math_histograms(run, charts.unit_numbers(run, layer, unit, k), unit, layer)
+
+    st.markdown("#### Training: with and without BN")
+    st.plotly_chart(charts.curves_figure(bn_run, plain_run, t, chosen_bn=s.use_bn), key="curves",
+                    config={"displaylogo": False})
+
+    who = "all units (mean)" if unit < 0 else f"unit {unit + 1}"
+    st.markdown(f"#### Statistics of layer {layer + 1}, {who}: mini-batch vs running vs population")
+    if not s.use_bn:
+        st.info("Batch Norm is off, so there are no mini-batch statistics to track. "
+                "Switch **Batch Norm** on to see μ_B, σ²_B and their running estimates.")
+    else:
+        left, right = st.columns([1.6, 1])
+        left.plotly_chart(charts.stats_figure(run, layer, unit, t), key="stats",
+                          config={"displaylogo": False})
+        with right:
+            _math_stats(run, charts.stat_numbers(run, layer, unit, t))
+        with st.columns([1.2, 1])[0]:
+            table = charts.accuracy_table(run, k)
+            chosen = "running EWA, bias-corrected" if s.bias_correction else "running EWA (raw)"
+            st.dataframe(
+                table, hide_index=True, width="stretch",
+                column_config={col: st.column_config.NumberColumn(format="percent")
+                               for col in table.columns if col != "statistics"},
+            )  # fmt: skip
+            st.caption(f"Test accuracy in inference mode with each choice of statistics. "
+                       f"The curves above use “{chosen}” (the bias-correction switch).")
+
+    d1, d2, _ = st.columns([1, 1, 2])
+    d1.download_button("curves (CSV)", lambda: charts.curves_table(bn_run, plain_run).to_csv(index=False),
+                       file_name="bnviz-curves.csv", mime="text/csv", on_click="ignore", key="dl_curves",
+                       icon=":material/download:")
+    if s.use_bn:
+        d2.download_button(f"statistics, layer {layer + 1} (CSV)",
+                           lambda: charts.stats_table(run, layer).to_csv(index=False),
+                           file_name=f"bnviz-statistics-layer{layer + 1}.csv", mime="text/csv",
+                           on_click="ignore", key="dl_stats", icon=":material/download:")
+
+
+view(run, bn_run, plain_run)

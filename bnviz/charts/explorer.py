@@ -1,0 +1,464 @@
+"""Figures and tables of the Explorer page: a Run in, a Plotly figure or a DataFrame out.
+
+No Streamlit here. What is drawn is what ``bnviz.train`` recorded; the only arithmetic
+is display arithmetic (bin centres, a standard deviation from a variance, the mean of
+recorded values when all units are pooled), collected in :func:`unit_numbers` and
+:func:`stat_numbers` so the page can write the same numbers into its equations.
+
+Names follow the seed: ``z``, ``z_norm``, ``z_tilde``, ``mu``, ``var``, ``eps``,
+``gamma``, ``beta``, ``decay``. ``layer`` is 0-based, ``unit`` is 0-based or ``-1`` for
+all units pooled, ``k`` is a checkpoint index into ``run.ckpt_steps``.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..train import Run
+
+# Colours chosen to read on both Streamlit's light and dark backgrounds.
+BN = "#1f77d0"  # the BN run
+PLAIN = "#e8710a"  # the no-BN baseline
+HIST = ("#5b8def", "#2ca58d", "#c25ad6")  # Z, Z_norm, Z~
+MARK = "#d62728"  # mu and sigma markers
+IMPLIED = "#7f7f7f"  # what gamma, beta imply
+BATCH = "rgba(120,120,120,0.45)"
+RUNNING = "#1f77d0"
+CORRECTED = "#2ca58d"
+POP = "#d62728"
+CLASS_COLORS = ("#f28e2b", "#4e79a7")
+
+TITLES = {"z": "Z (before BN)", "z_norm": "Z_norm = (z − μ)/√(σ² + ε)", "z_tilde": "Z̃ = γ·z_norm + β"}
+STATS_LABELS = {
+    "running": "running EWA (raw)",
+    "corrected": "running EWA, bias-corrected",
+    "population": "population (whole training set)",
+    "batch": "the test set as one batch",
+}
+FRAME_MS = 0  # the scrubber jumps: no tweening, so a step costs one redraw
+_FONT = 12
+
+
+def _base_layout(height: int) -> dict[str, Any]:
+    return {
+        "height": height,
+        "margin": {"l": 48, "r": 16, "t": 48, "b": 40},
+        "font": {"size": _FONT},
+        "legend": {"orientation": "h", "y": -0.18, "x": 0},
+        "hovermode": "closest",
+    }
+
+
+def _figure(data: list[dict[str, Any]], layout: dict[str, Any],
+            frames: list[dict[str, Any]] | None = None) -> go.Figure:
+    """A Figure from our own dicts, without Plotly's per-property validation.
+
+    Validation costs ~50 ms for the 51 animation frames of one movie figure and would
+    run on every redraw; these dicts are built here from numbers only, and the tests
+    re-validate every figure (``go.Figure(fig.to_dict())``).
+    """
+    fig = go.Figure(data=data, layout=layout, _validate=False)
+    if frames:
+        objs = tuple(go.Frame(f, _validate=False) for f in frames)
+        if hasattr(fig, "_frame_objs"):
+            fig._frame_objs = objs  # the same as fig.frames = ..., minus re-validation
+        else:  # pragma: no cover - a Plotly without the private attribute
+            fig.frames = objs
+    return fig
+
+
+def _fmt(x: float) -> str:
+    if abs(x) < 1e-9:
+        return "0"  # rounding noise of an exact zero mean
+    return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.2e}"
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def unit_numbers(run: Run, layer: int, unit: int, k: int) -> dict[str, float]:
+    """The numbers the histograms of checkpoint ``k`` show, for the equations.
+
+    ``mu``, ``var`` are the whole training set's statistics of z at that checkpoint
+    (the batch the histograms were computed on, ``m`` examples). With BN, ``gamma``,
+    ``beta``, the standard deviation of z_norm (``sd_norm`` = √(σ²/(σ²+ε))) and the
+    mean / standard deviation that γ, β imply for z̃ (β and |γ|·sd_norm). For
+    ``unit == -1`` (pooled) the values describe all units together: the pooled mean
+    and the pooled variance (mean of the per-unit second moments minus the squared mean).
+    """
+    rec = run.layers[layer]
+    eps = float(run.settings.eps)
+    mu_u = rec.pop_mu[k].astype(np.float64)
+    var_u = rec.pop_var[k].astype(np.float64)
+    vn_u = np.divide(var_u, var_u + eps, out=np.zeros_like(var_u), where=(var_u + eps) > 0)
+    g_u = rec.gamma[k].astype(np.float64)
+    b_u = rec.beta[k].astype(np.float64)
+    if unit >= 0:
+        mu, var, vn = mu_u[unit], var_u[unit], vn_u[unit]
+        gamma, beta = g_u[unit], b_u[unit]
+        zt_mean, zt_var = beta, gamma**2 * vn
+    else:
+        mu = mu_u.mean()
+        var = (var_u + mu_u**2).mean() - mu**2
+        vn = vn_u.mean()
+        gamma, beta = g_u.mean(), b_u.mean()
+        zt_mean = b_u.mean()
+        zt_var = (g_u**2 * vn_u + b_u**2).mean() - zt_mean**2
+    return {
+        "step": int(run.ckpt_steps[k]),
+        "m": len(run.dataset.y_train),
+        "mu": float(mu),
+        "var": float(max(var, 0.0)),
+        "sd": float(np.sqrt(max(var, 0.0))),
+        "eps": eps,
+        "sd_norm": float(np.sqrt(vn)),
+        "gamma": float(gamma),
+        "beta": float(beta),
+        "implied_mean": float(zt_mean),
+        "implied_sd": float(np.sqrt(max(zt_var, 0.0))),
+    }
+
+
+def stat_numbers(run: Run, layer: int, unit: int, step: int) -> dict[str, float | int | None]:
+    """Mini-batch, running and population statistics of one unit at (or just before) ``step``.
+
+    Keys: ``t`` (the recorded step used, 0 if none yet), ``mu_B``, ``var_B``,
+    ``run_mu``/``run_var`` (EWA, raw), ``prev_mu``/``prev_var`` (EWA one step before,
+    or None when that step was not recorded), ``cor_mu``/``cor_var`` (bias-corrected),
+    ``pop_mu``/``pop_var`` (population at the last checkpoint ≤ step), ``decay``.
+    ``unit == -1`` averages over units.
+    """
+    rec = run.layers[layer]
+    decay = float(run.settings.decay)
+
+    def pick(a: np.ndarray, i: int) -> float:
+        row = a[i].astype(np.float64)
+        return float(row[unit] if unit >= 0 else row.mean())
+
+    i = int(np.searchsorted(run.stat_steps, step, side="right")) - 1
+    out: dict[str, float | int | None] = {"decay": decay, "t": 0}
+    out.update(dict.fromkeys(("mu_B", "var_B", "prev_mu", "prev_var", "cor_mu", "cor_var")))
+    out.update(run_mu=0.0, run_var=0.0)
+    if i >= 0 and len(rec.batch_mu):
+        t = int(run.stat_steps[i])
+        cmu, cvar = run.corrected(layer)
+        out.update(
+            t=t, mu_B=pick(rec.batch_mu, i), var_B=pick(rec.batch_var, i),
+            run_mu=pick(rec.running_mu, i), run_var=pick(rec.running_var, i),
+            cor_mu=pick(cmu, i), cor_var=pick(cvar, i),
+        )  # fmt: skip
+        if i >= 1 and run.stat_steps[i - 1] == t - 1:
+            out.update(prev_mu=pick(rec.running_mu, i - 1), prev_var=pick(rec.running_var, i - 1))
+        elif i == 0 and t == 1:
+            out.update(prev_mu=0.0, prev_var=0.0)
+    kk = max(int(np.searchsorted(run.ckpt_steps, step, side="right")) - 1, 0)
+    out.update(pop_mu=pick(rec.pop_mu, kk), pop_var=pick(rec.pop_var, kk))
+    return out
+
+
+def checkpoint_at(run: Run, step: int) -> int:
+    """Index of the last recorded checkpoint at or before ``step`` (0 if none)."""
+    return max(int(np.searchsorted(run.ckpt_steps, step, side="right")) - 1, 0)
+
+
+# --------------------------------------------------------------------------- histograms
+
+
+def _typed(a: np.ndarray) -> dict[str, str]:
+    """A NumPy array as Plotly's base64 typed-array spec (cheap to validate and to send)."""
+    a = np.ascontiguousarray(a)
+    if a.dtype.kind == "f":
+        a = a.astype("<f4")
+    return {"dtype": a.dtype.str.lstrip("<>|="), "bdata": base64.b64encode(a.tobytes()).decode()}
+
+
+def _typed2d(a: np.ndarray) -> dict[str, str]:
+    return {**_typed(a), "shape": f"{a.shape[0]},{a.shape[1]}"}
+
+
+def _bars(run: Run, layer: int, q: int, unit: int, k: int) -> dict[str, Any]:
+    """One histogram as bars: centre of bin 0, bin width, counts."""
+    rec = run.layers[layer]
+    edges = rec.hist_edges(k, q, unit)
+    dx = float(edges[1] - edges[0])
+    return {"x0": float(edges[0]) + dx / 2, "dx": dx, "width": dx, "y": _typed(rec.hist_counts[k, q, unit])}
+
+
+def _marks(centre: float, spread: float, top: float) -> dict[str, Any]:
+    """One line trace: a solid line at ``centre`` and dashed-looking ones at ±``spread``."""
+    xs = [centre, centre, None, centre - spread, centre - spread, None, centre + spread, centre + spread]
+    ys = [0, top, None, 0, top * 0.8, None, 0, top * 0.8]
+    return {"x": xs, "y": ys}
+
+
+def _panel_titles(run: Run, n: dict[str, float], unit: int) -> list[str]:
+    who = f"unit {unit + 1}" if unit >= 0 else "all units"
+    titles = [f"<b>Z</b> ({who}) · μ = {_fmt(n['mu'])}, σ = {_fmt(n['sd'])}"]
+    if len(run.quantities) > 1:
+        titles.append(f"<b>Z_norm</b> · mean 0, sd = {_fmt(n['sd_norm'])}")
+        titles.append(f"<b>Z̃</b> · β = {_fmt(n['implied_mean'])}, |γ|·sd = {_fmt(n['implied_sd'])}")
+    return titles
+
+
+def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> go.Figure:
+    """Histograms of Z, Z_norm, Z̃ (and the decision boundary for 2-D data) with a step scrubber.
+
+    One animation frame per checkpoint; the scrubber under the panels jumps between
+    them in the browser (no server round trip). Each histogram panel marks its mean
+    (solid red) and mean ± one standard deviation: μ, σ for Z; 0, sd_norm for Z_norm;
+    and what γ, β imply for Z̃ (β, |γ|·sd_norm). Axes are fixed over all steps so
+    drift in Z and the steadiness of Z_norm are visible. ``k`` is the frame shown first.
+    """
+    nq = len(run.quantities)
+    rec = run.layers[layer]
+    nk = len(run.ckpt_steps)
+    k = min(max(k, 0), nk - 1)
+    has_map = run.boundary is not None and run.boundary_extent is not None
+    ncols = nq + (1 if has_map else 0)
+    gap = 0.05
+    w = (1 - gap * (ncols - 1)) / ncols
+    domains = [[i * (w + gap), i * (w + gap) + w] for i in range(ncols)]
+    layout = _base_layout(360)
+    layout["margin"] = {"l": 40, "r": 16, "t": 56, "b": 20}
+    layout["showlegend"] = False
+    layout["bargap"] = 0.05
+
+    numbers = [unit_numbers(run, layer, unit, kk) for kk in range(nk)]
+    traces: list[dict[str, Any]] = []
+    frame_traces: list[list[dict[str, Any]]] = [[] for _ in range(nk)]
+    for q in range(nq):
+        ax = "" if q == 0 else str(q + 1)
+        lo = float(rec.hist_lo[:, q, unit].min())
+        hi = float(rec.hist_hi[:, q, unit].max())
+        pad = 0.03 * (hi - lo)
+        top = float(rec.hist_counts[:, q, unit].max()) * 1.08 or 1.0
+        layout[f"xaxis{ax}"] = {"domain": domains[q], "range": [lo - pad, hi + pad], "anchor": f"y{ax}",
+                                "zeroline": False}
+        layout[f"yaxis{ax}"] = {"domain": [0, 1], "range": [0, top], "anchor": f"x{ax}",
+                                "title": {"text": "count"} if q == 0 else None, "showgrid": True}
+        for kk in range(nk):
+            n = numbers[kk]
+            centre, spread = [(n["mu"], n["sd"]), (0.0, n["sd_norm"]),
+                              (n["implied_mean"], n["implied_sd"])][q]  # fmt: skip
+            frame_traces[kk].append({"type": "bar", **_bars(run, layer, q, unit, kk)})
+            frame_traces[kk].append({"type": "scatter", **_marks(centre, spread, top)})
+        traces.append({
+            "type": "bar", "xaxis": f"x{ax}", "yaxis": f"y{ax}", "marker": {"color": HIST[q]},
+            "name": run.quantities[q], "hovertemplate": "%{x:.3g}: %{y}<extra></extra>",
+            **frame_traces[k][2 * q],
+        })  # fmt: skip
+        traces.append({
+            "type": "scatter", "mode": "lines", "xaxis": f"x{ax}", "yaxis": f"y{ax}",
+            "line": {"color": MARK if q < 2 else IMPLIED, "width": 2}, "hoverinfo": "skip",
+            "name": "mean ± sd", **frame_traces[k][2 * q + 1],
+        })  # fmt: skip
+    if has_map:
+        assert run.boundary is not None and run.boundary_extent is not None
+        x0, x1, y0, y1 = run.boundary_extent
+        g = run.boundary.shape[-1]
+        ax = str(ncols)
+        xs, ys = np.linspace(x0, x1, g), np.linspace(y0, y1, g)
+        layout[f"xaxis{ax}"] = {"domain": domains[-1], "range": [x0, x1], "anchor": f"y{ax}",
+                                "showgrid": False, "zeroline": False, "showticklabels": False}
+        layout[f"yaxis{ax}"] = {"domain": [0, 1], "range": [y0, y1], "anchor": f"x{ax}",
+                                "showgrid": False, "zeroline": False, "showticklabels": False,
+                                "scaleanchor": f"x{ax}", "constrain": "domain"}
+        for kk in range(nk):
+            frame_traces[kk].append({"type": "heatmap", "z": _typed2d(run.boundary[kk])})
+        traces.append({
+            "type": "heatmap", "x": _typed(xs), "y": _typed(ys), "z": _typed2d(run.boundary[k]),
+            "xaxis": f"x{ax}", "yaxis": f"y{ax}",
+            "zmin": 0, "zmax": 255, "showscale": False, "opacity": 0.85,
+            "colorscale": [[0, CLASS_COLORS[0]], [0.5, "#f4f4f4" if not dark else "#3a3a3a"],
+                           [1, CLASS_COLORS[1]]],
+            "hovertemplate": "P(class 1) = %{z:.0f}/255<extra></extra>",
+        })  # fmt: skip
+        ds = run.dataset
+        traces.append({
+            "type": "scattergl" if len(ds.y_train) > 2000 else "scatter", "mode": "markers",
+            "x": ds.X_train[:, 0], "y": ds.X_train[:, 1], "xaxis": f"x{ax}", "yaxis": f"y{ax}",
+            "marker": {"size": 5, "color": [CLASS_COLORS[c] for c in ds.y_train],
+                       "line": {"width": 0.6, "color": "#ffffff" if dark else "#222222"}},
+            "hoverinfo": "skip", "name": "training points",
+        })  # fmt: skip
+
+    def annotations(kk: int) -> list[dict[str, Any]]:
+        titles = _panel_titles(run, numbers[kk], unit)
+        if has_map:
+            titles.append("<b>Decision boundary</b> · P(class 1)")
+        return [
+            {"text": t, "x": (d[0] + d[1]) / 2, "y": 1.0, "xref": "paper", "yref": "paper",
+             "yanchor": "bottom", "xanchor": "center", "showarrow": False, "font": {"size": _FONT}}
+            for t, d in zip(titles, domains)
+        ]  # fmt: skip
+
+    layout["annotations"] = annotations(k)
+    moving_idx = list(range(2 * nq)) + ([2 * nq] if has_map else [])
+    frames = [
+        {"name": str(kk), "data": frame_traces[kk], "traces": moving_idx,
+         "layout": {"annotations": annotations(kk)}}
+        for kk in range(nk)
+    ]  # fmt: skip
+    steps = [
+        {"label": str(int(run.ckpt_steps[kk])), "method": "animate",
+         "args": [[str(kk)], {"mode": "immediate", "frame": {"duration": FRAME_MS, "redraw": True},
+                              "transition": {"duration": 0}}]}
+        for kk in range(nk)
+    ]  # fmt: skip
+    layout["sliders"] = [{
+        "active": k, "steps": steps, "x": 0, "len": 1, "y": 0, "yanchor": "top", "pad": {"t": 28, "b": 0},
+        "currentvalue": {"prefix": "scrub: step ", "font": {"size": _FONT, "color": "#888"}},
+        "tickcolor": "#888", "ticklen": 4, "minorticklen": 0, "name": "step",
+        "font": {"size": 9, "color": "rgba(0,0,0,0)"},  # 51 step labels would overlap; currentvalue says it
+    }]  # fmt: skip
+    layout["height"] = 400
+    layout["margin"]["b"] = 92
+    return _figure(traces, layout, frames)
+
+
+# --------------------------------------------------------------------------- curves
+
+
+def curves_figure(bn_run: Run, plain_run: Run, step: int | None = None, chosen_bn: bool = True) -> go.Figure:
+    """Loss and accuracy against step: the BN run (solid) and the no-BN baseline (dashed).
+
+    Left: mini-batch loss (mean since the previous checkpoint). Right: train and test
+    accuracy. A vertical line marks ``step``. ``chosen_bn`` says which run the page's
+    settings describe; that one is drawn thicker.
+    """
+    layout = _base_layout(330)
+    layout["xaxis"] = {"domain": [0, 0.46], "title": {"text": "step"}, "anchor": "y"}
+    layout["yaxis"] = {"title": {"text": "loss"}, "anchor": "x", "rangemode": "tozero"}
+    layout["xaxis2"] = {"domain": [0.54, 1], "title": {"text": "step"}, "anchor": "y2"}
+    layout["yaxis2"] = {"title": {"text": "accuracy"}, "anchor": "x2", "range": [0, 1.02],
+                        "tickformat": ".0%"}  # fmt: skip
+    layout["margin"]["t"] = 24
+    traces = []
+    for run, name, color, is_bn in ((bn_run, "BN", BN, True), (plain_run, "no BN", PLAIN, False)):
+        c = run.curves
+        wide = 2.6 if is_bn == chosen_bn else 1.6
+        traces.append({"type": "scatter", "x": c["step"], "y": c["loss"], "name": f"{name}: loss",
+                       "line": {"color": color, "width": wide}, "legendgroup": name})
+        traces.append({"type": "scatter", "x": c["step"], "y": c["test_acc"], "name": f"{name}: test acc",
+                       "line": {"color": color, "width": wide}, "xaxis": "x2", "yaxis": "y2",
+                       "legendgroup": name})
+        traces.append({"type": "scatter", "x": c["step"], "y": c["train_acc"], "name": f"{name}: train acc",
+                       "line": {"color": color, "width": 1.2, "dash": "dot"}, "xaxis": "x2", "yaxis": "y2",
+                       "legendgroup": name})
+    if step is not None:
+        layout["shapes"] = [
+            {"type": "line", "xref": ax, "yref": "paper", "x0": step, "x1": step, "y0": 0, "y1": 1,
+             "line": {"color": IMPLIED, "width": 1, "dash": "dash"}}
+            for ax in ("x", "x2")
+        ]  # fmt: skip
+    layout["legend"] = {"orientation": "h", "y": -0.25, "x": 0}
+    return _figure(traces, layout)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def stats_figure(run: Run, layer: int, unit: int, step: int | None = None) -> go.Figure:
+    """μ and σ² of one unit over training: noisy mini-batch values, the running EWA
+    (raw and bias-corrected) and the population value at each checkpoint.
+
+    ``unit == -1`` shows the mean over units. A vertical line marks ``step``.
+    """
+    rec = run.layers[layer]
+    cmu, cvar = run.corrected(layer)
+
+    def col(a: np.ndarray) -> np.ndarray:
+        a = np.asarray(a)
+        if a.ndim < 2 or a.shape[0] == 0:
+            return np.zeros(0)
+        return a[:, unit] if unit >= 0 else a.mean(axis=1)
+
+    layout = _base_layout(360)
+    layout["xaxis"] = {"domain": [0, 0.46], "title": {"text": "step"}, "anchor": "y"}
+    layout["yaxis"] = {"title": {"text": "μ"}, "anchor": "x"}
+    layout["xaxis2"] = {"domain": [0.54, 1], "title": {"text": "step"}, "anchor": "y2"}
+    layout["yaxis2"] = {"title": {"text": "σ²"}, "anchor": "x2", "rangemode": "tozero"}
+    layout["margin"]["t"] = 24
+    traces = []
+    s = run.stat_steps
+    for (batch, raw, cor, pop), ax, first in (
+        ((rec.batch_mu, rec.running_mu, cmu, rec.pop_mu), "", True),
+        ((rec.batch_var, rec.running_var, cvar, rec.pop_var), "2", False),
+    ):
+        common = {"xaxis": f"x{ax}", "yaxis": f"y{ax}", "showlegend": first}
+        traces += [
+            {"type": "scatter", "x": s, "y": col(batch), "name": "mini-batch μ_B, σ²_B",
+             "line": {"color": BATCH, "width": 1}, "legendgroup": "b", **common},
+            {"type": "scatter", "x": s, "y": col(raw), "name": "running EWA (raw)",
+             "line": {"color": RUNNING, "width": 2.2}, "legendgroup": "r", **common},
+            {"type": "scatter", "x": s, "y": col(cor), "name": "running EWA, bias-corrected",
+             "line": {"color": CORRECTED, "width": 2, "dash": "dash"}, "legendgroup": "c", **common},
+            {"type": "scatter", "x": run.ckpt_steps, "y": col(pop), "name": "population (whole training set)",
+             "mode": "markers", "marker": {"color": POP, "size": 5, "symbol": "diamond-open"},
+             "legendgroup": "p", **common},
+        ]  # fmt: skip
+    if step is not None:
+        layout["shapes"] = [
+            {"type": "line", "xref": ax, "yref": "paper", "x0": step, "x1": step, "y0": 0, "y1": 1,
+             "line": {"color": IMPLIED, "width": 1, "dash": "dash"}}
+            for ax in ("x", "x2")
+        ]  # fmt: skip
+    layout["legend"] = {"orientation": "h", "y": -0.25, "x": 0}
+    return _figure(traces, layout)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def accuracy_table(run: Run, k: int | None = None) -> pd.DataFrame:
+    """Test accuracy in inference mode for each choice of statistics.
+
+    Columns: ``statistics`` (plain words), ``after training`` and, when ``k`` is given,
+    ``at step <t>``. Accuracies are fractions in [0, 1].
+    """
+    c = run.curves
+    rows = []
+    for which, label in STATS_LABELS.items():
+        col = f"test_acc_{which}"
+        row = {"statistics": label, "after training": float(c[col].iloc[-1])}
+        if k is not None:
+            row[f"at step {int(c['step'].iloc[k])}"] = float(c[col].iloc[k])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def curves_table(bn_run: Run, plain_run: Run) -> pd.DataFrame:
+    """Both runs' curves in one long table (column ``bn`` says which), for CSV export."""
+    return pd.concat(
+        [bn_run.curves.assign(bn=True), plain_run.curves.assign(bn=False)], ignore_index=True
+    )
+
+
+def stats_table(run: Run, layer: int) -> pd.DataFrame:
+    """Per recorded step and unit: μ_B, σ²_B, running (raw, corrected), for CSV export.
+
+    Population values (per checkpoint) are joined at the checkpoint steps (NaN elsewhere).
+    """
+    rec = run.layers[layer]
+    cmu, cvar = run.corrected(layer)
+    n, w = rec.batch_mu.shape
+    frame = pd.DataFrame({
+        "step": np.repeat(run.stat_steps, w),
+        "unit": np.tile(np.arange(1, w + 1), n),
+        "mu_B": rec.batch_mu.ravel(), "var_B": rec.batch_var.ravel(),
+        "running_mu": rec.running_mu.ravel(), "running_var": rec.running_var.ravel(),
+        "corrected_mu": cmu.ravel(), "corrected_var": cvar.ravel(),
+    })  # fmt: skip
+    kw = rec.pop_mu.shape[1]
+    pop = pd.DataFrame({
+        "step": np.repeat(run.ckpt_steps, kw), "unit": np.tile(np.arange(1, kw + 1), len(run.ckpt_steps)),
+        "population_mu": rec.pop_mu.ravel(), "population_var": rec.pop_var.ravel(),
+    })  # fmt: skip
+    both = frame.merge(pop, on=["step", "unit"], how="outer").sort_values(["step", "unit"], ignore_index=True)
+    both.insert(0, "layer", layer + 1)
+    return both
