@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .settings import Settings
-from .sweep import SWEEPABLE, SweepSpec, run
+from .sweep import PRESETS, SWEEPABLE, SweepSpec, run
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Settings))
 TRUE, FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
@@ -66,6 +66,8 @@ def split_assignment(option: str, text: str) -> tuple[str, str]:
 
 
 def build_spec(args: argparse.Namespace) -> SweepSpec:
+    """The sweep the arguments describe: a preset (if any), then --param, --set, --steps, --seeds."""
+    preset = PRESETS[args.preset].spec if args.preset else None
     fixed: dict[str, Any] = {}
     for item in args.set:
         name, text = split_assignment("--set", item)
@@ -80,10 +82,18 @@ def build_spec(args: argparse.Namespace) -> SweepSpec:
                              + (" (use --seeds for seeds)" if name == "seed" else ""))  # fmt: skip
         values = tuple(parse_value(name, v) for v in text.split(",") if v.strip())
         params.append((name, values))
+    if not params and preset is None:
+        raise UsageError("--param: name at least one setting to sweep, e.g. --param lr=0.01,0.1,1")
+    seeds = args.seeds if args.seeds is not None else preset.seeds if preset else 1
     try:
-        base = Settings(**fixed)
-        return SweepSpec(params=tuple(params), base=base, seeds=args.seeds, target=args.target)
-    except ValueError as e:
+        base = (preset.base if preset else Settings()).replace(**fixed)
+        return SweepSpec(
+            params=tuple(params) if params else preset.params,  # type: ignore[union-attr]
+            base=base,
+            seeds=seeds,
+            target=args.target,
+        )
+    except (ValueError, TypeError) as e:
         raise UsageError(str(e)) from None
 
 
@@ -125,7 +135,19 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME=V1,V2,...",
         help=f"a setting to sweep and its values (repeatable); one of: {', '.join(SWEEPABLE)}",
     )
-    s.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per configuration (default 1)")
+    s.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default=None,
+        help="start from a built-in sweep: " + "; ".join(f"{k}: {p.question}" for k, p in PRESETS.items()),
+    )
+    s.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seeds per configuration (default 1, or the preset's)",
+    )
     s.add_argument("--steps", type=int, default=None, metavar="N", help="training steps (default 500)")
     s.add_argument(
         "--set",
@@ -155,8 +177,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)  # exits with status 2 and a usage message on its own errors
     try:
-        if not args.param:
-            raise UsageError("--param: name at least one setting to sweep, e.g. --param lr=0.01,0.1,1")
         out = args.out
         parquet = out.lower().endswith(".parquet")
         if out != "-" and not parquet and not out.lower().endswith(".csv"):
