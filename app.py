@@ -6,5 +6,6 @@ st.set_page_config(page_title="bnviz: Batch Normalization made visible", page_ic
 
 pages = [
     st.Page("pages/explorer.py", title="Explorer", icon="🔬", default=True, url_path="explorer"),
+    st.Page("pages/sweep.py", title="Sweeps", icon="🧮", url_path="sweep"),
 ]
 st.navigation(pages).run()
