@@ -1,0 +1,121 @@
+"""The Sweep page, run headless with Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bnviz import Settings
+from bnviz.sweep import METRICS, PRESETS, cli_command
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "sweep.py")
+TIMEOUT = 180  # the first sweep of a test session trains for real; later ones hit the cache
+
+
+def page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figure(at: AppTest) -> dict:
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    return json.loads(charts[0].proto.spec)
+
+
+def command(at: AppTest) -> str:
+    return next(c.value for c in at.code if c.value.startswith("python -m bnviz sweep"))
+
+
+def explorer_settings(url: str) -> Settings:
+    path, _, query = url.partition("?")
+    assert path == "/explorer"
+    settings, notices = Settings.from_query(dict(urllib.parse.parse_qsl(query)))
+    assert notices == []
+    return settings
+
+
+@pytest.fixture(scope="module")
+def first() -> AppTest:
+    return page()
+
+
+def test_the_page_opens_on_the_first_question_with_a_heatmap(first):
+    preset = PRESETS["small-batch"]
+    assert first.selectbox(key="sw_preset").value == "small-batch"
+    assert preset.question in first.info[0].value
+    fig = figure(first)
+    assert [t["type"] for t in fig["data"]] == ["heatmap"]
+    heat = fig["data"][0]
+    assert heat["x"] == ["2", "4", "8", "16", "32", "64"] and heat["y"] == ["off", "on"]
+    assert all(v is not None and 0 <= v <= 1 for row in heat["z"] for v in row)
+    assert "%{customdata[1]" in heat["hovertemplate"], "hover shows the spread over seeds"
+    assert command(first) == cli_command(preset.spec)
+    table = first.dataframe[0].value
+    assert len(table) == 12
+    assert all(u.startswith("/explorer?") for u in table["explorer"])
+
+
+def test_every_question_sets_up_exactly_its_preset_sweep(first):
+    at = first
+    for key, preset in PRESETS.items():
+        at.selectbox(key="sw_preset").set_value(key)
+        at.run()
+        assert not at.exception, (key, [e.value for e in at.exception])
+        assert command(at) == cli_command(preset.spec), key
+        assert at.selectbox(key="sw_metric").value == preset.metric
+        assert METRICS[preset.metric].label in json.dumps(figure(at), ensure_ascii=False)
+
+
+def test_a_tiny_custom_sweep_draws_a_line_with_a_band_and_links_to_the_explorer():
+    at = page()
+    at.selectbox(key="sw_preset").set_value("custom")
+    at.selectbox(key="sw_p1").set_value("lr")
+    at.selectbox(key="sw_p2").set_value("—")
+    at.slider(key="sw_seeds").set_value(2)
+    at.select_slider(key="s_steps").set_value(20)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    lr_values = next(w for w in at.select_slider if w.label.startswith("Learning rate"))
+    lr_values.set_range(0.03, 0.3)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (
+        command(at) == "python -m bnviz sweep --param lr=0.03,0.1,0.3 --seeds 2 --steps 20 --out results.csv"
+    )
+    fig = figure(at)
+    band, mean = fig["data"]
+    assert band["fill"] == "toself" and mean["x"] == [0.03, 0.1, 0.3]
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    table = at.dataframe[0].value
+    assert len(table) == 3
+    assert (table["min"] <= table["mean"]).all() and (table["mean"] <= table["max"]).all()
+    linked = explorer_settings(table["explorer"].iloc[2])
+    assert (linked.lr, linked.steps, linked.seed) == (0.3, 20, 0)
+    at.selectbox(key="sw_pick").set_value(1)
+    at.run()
+    button = at.get("link_button")[0].proto
+    assert explorer_settings(button.url).lr == 0.1
+
+
+def test_switching_the_metric_redraws_from_the_same_runs(first):
+    at = first
+    at.selectbox(key="sw_preset").set_value("decay")
+    at.run()
+    before = figure(at)["data"][0]["z"]
+    assert at.selectbox(key="sw_metric").value == "running_var_err"
+    at.selectbox(key="sw_metric").set_value("test_acc_corrected")
+    at.run()
+    assert not at.exception
+    after = figure(at)["data"][0]
+    assert after["z"] != before
+    assert after["colorbar"]["title"]["text"] == METRICS["test_acc_corrected"].label
+    assert at.selectbox(key="sw_preset").value == "decay", "reading another metric is the same sweep"
+    off, on = before  # rows: bias correction off, on; columns: decay 0.5 ... 0.999
+    assert off[-1] > 3 * on[-1], "at decay 0.999 only bias correction makes the variance usable"
