@@ -1,0 +1,280 @@
+"""The Explorer page under ``streamlit.testing.v1.AppTest``: every control does what it says.
+
+These run the real page script (no mocks): widgets are set, the script reruns, and the
+rendered elements (equations, notices, figure specs, query params) are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bnviz import Settings
+from bnviz.train import train
+
+TIMEOUT = 60
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def app(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def latex(at: AppTest, start: str) -> str:
+    """The first equation whose source (after ``\\small``) starts with ``start``."""
+    for e in at.latex:
+        body = e.value.strip("$\n ").removeprefix(r"\small ").strip()
+        if body.startswith(start):
+            return body
+    raise AssertionError(f"no equation starting {start!r} in {[e.value for e in at.latex]}")
+
+
+def last_number(text: str) -> float:
+    m = re.findall(r"-?\d+(?:\.\d+)?(?: \\times 10\^\{-?\d+\})?|10\^\{-?\d+\}", text)
+    assert m, text
+    tok = m[-1]
+    if "10^" in tok:
+        mant = tok.split(r" \times ")[0] if r"\times" in tok else "1"
+        exp = int(re.search(r"\{(-?\d+)\}", tok).group(1))  # type: ignore[union-attr]
+        return float(mant) * 10.0**exp
+    return float(tok)
+
+
+def figure(at: AppTest, key: str) -> dict:
+    """The Plotly spec of the chart with the given key (movie, curves, stats)."""
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        if key == "movie" and "frames" in spec:
+            return spec
+        if key == "stats" and any(t.get("name", "").startswith("mini-batch") for t in spec["data"]):
+            return spec
+        if key == "curves" and any(t.get("name", "") == "BN: loss" for t in spec["data"]):
+            return spec
+    raise AssertionError(f"no {key} chart")
+
+
+def counter(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown if "checkpoint" in m.value)
+
+
+def step(at: AppTest) -> int:
+    """The step the step counter shows."""
+    return int(re.search(r"Step (\d+)", counter(at)).group(1))  # type: ignore[union-attr]
+
+
+def qp(at: AppTest) -> dict[str, str]:
+    """The page's URL query parameters, one string per key."""
+    return {k: v[-1] if isinstance(v, list) else v for k, v in at.query_params.items()}
+
+
+def summary(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("Test accuracy"))
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def test_default_page_renders_every_part_and_writes_the_url():
+    at = app()
+    assert len(at.get("plotly_chart")) == 3
+    movie = figure(at, "movie")
+    assert len(movie["frames"]) == 51
+    assert [t["type"] for t in movie["data"]][:6] == ["bar", "scatter"] * 3
+    assert any(t["type"] == "heatmap" for t in movie["data"]), "moons has a decision boundary"
+    q = qp(at)
+    for name, value in Settings().to_query().items():
+        assert q[name] == value, name
+    assert q["layer"] == "1" and q["unit"] == "1"
+    assert "t" not in q, "at the end of training the URL has no step"
+    assert step(at) == 500
+    # every seed equation is on the page
+    for start in (r"\mu = \frac{1}{m}", r"\sigma^2 = \frac{1}{m}",
+                  r"z_{norm} = \frac{z-\mu}{\sqrt{\sigma^2+\epsilon}}",
+                  r"\tilde z = \gamma\, z_{norm} + \beta", r"v_\mu \leftarrow", r"\hat v_\mu ="):
+        latex(at, start)
+    assert any("b is redundant" in c.value for c in at.caption)
+    assert any("PyTorch momentum 0.1" in c.value and "Keras momentum 0.9" in c.value for c in at.caption)
+
+
+# --------------------------------------------------------------------------- controls
+
+
+def test_raising_eps_shrinks_z_norm_of_a_low_variance_unit():
+    var0 = train(Settings()).layers[0].pop_var[0]  # step 0: the initial weights, the same for any ε
+    unit = int(var0.argmin())
+    v = float(var0[unit])
+    at = app({"t": "0", "unit": str(unit + 1)})
+    sd_before = last_number(latex(at, r"\operatorname{sd}(z_{norm})"))
+    range_before = figure(at, "movie")["layout"]["xaxis2"]["range"]
+    assert sd_before == pytest.approx(1.0, abs=1e-3)
+    at.select_slider(key="s_eps").set_value(1.0).run()
+    assert not at.exception
+    sd_after = last_number(latex(at, r"\operatorname{sd}(z_{norm})"))
+    assert sd_after == pytest.approx(math.sqrt(v / (v + 1.0)), rel=2e-3)
+    assert sd_after < 0.9 * sd_before
+    range_after = figure(at, "movie")["layout"]["xaxis2"]["range"]
+    assert range_after[1] - range_after[0] < 0.9 * (range_before[1] - range_before[0])
+    assert qp(at)["eps"] == "1.0"
+
+
+def test_frozen_gamma_beta_set_the_spread_and_mean_of_z_tilde():
+    at = app({"t": "0"})
+    at.toggle(key="s_freeze_affine").set_value(True)
+    at.slider(key="s_gamma_init").set_value(2.0)
+    at.slider(key="s_beta_init").set_value(-1.0).run()
+    at.button(key="v_reset").click().run()  # any step: γ, β are frozen
+    assert last_number(latex(at, r"\operatorname{mean}(\tilde z)")) == pytest.approx(-1.0)
+    sd_norm = last_number(latex(at, r"\operatorname{sd}(z_{norm})"))
+    assert last_number(latex(at, r"\operatorname{sd}(\tilde z)")) == pytest.approx(2.0 * sd_norm, rel=2e-3)
+    assert any("frozen at their initial values" in c.value for c in at.caption)
+
+
+def test_decay_slider_shows_pytorch_and_keras_momentum_and_changes_the_running_estimate():
+    at = app()
+    before = figure(at, "stats")["data"][1]["y"]
+    at.select_slider(key="s_decay").set_value(0.99).run()
+    assert any("PyTorch momentum 0.01" in c.value and "Keras momentum 0.99" in c.value for c in at.caption)
+    assert figure(at, "stats")["data"][1]["y"] != before
+    assert qp(at)["decay"] == "0.99"
+
+
+def test_layer_and_unit_are_display_choices_that_change_the_view_not_the_run():
+    at = app()
+    text = summary(at)
+    mu_1 = latex(at, r"\mu = ")
+    at.selectbox(key="v_layer").set_value(1).run()
+    at.selectbox(key="v_unit").set_value(4).run()
+    assert summary(at) == text, "a display choice must not change the trained run"
+    assert latex(at, r"\mu = ") != mu_1
+    assert qp(at)["layer"] == "2" and qp(at)["unit"] == "5"
+    assert any(m.value.startswith("#### Inside layer 2") for m in at.markdown)
+    at.selectbox(key="v_unit").set_value(-1).run()
+    assert qp(at)["unit"] == "all"
+    assert latex(at, r"\mu = ").endswith("z^{(i)}"), "pooled: the equation without one unit's numbers"
+
+
+def test_step_reset_and_play_buttons_move_the_displayed_step():
+    at = app()
+    assert step(at) == 500
+    at.button(key="v_reset").click().run()
+    assert step(at) == 0 and qp(at)["t"] == "0"
+    at.button(key="v_step").click().run()
+    assert step(at) == 10 and qp(at)["t"] == "10"
+    assert figure(at, "movie")["layout"]["sliders"][0]["active"] == 1
+    assert figure(at, "curves")["layout"]["shapes"][0]["x0"] == 10
+    at.button(key="v_play").click().run()
+    assert at.session_state["v_playing"] is True
+    assert at.button(key="v_play").label == "Pause"
+    at.button(key="v_play").click().run()
+    assert at.session_state["v_playing"] is False
+    assert not at.exception
+
+
+def test_turning_bn_off_shows_z_only_and_no_statistics():
+    at = app()
+    at.toggle(key="s_use_bn").set_value(False).run()
+    assert not at.exception
+    movie = figure(at, "movie")
+    assert [t["type"] for t in movie["data"]].count("bar") == 1
+    assert any("Batch Norm is off" in i.value for i in at.info)
+    assert qp(at)["use_bn"] == "0"
+
+
+def test_digits_has_no_decision_boundary_and_batch_ladder_follows_the_dataset():
+    at = app()
+    at.selectbox(key="s_dataset").set_value("digits").run()
+    assert not at.exception
+    assert not any(t["type"] == "heatmap" for t in figure(at, "movie")["data"])
+    assert 1198 in at.select_slider(key="s_batch_size").options or "1198" in at.select_slider(
+        key="s_batch_size").options
+    at.select_slider(key="s_batch_size").set_value(1198).run()
+    at.selectbox(key="s_dataset").set_value("moons").run()
+    assert not at.exception
+    assert qp(at)["batch_size"] == "400", "clamped to moons' training-set size"
+
+
+@pytest.mark.parametrize(
+    "key,kind,value",
+    [
+        ("s_noise", "slider", 0.5), ("s_lr", "select_slider", 0.2), ("s_optimizer", "selectbox", "adam"),
+        ("s_depth", "slider", 3), ("s_width", "select_slider", 8), ("s_activation", "selectbox", "tanh"),
+        ("s_steps", "select_slider", 100), ("s_seed", "number_input", 3),
+        ("s_bias_correction", "toggle", True), ("s_batch_size", "select_slider", 64),
+    ],
+)  # fmt: skip
+def test_every_setting_retrains_and_lands_in_the_url(key, kind, value):
+    at = app()
+    before = figure(at, "curves")["data"][0]["y"]
+    getattr(at, kind)(key=key).set_value(value).run()
+    assert not at.exception, [e.value for e in at.exception]
+    name = key.removeprefix("s_")
+    assert qp(at)[name] == Settings().replace(**{name: value}).to_query()[name]
+    if name != "bias_correction":  # that one only changes which statistics the curves use
+        assert figure(at, "curves")["data"][0]["y"] != before, f"{name} must retrain"
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_batch_size_one_shows_the_degenerate_batch_notice():
+    at = app()
+    at.select_slider(key="s_batch_size").set_value(1).run()
+    assert not at.exception
+    assert any("Batch size m = 1" in w.value and "z_norm" in w.value for w in at.warning)
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_a_diverging_learning_rate_says_so_and_still_draws_the_steps_before():
+    at = app({"lr": "10", "eps": "0", "optimizer": "sgd", "activation": "linear"})
+    assert any("diverged" in e.value for e in at.error), [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) == 3
+    assert re.search(r"\d+/500 steps trained", summary(at))
+    assert "500/500" not in summary(at)
+
+
+def test_malformed_url_falls_back_to_defaults_with_a_plain_text_notice():
+    at = app({"lr": "abc", "layer": "9", "unit": "<b>x</b>", "eps": "[x](http://e.com)",
+              "batch_size": "99999", "depth": "nan"})  # fmt: skip
+    assert any("not used as given" in w.value for w in at.warning)
+    text = "\n".join(t.value for t in at.text)
+    for bad in ("lr='abc'", "layer='9'", "unit='<b>x</b>'", "eps='[x](http://e.com)'", "depth='nan'"):
+        assert bad in text, bad
+    assert qp(at)["lr"] == "0.05" and qp(at)["eps"] == "1e-05"
+    assert qp(at)["batch_size"] == "400"
+    assert qp(at)["layer"] == "2", "clamped to the deepest layer"
+    assert not any("<b>" in m.value for m in at.markdown), "URL content never reaches Markdown"
+
+
+# --------------------------------------------------------------------------- permalink
+
+
+def test_permalink_reproduces_the_view_and_the_numbers():
+    at = app()
+    at.select_slider(key="s_batch_size").set_value(64)
+    at.select_slider(key="s_eps").set_value(1e-3)
+    at.slider(key="s_gamma_init").set_value(1.5).run()
+    at.selectbox(key="v_layer").set_value(1).run()
+    at.selectbox(key="v_unit").set_value(2).run()
+    at.button(key="v_reset").click().run()
+    for _ in range(3):
+        at.button(key="v_step").click().run()
+    url = qp(at)
+    assert url["t"] == "30" and url["batch_size"] == "64" and url["layer"] == "2" and url["unit"] == "3"
+    eqs = [e.value for e in at.latex]
+
+    again = app(url)
+    assert qp(again) == url
+    assert [e.value for e in again.latex] == eqs
+    assert summary(again) == summary(at)
+    assert counter(again) == counter(at)
+    assert figure(again, "movie")["layout"]["sliders"][0]["active"] == 3
