@@ -1,0 +1,544 @@
+"""What the teaching views compute: pure NumPy on top of ``bn``, ``nn`` and ``train``.
+
+One section per view, in the order of the seed note:
+
+1. glass box      -- one mini-batch of one unit, every intermediate of the seed's equations
+2. bias           -- the gradient of b with BN is zero; shifting b changes nothing after BN
+3. covariate      -- Ioffe & Szegedy (2015) Fig. 1 in the small: percentiles of a sigmoid's input
+4. noise          -- spread of mu_B and sigma²_B around the population values against m
+5. test time      -- one example at a time: batch statistics vs running / corrected / population
+6. conventions    -- the seed's EWA, PyTorch's and Keras's running-statistics updates
+
+No Streamlit and no Plotly here: the pages place what these functions return.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from . import bn, nn
+from .settings import Settings
+from .train import PERCENTILES, Run
+
+Array = NDArray[np.floating]
+
+# --------------------------------------------------------------------------------------
+# 1. One mini-batch, by hand
+# --------------------------------------------------------------------------------------
+
+MAX_GLASS_VALUES = 16
+MAX_ABS_VALUE = 1e6
+
+
+def parse_values(cells: Iterable[object]) -> tuple[Array, list[str]]:
+    """Numbers from table cells or text pieces, and one problem sentence per bad cell.
+
+    Empty cells (``None``, NaN, blank text) are skipped silently: an editable table
+    always has some. ``"−2"`` (Unicode minus) and ``"2,5"`` (decimal comma) are read
+    as -2 and 2.5.
+    """
+    values: list[float] = []
+    problems: list[str] = []
+    for row, cell in enumerate(cells, start=1):
+        if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+            continue
+        text = str(cell).strip()
+        if not text:
+            continue
+        cleaned = text.replace("−", "-").replace(",", ".").replace(" ", "")
+        try:
+            x = float(cleaned)
+        except ValueError:
+            problems.append(f"row {row}: {text[:20]!r} is not a number")
+            continue
+        if not math.isfinite(x):
+            problems.append(f"row {row}: {text[:20]!r} is not a finite number")
+        elif abs(x) > MAX_ABS_VALUE:
+            problems.append(f"row {row}: {text[:20]!r} is too large (keep |z| ≤ {MAX_ABS_VALUE:g})")
+        else:
+            values.append(x)
+    return np.asarray(values, dtype=np.float64), problems
+
+
+def parse_text(text: str) -> tuple[Array, list[str]]:
+    """Numbers from text separated by spaces or semicolons, e.g. a URL's ``z=1;2;4``."""
+    pieces = text.replace(";", " ").split()
+    return parse_values(pieces)
+
+
+@dataclass(frozen=True)
+class GlassBox:
+    """Every intermediate of the seed's equations for one unit over one mini-batch."""
+
+    z: Array
+    gamma: float
+    beta: float
+    eps: float
+    mu: float
+    var: float
+    denom: float  # sqrt(var + eps)
+    z_norm: Array
+    z_tilde: Array
+    notes: tuple[str, ...]  # what is special about this batch (m = 1, sigma² + eps = 0, ...)
+
+    @property
+    def m(self) -> int:
+        return len(self.z)
+
+    def table(self) -> pd.DataFrame:
+        """One row per example: z, z − μ, (z − μ)², z_norm, z̃."""
+        centred = self.z - self.mu
+        return pd.DataFrame(
+            {
+                "i": np.arange(1, self.m + 1),
+                "z": self.z,
+                "z − μ": centred,
+                "(z − μ)²": centred**2,
+                "z_norm": self.z_norm,
+                "z̃": self.z_tilde,
+            }
+        )
+
+
+def glass_box(
+    values: Sequence[float] | Array, gamma: float = 1.0, beta: float = 0.0, eps: float = 1e-5
+) -> GlassBox:
+    """The seed's BN for one unit, computed by :func:`bnviz.bn.forward`, with notes.
+
+    Raises ``ValueError`` for an empty batch or a negative ε.
+    """
+    z = np.asarray(values, dtype=np.float64).reshape(-1)
+    if z.size == 0:
+        raise ValueError("the mini-batch is empty: enter at least one number")
+    if eps < 0 or not math.isfinite(eps):
+        raise ValueError(f"ε must be a finite number ≥ 0, got {eps!r}")
+    z_tilde, cache = bn.forward(z[:, None], np.array([gamma]), np.array([beta]), eps)
+    mu, var = float(cache.mu[0]), float(cache.var[0])
+    notes: list[str] = []
+    if z.size == 1:
+        notes.append(
+            "With m = 1 the batch mean is the value itself: μ = z, σ² = 0 and z − μ = 0, so "
+            "z_norm = 0 whatever z was, and z̃ = β. The unit forgets its input."
+        )
+    if var + eps == 0:
+        notes.append(
+            "σ² + ε = 0: the formula divides 0 by 0. bnviz sets z_norm = 0 (its value for every "
+            "ε > 0). Raise ε above 0 to see that ε is what keeps the division finite."
+        )
+    elif var == 0 and z.size > 1:
+        notes.append("All values are equal: σ² = 0, and z_norm = 0 / √ε = 0. ε keeps the division finite.")
+    elif var > 0 and eps > 0.1 * var:
+        notes.append(
+            f"ε is not small next to σ² here: z_norm has spread √(σ²/(σ²+ε)) = "
+            f"{math.sqrt(var / (var + eps)):.3g} instead of 1."
+        )
+    return GlassBox(
+        z=z,
+        gamma=float(gamma),
+        beta=float(beta),
+        eps=float(eps),
+        mu=mu,
+        var=var,
+        denom=math.sqrt(var + eps),
+        z_norm=cache.z_norm[:, 0].copy(),
+        z_tilde=z_tilde[:, 0].copy(),
+        notes=tuple(notes),
+    )
+
+
+def draw_from_network(run: Run, m: int, layer: int = 0, unit: int = 0, seed: int = 0) -> Array:
+    """The pre-BN values z of one unit for a random mini-batch of m training examples.
+
+    Uses the run's final network in training mode, exactly as a training step would.
+    """
+    X = run.dataset.X_train
+    if not 1 <= m <= len(X):
+        raise ValueError(f"m must be between 1 and {len(X)}, got {m}")
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(X), size=m, replace=False)
+    _, taps = nn.forward(run.net, X[idx].astype(run.net.theta.dtype))
+    return taps[layer].z[:, unit].astype(np.float64)
+
+
+# --------------------------------------------------------------------------------------
+# 2. Why b does nothing
+# --------------------------------------------------------------------------------------
+
+
+def clone(net: nn.MLP) -> nn.MLP:
+    """An independent copy of ``net`` (same weights, its own theta and grad)."""
+    copy = nn.create(
+        net.sizes, net.activation, net.use_bn, net.eps, lead=net.lead, dtype=net.theta.dtype.type
+    )
+    copy.theta[...] = net.theta
+    return copy
+
+
+def gradients(net: nn.MLP, X: Array, y: NDArray[np.int64]) -> pd.DataFrame:
+    """Largest |gradient| of b, W (and γ, β) per hidden layer, for one training-mode batch X."""
+    work = clone(net)
+    n_classes = net.sizes[-1]
+    Y = np.eye(n_classes, dtype=work.theta.dtype)[y]
+    logits, taps = nn.forward(work, X.astype(work.theta.dtype))
+    nn.backward(work, logits, taps, Y)
+    rows = []
+    for l in range(work.depth):
+        row = {
+            "layer": l + 1,
+            "max |dL/db|": float(np.abs(work.db[l]).max()),
+            "max |dL/dW|": float(np.abs(work.dW[l]).max()),
+        }
+        if work.use_bn:
+            row["max |dL/dγ|"] = float(np.abs(work.dgamma[l]).max())
+            row["max |dL/dβ|"] = float(np.abs(work.dbeta[l]).max())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def shift_bias(net: nn.MLP, layer: int, delta: float) -> nn.MLP:
+    """A copy of ``net`` with ``delta`` added to every entry of hidden layer ``layer``'s b."""
+    copy = clone(net)
+    copy.b[layer][...] += delta
+    return copy
+
+
+def bias_shift_effect(
+    net: nn.MLP, X: Array, y: NDArray[np.int64], layer: int, shifts: Iterable[float]
+) -> pd.DataFrame:
+    """Loss, accuracy and largest change of the outputs when b of ``layer`` is shifted.
+
+    Each row is one shift δ; the network sees X as one training-mode batch (with BN,
+    normalized with X's own μ and σ²), like a training step does.
+    """
+    n_classes = net.sizes[-1]
+    X = X.astype(net.theta.dtype)
+    Y = np.eye(n_classes, dtype=net.theta.dtype)[y]
+    base, _ = nn.forward(net, X)
+    rows = []
+    for delta in shifts:
+        logits, _ = nn.forward(shift_bias(net, layer, float(delta)), X)
+        loss, _ = nn.softmax_cross_entropy(logits, Y)
+        rows.append(
+            {
+                "shift": float(delta),
+                "loss": float(loss),
+                "accuracy": float((logits.argmax(axis=-1) == y).mean()),
+                "max |Δ output|": float(np.abs(logits - base).max()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# 3. Covariate shift (Ioffe & Szegedy 2015, Fig. 1, in the small)
+# --------------------------------------------------------------------------------------
+
+COVARIATE_STEPS = 600
+
+
+def covariate_settings(use_bn: bool, steps: int = COVARIATE_STEPS, seed: int = 0) -> Settings:
+    """The paper's MNIST set-up scaled to the shipped 8×8 digits.
+
+    3 hidden layers × 100 sigmoid units, mini-batches of 60, plain SGD. The learning
+    rate 0.5 is the same with and without BN.
+    """
+    return Settings(
+        dataset="digits", depth=3, width=100, activation="sigmoid", batch_size=60,
+        optimizer="sgd", lr=0.5, steps=steps, use_bn=use_bn, seed=seed,
+    )  # fmt: skip
+
+
+def sigmoid_input(run: Run) -> str:
+    """The quantity that enters the sigmoid: z̃ with BN, z without."""
+    return "z_tilde" if "z_tilde" in run.quantities else "z"
+
+
+def percentile_track(run: Run, unit: int, layer: int = -1, quantity: str | None = None) -> pd.DataFrame:
+    """15th/50th/85th percentiles of one unit over the training set, at every checkpoint."""
+    q = run.quantities.index(quantity or sigmoid_input(run))
+    p = run.layers[layer].percentiles[:, q, :, unit].astype(np.float64)
+    df = pd.DataFrame({"step": run.ckpt_steps.astype(int)})
+    for i, pct in enumerate(PERCENTILES):
+        df[f"p{pct}"] = p[:, i]
+    return df
+
+
+def percentile_drift(run: Run, layer: int = -1, quantity: str | None = None) -> pd.DataFrame:
+    """Per unit: how far each percentile moved over training (max − min across checkpoints).
+
+    Also ``spread_range``: how much the width p85 − p15 changed.
+    """
+    q = run.quantities.index(quantity or sigmoid_input(run))
+    p = run.layers[layer].percentiles[:, q].astype(np.float64)  # (k, 3, units)
+    width = p[:, 2] - p[:, 0]
+    return pd.DataFrame(
+        {
+            "unit": np.arange(p.shape[-1]),
+            "p15_range": np.ptp(p[:, 0], axis=0),
+            "p50_range": np.ptp(p[:, 1], axis=0),
+            "p85_range": np.ptp(p[:, 2], axis=0),
+            "spread_range": np.ptp(width, axis=0),
+        }
+    )
+
+
+def steps_to_accuracy(curves: pd.DataFrame, threshold: float, column: str = "test_acc") -> int | None:
+    """The first checkpoint step at which ``column`` reaches ``threshold`` (None if never)."""
+    hit = curves.loc[curves[column] >= threshold, "step"]
+    return int(hit.iloc[0]) if len(hit) else None
+
+
+# --------------------------------------------------------------------------------------
+# 4. Noise: how mu_B and sigma²_B scatter around the population values
+# --------------------------------------------------------------------------------------
+
+
+def population_stats(net: nn.MLP, X: Array) -> list[tuple[Array, Array]]:
+    """μ and σ² of every BN layer over the whole of X (one batch), as train.py records them."""
+    _, taps = nn.forward(net, X.astype(net.theta.dtype))
+    return [(t.cache.mu.copy(), t.cache.var.copy()) for t in taps if t.cache is not None]
+
+
+def batch_stat_spread(
+    net: nn.MLP, X: Array, batch_sizes: Sequence[int], layer: int = 0, draws: int = 200, seed: int = 0
+) -> pd.DataFrame:
+    """Measured spread of μ_B and σ²_B over random mini-batches, against the 1/√m law.
+
+    For each m, ``draws`` mini-batches of m distinct training examples go through
+    the network in training mode (as in a training step); per unit we take the
+    standard deviation of μ_B across draws divided by the population σ, and of σ²_B
+    divided by the population σ², then average over units. The laws for sampling
+    m values: sd(μ_B)/σ = 1/√m (× √((N−m)/(N−1)) without replacement from N), and
+    sd(σ²_B)/σ² ≈ √((κ − 1)/m) with κ = E[(z−μ)⁴]/σ⁴ the unit's kurtosis.
+    """
+    if not net.use_bn:
+        raise ValueError("batch statistics exist only in a network with BN")
+    X = X.astype(net.theta.dtype)
+    N = len(X)
+    _, taps = nn.forward(net, X)
+    cache = taps[layer].cache
+    assert cache is not None
+    pop_mu, pop_var = cache.mu, cache.var
+    keep = pop_var > 1e-12  # a dead unit has no spread to compare
+    if not keep.any():
+        raise ValueError("every unit of this layer is constant over the training set")
+    centred = taps[layer].z - pop_mu
+    kurtosis = (centred**4).mean(axis=0)[keep] / pop_var[keep] ** 2
+    rng = np.random.default_rng(seed)
+    rows = []
+    for m in batch_sizes:
+        if not 1 <= m <= N:
+            raise ValueError(f"batch size must be between 1 and {N}, got {m}")
+        idx = np.argsort(rng.random((draws, N)), axis=1)[:, :m]
+        _, btaps = nn.forward(net, X[idx])  # (draws, m, n_in): a stack of mini-batches
+        c = btaps[layer].cache
+        assert c is not None
+        sd_mu = c.mu.std(axis=0)[keep] / np.sqrt(pop_var[keep])
+        sd_var = c.var.std(axis=0)[keep] / pop_var[keep]
+        fpc = math.sqrt((N - m) / (N - 1)) if N > 1 else 0.0
+        rows.append(
+            {
+                "m": int(m),
+                "sd_mu": float(sd_mu.mean()),
+                "law_mu": 1 / math.sqrt(m),
+                "law_mu_fpc": fpc / math.sqrt(m),
+                "sd_var": float(sd_var.mean()),
+                "law_var": float(np.sqrt(np.maximum(kurtosis - 1, 0) / m).mean()),
+                "mean_var_ratio": float((c.var.mean(axis=0)[keep] / pop_var[keep]).mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def train_test_gap(runs: Iterable[Run]) -> pd.DataFrame:
+    """Final training and test accuracy (and their gap) of each run, by batch size."""
+    rows = []
+    for run in runs:
+        last = run.curves.iloc[-1]
+        rows.append(
+            {
+                "m": run.settings.batch_size,
+                "train_acc": float(last["train_acc"]),
+                "test_acc": float(last["test_acc"]),
+                "gap": float(last["train_acc"] - last["test_acc"]),
+                "diverged": run.diverged is not None,
+            }
+        )
+    return pd.DataFrame(rows).sort_values("m", ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------
+# 5. At test time
+# --------------------------------------------------------------------------------------
+
+TEST_TIME_CHOICES = {
+    "batch of one (own statistics)": "one",
+    "running EWA": "running",
+    "bias-corrected EWA": "corrected",
+    "population (recomputed)": "population",
+}
+
+
+def one_at_a_time(net: nn.MLP, X: Array) -> Array:
+    """Logits of each row of X normalized on its own, as a mini-batch of one: (N, classes)."""
+    logits, _ = nn.forward(net, X.astype(net.theta.dtype)[:, None, :])
+    return logits[:, 0, :]
+
+
+def logits_with(run: Run, X: Array, choice: str) -> Array:
+    """Logits of X under one of :data:`TEST_TIME_CHOICES`' values (one example at a time)."""
+    if choice == "one":
+        return one_at_a_time(run.net, X)
+    stats = run.inference_stats(choice)
+    # with given statistics every example is treated independently of the others
+    logits, _ = nn.forward(run.net, X.astype(run.net.theta.dtype), stats)
+    return logits
+
+
+def probabilities(logits: Array) -> Array:
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def batched_accuracy(net: nn.MLP, X: Array, y: NDArray[np.int64], m: int, seed: int = 0) -> float:
+    """Accuracy when X is cut into random mini-batches of m, each normalized with its own
+    μ_B and σ²_B (training mode). A last incomplete batch is left out, as in training."""
+    n = (len(X) // m) * m
+    if n == 0:
+        raise ValueError(f"need at least m = {m} examples, got {len(X)}")
+    order = np.random.default_rng(seed).permutation(len(X))[:n]
+    Xb = X[order].astype(net.theta.dtype).reshape(n // m, m, -1)
+    pred = nn.predict(net, Xb, None).reshape(-1)
+    return float((pred == y[order]).mean())
+
+
+def test_time_accuracies(run: Run) -> dict[str, float]:
+    """Test accuracy of the run's final network for every choice of statistics,
+    plus ``"batches of m"``: the test set in training-mode mini-batches of the run's m."""
+    ds = run.dataset
+    out = {
+        label: float((logits_with(run, ds.X_test, choice).argmax(axis=-1) == ds.y_test).mean())
+        for label, choice in TEST_TIME_CHOICES.items()
+    }
+    m = min(run.settings.batch_size, len(ds.X_test))
+    out["batches of m (training mode)"] = batched_accuracy(run.net, ds.X_test, ds.y_test, m)
+    return out
+
+
+def test_time_table(runs: Iterable[Run]) -> pd.DataFrame:
+    """One row per run (batch size, decay): test accuracy for every choice of statistics."""
+    rows = []
+    for run in runs:
+        row: dict[str, object] = {"m": run.settings.batch_size, "decay": run.settings.decay}
+        row.update(test_time_accuracies(run))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# 6. Conventions
+# --------------------------------------------------------------------------------------
+
+CONVENTIONS = ("seed", "pytorch", "keras")
+DEFAULT_EPS = {"seed": 1e-5, "pytorch": 1e-5, "keras": 1e-3}
+DEFAULT_DECAY = {"seed": 0.9, "pytorch": 0.9, "keras": 0.99}  # PyTorch momentum 0.1, Keras 0.99
+# initial running (mean, variance): bnviz follows the seed's EWA (v_0 = 0); the
+# frameworks start their running variance at 1
+INITIAL = {"seed": (0.0, 0.0), "pytorch": (0.0, 1.0), "keras": (0.0, 1.0)}
+
+
+def momentum(convention: str, decay: float) -> float:
+    """The framework's ``momentum`` argument for the seed's EWA ``decay``."""
+    if convention == "pytorch":
+        return 1.0 - decay
+    if convention in ("keras", "seed"):
+        return decay
+    raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+
+
+def decay_from(convention: str, momentum_value: float) -> float:
+    """The seed's EWA ``decay`` for a framework's ``momentum`` argument."""
+    if convention == "pytorch":
+        return 1.0 - momentum_value
+    if convention in ("keras", "seed"):
+        return momentum_value
+    raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+
+
+def running_estimates(
+    batch_mu: Array,
+    batch_var: Array,
+    m: int,
+    decay: float,
+    convention: str = "seed",
+    bias_correction: bool = False,
+) -> tuple[Array, Array]:
+    """Running μ and σ² after each step, for mini-batch statistics ``(T, n)`` of size m.
+
+    Every convention is the seed's EWA ``v ← decay·v + (1−decay)·x`` (``bn.ewa``) with
+    its own starting values and input: PyTorch feeds the unbiased σ²·m/(m−1) into the
+    running variance (while normalizing the batch with the biased σ²) and starts it at
+    1; Keras feeds the biased σ² and starts at 1; bnviz starts both at 0 and may
+    divide by 1 − decayᵗ (bias correction, meaningful only from 0).
+    """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+    batch_mu = np.asarray(batch_mu, dtype=np.float64)
+    batch_var = np.asarray(batch_var, dtype=np.float64)
+    if convention == "pytorch":
+        if m < 2:
+            raise ValueError("PyTorch needs more than 1 value per channel when training (m ≥ 2)")
+        batch_var = batch_var * (m / (m - 1))
+    mu0, var0 = INITIAL[convention]
+    v_mu = np.full(batch_mu.shape[1:], mu0)
+    v_var = np.full(batch_var.shape[1:], var0)
+    out_mu = np.empty_like(batch_mu)
+    out_var = np.empty_like(batch_var)
+    for t in range(len(batch_mu)):
+        v_mu = bn.ewa(v_mu, batch_mu[t], decay)
+        v_var = bn.ewa(v_var, batch_var[t], decay)
+        if bias_correction and convention == "seed":
+            out_mu[t] = bn.bias_corrected(v_mu, decay, t + 1)
+            out_var[t] = bn.bias_corrected(v_var, decay, t + 1)
+        else:
+            out_mu[t], out_var[t] = v_mu, v_var
+    return out_mu, out_var
+
+
+def eps_shrink(var: Array | float, eps: float) -> Array:
+    """The standard deviation of z_norm for a unit of variance σ²: √(σ²/(σ²+ε))."""
+    var = np.asarray(var, dtype=np.float64)
+    return np.sqrt(var / (var + eps))
+
+
+def framework_reference(
+    convention: str, batch_mu: Array, batch_var: Array, m: int, momentum_value: float
+) -> tuple[Array, Array]:
+    """The framework's own documented update, written in its own form (a cross-check).
+
+    PyTorch: ``running = (1 − momentum)·running + momentum·x``, with the unbiased
+    variance ``x = σ²_B·m/(m−1)``, from running (0, 1). Keras:
+    ``moving = moving·momentum + x·(1 − momentum)`` with the biased σ²_B, from (0, 1).
+    Returns the final running mean and variance.
+    """
+    batch_mu = np.asarray(batch_mu, dtype=np.float64)
+    batch_var = np.asarray(batch_var, dtype=np.float64)
+    run_mu = np.zeros(batch_mu.shape[1:])
+    run_var = np.ones(batch_var.shape[1:])
+    for mu_b, var_b in zip(batch_mu, batch_var):
+        if convention == "pytorch":
+            unbiased = var_b * m / (m - 1)
+            run_mu = (1 - momentum_value) * run_mu + momentum_value * mu_b
+            run_var = (1 - momentum_value) * run_var + momentum_value * unbiased
+        elif convention == "keras":
+            run_mu = run_mu * momentum_value + mu_b * (1 - momentum_value)
+            run_var = run_var * momentum_value + var_b * (1 - momentum_value)
+        else:
+            raise ValueError(f"framework_reference knows 'pytorch' and 'keras', got {convention!r}")
+    return run_mu, run_var

@@ -1,0 +1,93 @@
+"""Teaching view 4: mini-batch noise, the 1/√m law, and the train/test gap against batch size."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from bnviz import Settings, teach, ui
+from bnviz.charts import explorer as explorer_charts
+from bnviz.charts import teach as charts
+from bnviz.data import n_train
+from pages.teach_common import intro, num, persist, show_notices, try_this
+
+DRAWS = 200
+GAP_SIZES = (2, 4, 8, 16, 32, 64, 128)
+
+intro(
+    "Noise and regularization",
+    "Each mini-batch is normalized with its own $\\mu_B$ and $\\sigma^2_B$, computed from only $m$ "
+    "examples, so they scatter around the values of the whole training set — and every example's "
+    "$\\tilde z$ carries a little noise from the other examples in its batch. Like the mean of any "
+    "$m$ samples, the scatter shrinks like $1/\\sqrt{m}$. This noise has a slight regularizing "
+    "effect, similar to dropout; but BN is not meant as a regularization tool.",
+    r"\operatorname{sd}(\mu_B) = \frac{\sigma}{\sqrt m}, \qquad "
+    r"\operatorname{sd}(\sigma^2_B) \approx \sigma^2 \sqrt{\frac{\kappa - 1}{m}} "
+    r"\quad (\kappa = \text{kurtosis of the unit})",
+)
+show_notices(ui.url_notices())
+
+settings = ui.settings_sidebar(
+    fields=["dataset", "noise", "batch_size", "depth", "width", "activation", "lr", "steps", "seed"]
+)
+settings = settings.replace(use_bn=True)
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def spread_table(s: Settings, draws: int):
+    run = ui.cached_run(s)
+    N = len(run.dataset.X_train)
+    sizes = sorted({m for m in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if m < N} | {N})
+    return teach.batch_stat_spread(run.net, run.dataset.X_train, sizes, layer=0, draws=draws)
+
+
+with st.spinner("Training and drawing mini-batches…"):
+    run = ui.cached_run(settings)
+    spread = spread_table(settings, DRAWS)
+
+st.subheader("How far μ_B and σ²_B stray from the population values")
+st.plotly_chart(charts.spread_figure(spread), key="noise_spread")
+N = n_train(settings.dataset)
+st.caption(
+    f"The final network trained with the sidebar's settings; {DRAWS} random mini-batches of m distinct "
+    f"training examples for each m, passed through it in training mode; hidden layer 1, averaged over its "
+    f"units. Sampling without replacement from N = {N} examples shrinks the spread by √((N−m)/(N−1)) "
+    "(dotted): at m = N every batch is the whole set and the spread is 0. Deeper layers are not shown: "
+    "their input was already normalized with the same batch, so their μ_B are not independent samples."
+)
+with st.expander("The numbers"):
+    shown = spread.rename(columns={
+        "sd_mu": "sd(μ_B)/σ", "law_mu": "1/√m", "law_mu_fpc": "1/√m·√((N−m)/(N−1))",
+        "sd_var": "sd(σ²_B)/σ²", "law_var": "√((κ−1)/m)", "mean_var_ratio": "mean σ²_B / σ²",
+    })  # fmt: skip
+    st.dataframe(shown.style.format(precision=4), hide_index=True, key="noise_spread_table")
+    st.caption("mean σ²_B / σ² is about (m − 1)/m: the 1/m variance of a small batch is biased low.")
+
+st.subheader(f"The noise during training (m = {settings.batch_size})")
+persist("noise_unit", 1)
+unit = st.slider("Unit of hidden layer 1", 1, settings.width, key="noise_unit") if settings.width > 1 else 1
+st.plotly_chart(explorer_charts.stats_figure(run, 0, unit - 1), key="noise_stats")
+
+st.subheader("Train/test gap against batch size")
+sizes = [m for m in GAP_SIZES if m <= N]
+with st.spinner(f"Training {len(sizes)} networks, one per batch size (cached afterwards)…"):
+    runs = [ui.cached_run(settings.replace(batch_size=m)) for m in sizes]
+gap = teach.train_test_gap(runs)
+st.plotly_chart(charts.gap_figure(gap), key="noise_gap")
+st.caption(
+    f"Every network has the sidebar's settings and trains {settings.steps} steps; only m differs. "
+    "Accuracies are in inference mode (running EWA estimates). Smaller batches see fewer examples in "
+    "the same number of steps, so the gap mixes the regularizing noise with less training."
+)
+smallest, largest = gap.iloc[0], gap.iloc[-1]
+st.markdown(
+    f"Here the gap is **{smallest['gap']:+.1%}** at m = {int(smallest['m'])} and "
+    f"**{largest['gap']:+.1%}** at m = {int(largest['m'])}; the spread of μ_B is "
+    f"{num(float(spread['sd_mu'].iloc[1]), 2)}·σ at m = {int(spread['m'].iloc[1])}."
+)
+if gap["diverged"].any():
+    st.warning("Some of these networks diverged; lower the learning rate in the sidebar.")
+
+try_this(
+    "Pick the digits dataset and a width of 64, then compare the gap at m = 2 and m = 128. Read off "
+    "the spread at m = 4 and m = 16: four times the batch, half the noise."
+)
