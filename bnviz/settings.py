@@ -13,9 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .data import DATASETS, n_train
+from .data import DATASETS, n_total, n_train
 from .nn import ACTIVATIONS
 from .optim import OPTIMIZERS
+
+# Multiply-adds one run may use (Settings.cost): about 5 s of one core here. Keeps any
+# URL or slider combination from occupying a shared classroom server for minutes.
+MAX_COST = 2e10
 
 
 @dataclass(frozen=True)
@@ -123,9 +127,35 @@ class Settings:
             raise ValueError(
                 f"batch_size: {self.batch_size} is more than the {limit} training examples of {self.dataset}"
             )
+        if self.cost() > MAX_COST:
+            raise ValueError(
+                f"steps: {self.steps} steps of this network need about {self.cost() / 1e9:.0f} billion "
+                f"multiply-adds, more than the {MAX_COST / 1e9:.0f} billion one run may use on a shared "
+                "server; lower steps, batch size, width or depth"
+            )
+
+    def cost(self) -> float:
+        """Multiply-adds one training run needs, roughly: the budget guard's measure.
+
+        Training: forward + backward (about 3 forwards) of each mini-batch; every one of
+        the ~51 checkpoints: the training set twice and the test set four times, plus
+        the decision-boundary grid (1,024 points).
+        """
+        n_in, n_out = (64, 10) if self.dataset == "digits" else (2, 2)
+        per_example = n_in * self.width + (self.depth - 1) * self.width**2 + self.width * n_out
+        total = n_total(self.dataset)
+        checkpoint = 2 * n_train(self.dataset) + 4 * (total - n_train(self.dataset)) + 1024
+        return float(per_example * (3 * self.steps * self.batch_size + 51 * checkpoint))
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def replace_unchecked(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` and no validation (for measuring, e.g. cost())."""
+        out = Settings.__new__(Settings)
+        for f in dataclasses.fields(self):
+            object.__setattr__(out, f.name, changes.get(f.name, getattr(self, f.name)))
+        return out
 
     def to_query(self) -> dict[str, str]:
         """Every field as a URL query value (floats by repr: they round-trip exactly)."""
@@ -162,11 +192,36 @@ class Settings:
         if values.get("batch_size", 0) > limit:
             notices.append(f"batch_size: clamped to the {limit} training examples of {dataset}")
             values["batch_size"] = limit
+        settings = cls().replace_unchecked(**values)  # measure the cost before validating
+        if settings.cost() > MAX_COST:
+            fitted = fit_budget(settings)
+            was, now = settings, fitted
+            notices.append(
+                f"steps={was.steps}, width={was.width}, depth={was.depth}: more compute than one run may "
+                f"use here; reduced to steps={now.steps}, width={now.width}, depth={now.depth}"
+            )
+            return fitted, notices
         return cls(**values), notices
 
     @classmethod
     def spec(cls, name: str) -> Spec:
         return next(f.metadata["spec"] for f in dataclasses.fields(cls) if f.name == name)
+
+
+def fit_budget(settings: Settings) -> Settings:
+    """The nearest Settings within MAX_COST: fewer steps first, then a smaller network."""
+    s = settings
+    while True:
+        fixed = s.replace_unchecked(steps=0).cost()  # the checkpoints' share
+        per_step = s.replace_unchecked(steps=1).cost() - fixed
+        if MAX_COST - fixed >= per_step:
+            return s.replace(steps=min(s.steps, int((MAX_COST - fixed) // per_step)))
+        if s.width > 16:
+            s = s.replace_unchecked(width=s.width // 2)
+        elif s.depth > 1:
+            s = s.replace_unchecked(depth=s.depth - 1)
+        else:
+            s = s.replace_unchecked(batch_size=max(1, s.batch_size // 2))
 
 
 def _check(spec: Spec, value: Any) -> str | None:

@@ -30,6 +30,7 @@ from .settings import Settings
 N_CHECKPOINTS = 50
 MAX_RECORDED_STEPS = 1000
 HIST_BINS = 30
+HIST_SAMPLE = 512  # histograms and percentiles use the first 512 training examples at most
 GRID = 32  # decision-boundary resolution for 2-D datasets
 PERCENTILES = (15, 50, 85)
 # A cross-entropy this large means the right class's logit trails by thousands: the run
@@ -255,12 +256,16 @@ def train(settings: Settings, dtype: DTypeLike = np.float64) -> Run:
     rows: list[dict] = []
     message = None
 
+    def correction_matters(t: int) -> bool:
+        """False when 1 - decay^t rounds to 1: corrected and raw estimates then agree."""
+        return t > 0 and s.decay**t > 1e-12
+
     def stats_for(which: str, t: int) -> list | None:
         if not s.use_bn or which == "batch":
             return None
         if which == "population":
             return population
-        if which == "corrected" and t > 0:
+        if which == "corrected" and correction_matters(t):
             c = 1.0 - s.decay**t
             return [(mu / c, var / c) for mu, var in running]
         return running
@@ -280,18 +285,25 @@ def train(settings: Settings, dtype: DTypeLike = np.float64) -> Run:
                 rec.pop_mu[k], rec.pop_var[k] = tap.z.mean(axis=0), tap.z.var(axis=0)
             for q, name in enumerate(quantities):
                 (rec.hist_counts[k, q], rec.hist_lo[k, q], rec.hist_hi[k, q], rec.percentiles[k, q]) = (
-                    _summaries(getattr(tap, name))
+                    _summaries(getattr(tap, name)[:HIST_SAMPLE])
                 )
         if t == 0:
             loss_since = float(nn.softmax_cross_entropy(logits, Y_train)[0])
         row = {"step": t, "loss": loss_since}
         if s.use_bn:
-            accs = {w: _accuracy(net, X_test, ds.y_test, stats_for(w, t)) for w in nn.STATS}
+            accs = {
+                w: _accuracy(net, X_test, ds.y_test, stats_for(w, t)) for w in nn.STATS if w != "corrected"
+            }
+            accs["corrected"] = (
+                _accuracy(net, X_test, ds.y_test, stats_for("corrected", t))
+                if correction_matters(t)
+                else accs["running"]
+            )
         else:  # no statistics to choose: one number for every column
             accs = dict.fromkeys(nn.STATS, _accuracy(net, X_test, ds.y_test, None))
         row["train_acc"] = _accuracy(net, X_train, ds.y_train, stats_for(chosen, t))
         row["test_acc"] = accs[chosen]
-        row.update({STATS_COLUMNS[w]: a for w, a in accs.items()})
+        row.update({STATS_COLUMNS[w]: accs[w] for w in nn.STATS})
         rows.append(row)
         if boundary is not None and grid is not None:
             logits_grid, _ = nn.forward(net, grid.astype(dtype), stats_for(chosen, t))

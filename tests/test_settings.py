@@ -67,3 +67,20 @@ def test_unknown_keys_are_ignored_and_every_field_has_a_help_text():
     assert s == Settings() and notices == []
     for f in dataclasses.fields(Settings):
         assert Settings.spec(f.name).help
+
+
+def test_no_setting_can_ask_for_unbounded_compute():
+    from bnviz.settings import MAX_COST
+
+    with pytest.raises(ValueError, match=r"^steps: .* billion multiply-adds"):
+        Settings(dataset="digits", width=128, depth=8)
+    worst = {"dataset": "digits", "width": "128", "depth": "8", "batch_size": "1198", "steps": "5000"}
+    s, notices = Settings.from_query(worst)
+    assert s.cost() <= MAX_COST
+    assert s.steps >= 1 and s.width <= 128
+    assert any("more compute than one run may use" in n for n in notices)
+    # the default and the covariate-shift network fit comfortably
+    assert Settings().cost() < MAX_COST / 100
+    assert (
+        Settings(dataset="digits", width=100, depth=3, batch_size=60, activation="sigmoid").cost() < MAX_COST
+    )
