@@ -245,7 +245,7 @@ def view(run: Run, bn_run: Run, plain_run: Run) -> None:
     if bool(st.session_state.v_playing) != playing:
         st.rerun(scope="app")  # start or stop the play timer
 
-    c = st.columns([1.1, 1.3, 0.8, 0.8, 0.8, 1.3], vertical_alignment="bottom")
+    c = st.columns([0.95, 1.15, 0.95, 0.85, 0.9, 1.2], vertical_alignment="bottom")
     c[0].selectbox("Layer ℓ", list(range(s.depth)), key="v_layer", format_func=lambda i: f"ℓ = {i + 1}",
                    on_change=_user_action, help="Which hidden layer's Z, Z_norm, Z̃ to show.")
     c[1].selectbox("Unit", [-1, *range(s.width)], key="v_unit", on_change=_user_action,

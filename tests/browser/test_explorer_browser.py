@@ -1,0 +1,124 @@
+"""The Explorer in a real browser: keyboard on a slider, play, the client-side scrubber, permalinks."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import DESKTOP, PROJECTOR
+from .helpers import exceptions, open_app, plot_data, rerun, screenshot, wait_idle
+
+pytestmark = pytest.mark.browser
+
+
+def step_shown(page) -> int:
+    text = page.locator(".st-key-step_counter").inner_text()
+    return int(re.search(r"Step (\d+)", text).group(1))  # type: ignore[union-attr]
+
+
+def button(page, key: str):
+    """The Explorer's button with widget key ``key`` (the first match: a tooltip can repeat it)."""
+    return page.locator(f".st-key-{key} button").first
+
+
+def summary(page) -> str:
+    return page.locator(".st-key-summary").inner_text()
+
+
+@pytest.mark.parametrize("viewport,scheme,name", [
+    (DESKTOP, "light", "explorer-1440x900-light"), (PROJECTOR, "light", "explorer-1280x720-light"),
+    (DESKTOP, "dark", "explorer-1440x900-dark"), (PROJECTOR, "dark", "explorer-1280x720-dark"),
+])  # fmt: skip
+def test_explorer_opens_cleanly_at_class_sizes(app_server, new_page, viewport, scheme, name):
+    page = new_page(viewport, color_scheme=scheme)
+    open_app(page, app_server + "/explorer")
+    assert exceptions(page) == [] and page.bnviz_errors == []
+    assert len(plot_data(page)) == 3
+    # the histograms and the scrubber are on the first screen, even on a projector
+    box = page.locator(".js-plotly-plot").first.bounding_box()
+    assert box is not None and box["y"] < viewport["height"] * 0.75
+    screenshot(page, name)
+
+
+def test_keyboard_on_a_slider_retrains_and_redraws(app_server, page):
+    open_app(page, app_server + "/explorer")
+    before = plot_data(page)
+    text = summary(page)
+    with rerun(page):
+        page.locator('.st-key-s_lr input[type="range"]').focus()
+        page.keyboard.press("ArrowLeft")
+    after = plot_data(page)
+    assert after[1] != before[1], "the training curves changed"
+    assert "lr=0.02" in page.url
+    assert summary(page) != text
+    assert exceptions(page) == []
+
+
+def test_play_advances_the_step_and_pause_stops_it(app_server, page):
+    open_app(page, app_server + "/explorer")
+    with rerun(page):
+        button(page, "v_reset").click()
+    assert step_shown(page) == 0
+    button(page, "v_play").click()
+    page.wait_for_function(
+        """() => /Step (\\d+)/.exec(document.querySelector('.st-key-step_counter').innerText)[1] > 20""",
+        timeout=60_000,
+    )
+    button(page, "v_play").click()
+    wait_idle(page)
+    page.wait_for_function("() => document.querySelector('.st-key-v_play').innerText.includes('Play')")
+    wait_idle(page)
+    paused_at = step_shown(page)
+    assert 20 < paused_at <= 500
+    screenshot(page, "explorer-paused")
+
+
+def test_scrubber_changes_the_histograms_in_the_browser_without_a_rerun(app_server, page):
+    open_app(page, app_server + "/explorer")
+    before = plot_data(page)[0]
+    page.evaluate("""() => {
+      window.__runs = 0;
+      const app = document.querySelector('[data-testid="stApp"]');
+      new MutationObserver(() => {
+        if (app.getAttribute('data-test-script-state') === 'running') window.__runs++;
+      }).observe(app, {attributes: true});
+    }""")
+    rail = page.locator(".js-plotly-plot .slider-rail-rect").first.bounding_box()
+    assert rail is not None
+    page.mouse.click(rail["x"] + rail["width"] * 0.2, rail["y"] + rail["height"] / 2)
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot .slider-group') !== null")
+    page.wait_for_function(
+        "(b) => JSON.stringify(document.querySelector('.js-plotly-plot').data[0].y) !== b",
+        arg=__import__("json").dumps(before[0]["y"]),
+    )
+    assert plot_data(page)[0][0]["y"] != before[0]["y"]
+    assert page.evaluate("() => window.__runs") == 0, "scrubbing must not ask the server"
+    assert "scrub: step" in page.locator(".js-plotly-plot").first.inner_text()
+
+
+def test_permalink_reproduces_the_view(app_server, page, new_page):
+    open_app(page, app_server + "/explorer")
+    with rerun(page):
+        page.locator('.st-key-s_eps input[type="range"]').focus()
+        page.keyboard.press("ArrowRight")
+    with rerun(page):
+        page.locator(".st-key-v_unit input").click()
+        page.keyboard.type("unit 4")
+        page.keyboard.press("Enter")
+    with rerun(page):
+        button(page, "v_step").click()  # at the end: stays at the end
+    with rerun(page):
+        button(page, "v_reset").click()
+    with rerun(page):
+        button(page, "v_step").click()
+    url = page.url
+    assert "eps=0.0001" in url and "unit=4" in url and "t=10" in url
+    other = new_page(DESKTOP)
+    open_app(other, url)
+    assert summary(other) == summary(page)
+    assert step_shown(other) == 10
+    assert other.locator(".st-key-v_unit").inner_text() == page.locator(".st-key-v_unit").inner_text()
+    assert plot_data(other) == plot_data(page)
+    katex = "() => Array.from(document.querySelectorAll('.katex-mathml annotation')).map(e => e.textContent)"
+    assert other.evaluate(katex) == page.evaluate(katex)
