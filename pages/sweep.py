@@ -137,18 +137,22 @@ def explorer_link(settings: Settings) -> str:
 
 
 def picked_config(event: Any, summary: pd.DataFrame, names: tuple[str, ...]) -> int | None:
-    """The configuration a click on the chart chose (None without a click)."""
+    """The configuration a click on the chart chose (None without a click).
+
+    Points of the figures carry their config number as ``customdata[7]``; a point
+    without it (a seed band) is matched by its x value.
+    """
     points = getattr(getattr(event, "selection", None), "points", None) or []
     if not points:
         return None
     p = points[0]
-    mask = pd.Series(True, index=summary.index)
-    for name, axis in zip(names, ("x", "y")):
-        if axis not in p or (axis == "y" and len(names) == 2 and "z" not in p):
-            continue
-        labels = summary[name].map(lambda v, n=name: charts.value_label(n, v))
-        mask &= (labels == str(p[axis])) | (summary[name].astype(str) == str(p[axis]))
-    rows = summary[mask]
+    custom = p.get("customdata")
+    if isinstance(custom, list | tuple) and len(custom) > 7 and int(custom[7]) >= 0:
+        return int(custom[7])
+    if "x" not in p or len(names) != 1:
+        return None
+    rows = summary[(summary[names[0]].map(lambda v: charts.value_label(names[0], v)) == str(p["x"]))
+                   | (summary[names[0]].astype(str) == str(p["x"]))]  # fmt: skip
     return int(rows["config"].iloc[0]) if len(rows) == 1 else None
 
 
@@ -201,10 +205,12 @@ with c3:
     target = 0.9
     if metric == "steps_to_target":
         target = st.slider("Target test accuracy", 0.5, 1.0, 0.9, 0.01, key="sw_target")
+    view = "heatmap"
+    if p2 != NONE:
+        view = st.segmented_control(
+            "View", ["heatmap", "lines"], default="heatmap", key="sw_view", required=True
+        )
 
-preset = PRESETS.get(st.session_state["sw_preset"])
-if preset is not None:
-    st.info(f"**{preset.question}** {preset.look_for}", icon="💡")
 
 if not v1 or (p2 != NONE and not v2):
     st.warning("Pick at least one value for each swept setting.")
@@ -228,9 +234,6 @@ if model_steps > MAX_MODEL_STEPS:
 table = cached_sweep(spec)
 summary = summarize(table, spec.names, metric)
 
-view = "heatmap"
-if p2 != NONE:
-    view = st.segmented_control("View", ["heatmap", "lines"], default="heatmap", key="sw_view", required=True)
 if p2 == NONE:
     fig = charts.line(summary, p1, metric)
 elif view == "heatmap":
@@ -248,6 +251,9 @@ st.caption(
     + " Click a point or cell to pick that configuration."
     + (" * = some seeds diverged." if view == "heatmap" and p2 != NONE else "")
 )
+preset = PRESETS.get(st.session_state["sw_preset"])
+if preset is not None:
+    st.info(f"**{preset.question}** {preset.look_for}", icon=":material/lightbulb:")
 
 # Open one configuration in the explorer.
 configs = spec.configs()

@@ -51,11 +51,12 @@ def test_the_page_opens_on_the_first_question_with_a_heatmap(first):
     assert first.selectbox(key="sw_preset").value == "small-batch"
     assert preset.question in first.info[0].value
     fig = figure(first)
-    assert [t["type"] for t in fig["data"]] == ["heatmap"]
-    heat = fig["data"][0]
+    assert [t["type"] for t in fig["data"]] == ["heatmap", "scatter"]  # cells, and their click targets
+    heat, cells = fig["data"]
     assert heat["x"] == ["2", "4", "8", "16", "32", "64"] and heat["y"] == ["off", "on"]
     assert all(v is not None and 0 <= v <= 1 for row in heat["z"] for v in row)
-    assert "%{customdata[1]" in heat["hovertemplate"], "hover shows the spread over seeds"
+    assert "%{customdata[1]" in cells["hovertemplate"], "hover shows the spread over seeds"
+    assert len(cells["x"]) == 12 and sorted(c[7] for c in cells["customdata"]) == list(range(12))
     assert command(first) == cli_command(preset.spec)
     table = first.dataframe[0].value
     assert len(table) == 12

@@ -80,10 +80,21 @@ def _layout(metric: str, height: int) -> dict[str, Any]:
 
 
 def _custom(name: str, part: pd.DataFrame) -> list[list[Any]]:
+    """Per point: [label, std, min, max, n, seeds, n_diverged, config] (config -1 if unknown).
+
+    The page reads the config back from a clicked point."""
+    configs = part["config"] if "config" in part.columns else [-1] * len(part)
     return [
-        [value_label(name, v), sd, lo, hi, int(n), int(seeds), int(d)]
-        for v, sd, lo, hi, n, seeds, d in zip(
-            part[name], part["std"], part["min"], part["max"], part["n"], part["seeds"], part["n_diverged"]
+        [value_label(name, v), sd, lo, hi, int(n), int(seeds), int(d), int(c)]
+        for v, sd, lo, hi, n, seeds, d, c in zip(
+            part[name],
+            part["std"],
+            part["min"],
+            part["max"],
+            part["n"],
+            part["seeds"],
+            part["n_diverged"],
+            configs,
         )
     ]
 
@@ -149,9 +160,9 @@ def heatmap(summary: pd.DataFrame, x: str, y: str, metric: str, height: int = 42
     xs = list(dict.fromkeys(summary[x]))
     ys = list(dict.fromkeys(summary[y]))
     cell = {(a, b): row for a, b, row in zip(summary[x], summary[y], summary.itertuples(index=False))}
-    z, text, custom = [], [], []
+    z, text = [], []
     for b in ys:
-        z_row, t_row, c_row = [], [], []
+        z_row, t_row = [], []
         for a in xs:
             r = cell.get((a, b))
             mean = None if r is None or pd.isna(r.mean) else float(r.mean)
@@ -164,39 +175,48 @@ def heatmap(summary: pd.DataFrame, x: str, y: str, metric: str, height: int = 42
                 t_row.append("never")
             else:
                 t_row.append(format(mean, m.fmt) + ("*" if r.n_diverged else ""))
-            c_row.append(
-                ["", 0, 0, 0, 0, 0, 0]
-                if r is None
-                else [value_label(x, a), r.std, r.min, r.max, int(r.n), int(r.seeds), int(r.n_diverged)]
-            )
         z.append(z_row)
         text.append(t_row)
-        custom.append(c_row)
     if m.higher_is_better is None:
         scale: dict[str, Any] = {"colorscale": "RdBu", "zmid": 0}
     else:
         scale = {"colorscale": "Viridis", "reversescale": not m.higher_is_better}
     f = m.fmt
-    fig = go.Figure(
-        go.Heatmap(
-            x=[value_label(x, a) for a in xs],
-            y=[value_label(y, b) for b in ys],
-            z=z,
-            text=text,
-            texttemplate="%{text}",
-            customdata=custom,
-            hoverongaps=False,
-            colorbar={"title": {"text": m.label, "side": "right"}, "tickformat": f.replace(".1%", ".0%")},
-            hovertemplate=(
-                f"<b>{param_label(x)} = %{{x}}, {param_label(y)} = %{{y}}</b><br>"
-                f"{m.label}: %{{z:{f}}} (mean)<br>" + _seeds_hover(f)
-            ),
-            **scale,
-        )
+    heat = go.Heatmap(
+        x=[value_label(x, a) for a in xs],
+        y=[value_label(y, b) for b in ys],
+        z=z,
+        text=text,
+        texttemplate="%{text}",
+        hoverinfo="skip",
+        colorbar={"title": {"text": m.label, "side": "right"}, "tickformat": f.replace(".1%", ".0%")},
+        **scale,
     )
+    # Heatmaps cannot be selected in Plotly: one invisible marker per cell carries the hover
+    # and the click (hoverdistance -1: the nearest centre, i.e. the cell under the mouse);
+    # a selected cell gets a white outline.
+    cells = summary[summary[x].isin(xs) & summary[y].isin(ys)]
+    custom = [row + [mean] for row, mean in zip(_custom(x, cells), cells["mean"])]
+    picker = go.Scatter(
+        x=[value_label(x, a) for a in cells[x]],
+        y=[value_label(y, b) for b in cells[y]],
+        mode="markers",
+        marker={"symbol": "square-open", "size": 36, "color": "white", "opacity": 0, "line": {"width": 3}},
+        selected={"marker": {"opacity": 1}},
+        unselected={"marker": {"opacity": 0}},
+        customdata=custom,
+        hovertemplate=(
+            f"<b>{param_label(x)} = %{{x}}, {param_label(y)} = %{{y}}</b><br>"
+            f"{m.label}: %{{customdata[8]:{f}}} (mean)<br>" + _seeds_hover(f)
+        ),
+        showlegend=False,
+        name="cells",
+    )
+    fig = go.Figure([heat, picker])
     layout = _layout(metric, height)
     layout["xaxis"] = {"title": {"text": param_label(x)}, "type": "category"}
     layout["yaxis"] = {"title": {"text": param_label(y)}, "type": "category"}
+    layout["hoverdistance"] = -1
     fig.update_layout(**layout)
     return fig
 
