@@ -290,3 +290,26 @@ def test_bad_cli_input_gives_a_message_and_no_traceback(args, says):
     assert p.returncode != 0
     assert "Traceback" not in p.stderr
     assert says in p.stderr
+
+
+def test_the_command_line_the_page_shows_reproduces_the_sweep():
+    import shlex
+
+    from bnviz.__main__ import build_spec, parser
+    from bnviz.sweep import PRESETS, cli_command
+
+    specs = [p.spec for p in PRESETS.values()]
+    specs.append(
+        SweepSpec(params=(("eps", (0.0, 1e-5)),), base=Settings(dataset="digits", lr=0.3), target=0.8)
+    )
+    for spec in specs:
+        argv = shlex.split(cli_command(spec))[3:]  # after "python -m bnviz"
+        assert build_spec(parser().parse_args(argv)) == spec
+
+
+def test_cli_presets_run_and_explicit_flags_override_them():
+    p = cli("sweep", "--preset", "decay", "--steps", "5", "--seeds", "1", "--quiet")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.strip().splitlines()
+    assert len(lines) == 1 + 8 * 2  # header + 8 decays x bias correction off/on
+    assert p.stderr == ""
