@@ -59,9 +59,9 @@ now_plain = teach.bias_shift_effect(plain_run.net, ds.X_train, ds.y_train, layer
 
 st.subheader(f"Shift b[{layer}] by δ = {shift:g} in the trained networks")
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("With BN: largest change of any output", num(now_bn["max |Δ output|"], 3))
+m1.metric("With BN: max |Δ output|", num(now_bn["max |Δ output|"], 3))
 m2.metric("With BN: training accuracy", f"{now_bn['accuracy']:.1%}")
-m3.metric("Without BN: largest change of any output", num(now_plain["max |Δ output|"], 3))
+m3.metric("Without BN: max |Δ output|", num(now_plain["max |Δ output|"], 3))
 m4.metric("Without BN: training accuracy", f"{now_plain['accuracy']:.1%}")
 st.plotly_chart(charts.bias_shift_figure(bn_effect, plain_effect, shift), key="bias_shift_chart")
 st.caption(

@@ -22,8 +22,8 @@ intro(
     "training batch with the biased σ² of the seed. Both frameworks start the running variance at 1, "
     "the seed's average starts at 0. ε defaults to 1e-5 in PyTorch and 1e-3 in Keras.",
     [
-        r"\text{seed: } v \leftarrow \text{decay}\cdot v + (1-\text{decay})\,x \qquad "
-        r"\text{PyTorch: } \hat x \leftarrow (1-\text{momentum})\,\hat x + \text{momentum}\cdot x_t \qquad "
+        r"\text{seed: } v \leftarrow \text{decay}\cdot v + (1-\text{decay})\,x",
+        r"\text{PyTorch: } \hat x \leftarrow (1-\text{momentum})\,\hat x + \text{momentum}\cdot x_t",
         r"\text{Keras: } \hat x \leftarrow \text{momentum}\cdot\hat x + (1-\text{momentum})\,x_t",
         r"\text{PyTorch's } x_t \text{ for the variance: } \sigma^2_B \cdot \frac{m}{m-1}",
     ],
@@ -52,16 +52,16 @@ st.subheader("The same decay, three ways to write it")
 st.dataframe(
     pd.DataFrame(
         {
-            "": ["bnviz (seed)", "PyTorch BatchNorm1d", "Keras BatchNormalization"],
+            "": ["bnviz (seed)", "PyTorch", "Keras"],
             "parameter": [
                 f"decay = {decay:g}",
                 f"momentum = {teach.momentum('pytorch', decay):.4g}",
                 f"momentum = {teach.momentum('keras', decay):.4g}",
             ],
-            "its default": ["decay = 0.9", "momentum = 0.1 (= decay 0.9)", "momentum = 0.99 (= decay 0.99)"],
+            "default": ["0.9", "0.1 (decay 0.9)", "0.99 (decay 0.99)"],
             "default ε": [num(teach.DEFAULT_EPS[c]) for c in teach.CONVENTIONS],
-            "running σ² starts at": [num(teach.INITIAL[c][1]) for c in teach.CONVENTIONS],
-            "σ² fed to the running average": ["σ²_B (1/m)", "σ²_B·m/(m−1) (1/(m−1))", "σ²_B (1/m)"],
+            "σ² starts at": [num(teach.INITIAL[c][1]) for c in teach.CONVENTIONS],
+            "σ² averaged": ["σ²_B (1/m)", "σ²_B·m/(m−1)", "σ²_B (1/m)"],
         }
     ),
     hide_index=True,

@@ -39,7 +39,7 @@ for key, default in (("cov_steps", DEFAULT_STEPS), ("cov_unit", 1), ("cov_raw", 
     persist(key, default)
 show_notices(notices)
 
-c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
+c1, c2, c3, c4 = st.columns([5, 5, 2, 2], vertical_alignment="center")
 steps = c1.select_slider(
     "Training steps",
     STEPS,
@@ -48,7 +48,9 @@ steps = c1.select_slider(
 )
 unit = c2.slider("Unit of the last hidden layer", 1, 100, key="cov_unit")
 raw = c3.toggle(
-    "With BN, show z (before BN)", key="cov_raw", help="The input of BN instead of the input of the sigmoid."
+    "Raw z with BN",
+    key="cov_raw",
+    help="Panel (c) shows the input of BN (z) instead of the input of the sigmoid (z̃).",
 )
 same = c4.toggle("Same y scale", key="cov_same")
 ui.sync_url(extra={"cov_steps": str(steps), "cov_unit": str(unit)})

@@ -68,20 +68,7 @@ def batch_of_one() -> None:
 
 left, right = st.columns([1, 2], gap="large")
 with left:
-    st.slider("γ (scale)", -3.0, 3.0, step=0.1, key="gb_gamma")
-    st.slider("β (shift)", -3.0, 3.0, step=0.1, key="gb_beta")
-    st.select_slider(
-        "ε", ui.ladder("eps", st.session_state.gb_eps), key="gb_eps",
-        format_func=lambda v: "0" if v == 0 else f"{v:.0e}".replace("e-0", "e-"),
-    )  # fmt: skip
-    st.number_input("m for new values", 1, teach.MAX_GLASS_VALUES, step=1, key="gb_m")
-    b1, b2, b3 = st.columns(3)
-    b1.button("Random", on_click=random_values, help="m values drawn at random", width="stretch")
-    b2.button("From the network", on_click=network_values, width="stretch",
-              help="z of unit 1, hidden layer 1, for m random training examples, through the "
-                   "network trained with the explorer's settings")  # fmt: skip
-    b3.button("Batch of one", on_click=batch_of_one, help="keep only the first value", width="stretch")
-    st.caption("Edit the values of z (one per row; add or delete rows at the bottom):")
+    st.caption("The mini-batch: one value of z per row (edit, add or delete rows)")
     edited = st.data_editor(
         pd.DataFrame({"z": st.session_state.gb_values}),
         key=f"gb_editor_{st.session_state.gb_version}",
@@ -90,6 +77,23 @@ with left:
         hide_index=True,
         width="stretch",
     )
+    st.slider("γ (scale)", -3.0, 3.0, step=0.1, key="gb_gamma")
+    st.slider("β (shift)", -3.0, 3.0, step=0.1, key="gb_beta")
+    st.select_slider(
+        "ε", ui.ladder("eps", st.session_state.gb_eps), key="gb_eps",
+        format_func=lambda v: "0" if v == 0 else f"{v:.0e}".replace("e-0", "e-"),
+    )  # fmt: skip
+    st.number_input("m for new values", 1, teach.MAX_GLASS_VALUES, step=1, key="gb_m")
+    b1, b2 = st.columns(2)
+    b1.button("Random", on_click=random_values, help="m values drawn at random", width="stretch")
+    b2.button(
+        "From network",
+        on_click=network_values,
+        width="stretch",
+        help="z of unit 1, hidden layer 1, for m random training examples, through the "
+        "network trained with the explorer's settings",
+    )
+    st.button("Batch of one", on_click=batch_of_one, help="keep only the first value", width="stretch")
 
 values, problems = teach.parse_values(edited["z"].tolist())
 gamma, beta, eps = (

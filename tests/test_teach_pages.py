@@ -130,21 +130,19 @@ def test_bias_view_shows_zero_gradient_and_no_change_with_bn():
     np.testing.assert_allclose(shown_plain["max |dL/db|"], expected_plain["max |dL/db|"], rtol=1e-12)
     assert (shown_bn["max |dL/db|"] < 1e-12).all()
     m = metrics(at)
-    assert float(m["With BN: largest change of any output"]) < 1e-10
+    assert float(m["With BN: max |Δ output|"]) < 1e-10
     effect = teach.bias_shift_effect(plain_run.net, ds.X_train, ds.y_train, 0, [1.0]).iloc[0]
-    assert float(m["Without BN: largest change of any output"]) == pytest.approx(
-        effect["max |Δ output|"], rel=1e-2
-    )
+    assert float(m["Without BN: max |Δ output|"]) == pytest.approx(effect["max |Δ output|"], rel=1e-2)
     assert m["Without BN: training accuracy"] == f"{effect['accuracy']:.1%}"
 
 
 def test_bias_shift_slider_acts():
     at = page("teach_bias.py", bias_shift="0")
     no_errors(at)
-    assert metrics(at)["Without BN: largest change of any output"] == "0"
+    assert metrics(at)["Without BN: max |Δ output|"] == "0"
     at.slider(key="bias_shift").set_value(-2.5).run()
     no_errors(at)
-    assert float(metrics(at)["Without BN: largest change of any output"]) > 0.1
+    assert float(metrics(at)["Without BN: max |Δ output|"]) > 0.1
     assert qp(at, "bias_shift") == "-2.5"
     at.slider(key="bias_layer").set_value(2).run()
     no_errors(at)

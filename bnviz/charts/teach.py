@@ -159,7 +159,8 @@ def percentile_figure(
 
 def spread_figure(spread: pd.DataFrame) -> go.Figure:
     """Measured spread of μ_B and σ²_B against m (log–log), with the 1/√m laws."""
-    d = spread[spread["m"] >= 2]
+    # m = 1 has no variance and m = N no spread: neither has a place on a log axis
+    d = spread[(spread["m"] >= 2) & (spread["law_mu_fpc"] > 0) & (spread["sd_mu"] > 1e-12)]
     traces = [
         {"type": "scatter", "x": d["m"], "y": d["law_mu"], "name": "law 1/√m", "mode": "lines",
          "line": {"color": IMPLIED, "width": 2}},
