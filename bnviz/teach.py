@@ -378,10 +378,10 @@ def train_test_gap(runs: Iterable[Run]) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------
 
 TEST_TIME_CHOICES = {
-    "batch of one (own statistics)": "one",
+    "batch of one": "one",
     "running EWA": "running",
     "bias-corrected EWA": "corrected",
-    "population (recomputed)": "population",
+    "population": "population",
 }
 
 
@@ -427,7 +427,7 @@ def test_time_accuracies(run: Run) -> dict[str, float]:
         for label, choice in TEST_TIME_CHOICES.items()
     }
     m = min(run.settings.batch_size, len(ds.X_test))
-    out["batches of m (training mode)"] = batched_accuracy(run.net, ds.X_test, ds.y_test, m)
+    out["batches of m"] = batched_accuracy(run.net, ds.X_test, ds.y_test, m)
     return out
 
 

@@ -19,7 +19,7 @@ def intro(title: str, text: str, latex: str | Sequence[str]) -> None:
 
 
 def try_this(text: str) -> None:
-    st.info(f"**Try this.** {text}", icon="💡")
+    st.info(f"**Try this.** {text}", icon=":material/lightbulb:")
 
 
 def num(x: float, digits: int = 4) -> str:

@@ -96,24 +96,25 @@ for conv in ("pytorch", "keras"):
     ours_mu, ours_var = teach.running_estimates(bmu, bvar, m, decay, conv)
     ref_mu, ref_var = teach.framework_reference(conv, bmu, bvar, m, mom)
     rows.append({
-        "convention": conv, "momentum": mom, f"running σ² (unit {unit}), bnviz": ours_var[-1, unit - 1],
-        f"running σ² (unit {unit}), reference": ref_var[unit - 1],
-        "largest difference, all units (μ and σ²)": max(np.abs(ours_mu[-1] - ref_mu).max(),
+        "convention": conv, "momentum": mom, f"σ² unit {unit}: bnviz": ours_var[-1, unit - 1],
+        f"σ² unit {unit}: reference": ref_var[unit - 1],
+        "max |diff|, all units": max(np.abs(ours_mu[-1] - ref_mu).max(),
                                                         np.abs(ours_var[-1] - ref_var).max()),
     })  # fmt: skip
 seed_mu, seed_var = teach.running_estimates(bmu, bvar, m, decay, "seed")
 rows.append({
     "convention": "seed (the training loop's own)", "momentum": decay,
-    f"running σ² (unit {unit}), bnviz": seed_var[-1, unit - 1],
-    f"running σ² (unit {unit}), reference": float(run.running[0][1][unit - 1]),
-    "largest difference, all units (μ and σ²)": max(np.abs(seed_mu[-1] - run.running[0][0]).max(),
+    f"σ² unit {unit}: bnviz": seed_var[-1, unit - 1],
+    f"σ² unit {unit}: reference": float(run.running[0][1][unit - 1]),
+    "max |diff|, all units": max(np.abs(seed_mu[-1] - run.running[0][0]).max(),
                                                     np.abs(seed_var[-1] - run.running[0][1]).max()),
 })  # fmt: skip
 table = pd.DataFrame(rows)
 st.dataframe(table.style.format(precision=6).format("{:.2g}", subset=[table.columns[-1]]),
              hide_index=True, key="cv_check")  # fmt: skip
 st.caption(
-    "bnviz's column: `teach.running_estimates` — the seed's `bn.ewa` with each framework's start and input. "
+    "max |diff| is over every unit, for μ and σ². bnviz: `teach.running_estimates` — the seed's "
+    "`bn.ewa` with each framework's start and input. "
     "Reference column: the update exactly as PyTorch's and Keras's documentation writes it. For the seed "
     "row, the reference is the running estimate the training loop itself kept (in float64, while "
     "the recorded σ²_B are float32: hence a difference near 1e-8)."

@@ -39,7 +39,7 @@ for key, default in (("cov_steps", DEFAULT_STEPS), ("cov_unit", 1), ("cov_raw", 
     persist(key, default)
 show_notices(notices)
 
-c1, c2, c3, c4 = st.columns([5, 5, 2, 2], vertical_alignment="center")
+c1, c2, c3 = st.columns([4, 4, 3])
 steps = c1.select_slider(
     "Training steps",
     STEPS,
@@ -48,11 +48,11 @@ steps = c1.select_slider(
 )
 unit = c2.slider("Unit of the last hidden layer", 1, 100, key="cov_unit")
 raw = c3.toggle(
-    "Raw z with BN",
+    "Panel (c): z before BN",
     key="cov_raw",
     help="Panel (c) shows the input of BN (z) instead of the input of the sigmoid (z̃).",
 )
-same = c4.toggle("Same y scale", key="cov_same")
+same = c3.toggle("Same y scale for (b) and (c)", key="cov_same")
 ui.sync_url(extra={"cov_steps": str(steps), "cov_unit": str(unit)})
 
 with st.spinner("Training both networks (a few seconds, once)…"):

@@ -86,7 +86,11 @@ with st.spinner(f"Training {len(GRID_M) * len(GRID_DECAY)} networks (cached afte
 table = teach.test_time_table(runs)
 choices = [c for c in table.columns if c not in ("m", "decay")]
 st.plotly_chart(charts.test_time_figure(table, choices), key="tt_grid_chart")
-st.dataframe(table.style.format({c: "{:.1%}" for c in choices}), hide_index=True, key="tt_grid_table")
+st.dataframe(
+    table.style.format({"decay": "{:g}", **{c: "{:.1%}" for c in choices}}),
+    hide_index=True,
+    key="tt_grid_table",
+)
 t = settings.steps
 st.caption(
     f"Each network: the sidebar's settings, {t} steps. The raw EWA starts at 0 and keeps a weight "

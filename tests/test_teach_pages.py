@@ -229,7 +229,7 @@ def test_test_time_view_shows_each_estimates_accuracy():
     row = table[(table["m"] == 32) & (table["decay"] == 0.999)].iloc[0]
     other = teach.test_time_accuracies(train(Settings(batch_size=32, decay=0.999)))
     assert row["bias-corrected EWA"] == pytest.approx(other["bias-corrected EWA"])
-    assert row["batch of one (own statistics)"] == pytest.approx(other["batch of one (own statistics)"])
+    assert row["batch of one"] == pytest.approx(other["batch of one"])
     at.slider(key="tt_example").set_value(10).run()
     no_errors(at)
     assert qp(at, "tt_example") == "10"
@@ -252,14 +252,14 @@ def test_conventions_view_matches_the_documented_formulas():
     assert params.loc[1, "parameter"] == "momentum = 0.1"
     assert params.loc[2, "parameter"] == "momentum = 0.9"
     check = at.dataframe[1].value
-    assert (check["largest difference, all units (μ and σ²)"].iloc[:2] < 1e-12).all()
+    assert (check["max |diff|, all units"].iloc[:2] < 1e-12).all()
     run = train(Settings(batch_size=2, decay=0.9, steps=300))
     expected = _pytorch_running_var(run.layers[0].batch_var.astype(float), 2, 0.1)
-    assert check.loc[0, "running σ² (unit 1), bnviz"] == pytest.approx(expected[0], rel=1e-12)
-    assert check.loc[2, "running σ² (unit 1), reference"] == pytest.approx(float(run.running[0][1][0]))
+    assert check.loc[0, "σ² unit 1: bnviz"] == pytest.approx(expected[0], rel=1e-12)
+    assert check.loc[2, "σ² unit 1: reference"] == pytest.approx(float(run.running[0][1][0]))
     at.select_slider(key="cv_decay").set_value(0.99).run()
     at.slider(key="cv_unit").set_value(3).run()
     no_errors(at)
     assert at.dataframe[0].value.loc[1, "parameter"] == "momentum = 0.01"
-    assert "running σ² (unit 3), bnviz" in at.dataframe[1].value.columns
+    assert "σ² unit 3: bnviz" in at.dataframe[1].value.columns
     assert qp(at, "cv_decay") == "0.99"

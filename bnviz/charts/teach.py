@@ -219,10 +219,10 @@ def gap_figure(gap: pd.DataFrame) -> go.Figure:
 # ----------------------------------------------------------------------------- 5. test time
 
 CHOICE_COLORS = {
-    "batch of one (own statistics)": PLAIN,
+    "batch of one": PLAIN,
     "running EWA": RUNNING,
     "bias-corrected EWA": CORRECTED,
-    "population (recomputed)": POP,
+    "population": POP,
 }
 
 
@@ -259,7 +259,7 @@ def test_time_figure(table: pd.DataFrame, choices: list[str]) -> go.Figure:
     """Test accuracy per choice of statistics, one group of bars per (m, decay)."""
     x = [f"m={m}, decay={d:g}" for m, d in zip(table["m"], table["decay"])]
     colors = dict(CHOICE_COLORS)
-    colors["batches of m (training mode)"] = IMPLIED
+    colors["batches of m"] = IMPLIED
     traces = [
         {"type": "bar", "x": x, "y": table[c], "name": c, "marker": {"color": colors.get(c, IMPLIED)}}
         for c in choices
