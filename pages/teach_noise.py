@@ -64,6 +64,7 @@ with st.expander("The numbers"):
 
 st.subheader(f"The noise during training (m = {settings.batch_size})")
 persist("noise_unit", 1)
+st.session_state.noise_unit = min(st.session_state.noise_unit, settings.width)  # the width may have shrunk
 unit = st.slider("Unit of hidden layer 1", 1, settings.width, key="noise_unit") if settings.width > 1 else 1
 st.plotly_chart(explorer_charts.stats_figure(run, 0, unit - 1), key="noise_stats")
 

@@ -206,11 +206,14 @@ def test_noise_view_shows_the_measured_spread_and_the_gap():
     assert len([c for c in at.get("plotly_chart")]) == 3
 
 
-def test_noise_unit_slider_acts():
+def test_noise_unit_slider_acts_and_follows_the_width():
     at = page("teach_noise.py")
-    at.slider(key="noise_unit").set_value(5).run()
+    at.slider(key="noise_unit").set_value(12).run()
     no_errors(at)
-    assert at.slider(key="noise_unit").value == 5
+    assert at.slider(key="noise_unit").value == 12
+    at.select_slider(key="s_width").set_value(8).run()  # fewer units than the chosen one
+    no_errors(at)
+    assert at.slider(key="noise_unit").value == 8
 
 
 # ----------------------------------------------------------------------------- 5. test time
