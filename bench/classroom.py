@@ -396,6 +396,8 @@ class Student:
 
 
 async def student(index: int, browser: Browser, base: str, args: argparse.Namespace, res: Results) -> None:
+    if args.ramp:  # students open the link over the first --ramp seconds: pacing, not synchronisation
+        await asyncio.sleep(args.ramp * index / args.sessions)
     context = await browser.new_context(viewport=DESKTOP, color_scheme="light")
     try:
         page = await context.new_page()
@@ -485,7 +487,8 @@ def report(args: argparse.Namespace, res: Results, memory: MemorySampler, idle_k
     everything = [ms for values in res.latency.values() for ms in values]
     peak = memory.peak_kb()
     print(f"classroom: {args.sessions} sessions x {args.seconds:g} s on {args.link} "
-          f"(+ seed=0…{args.groups - 1}), think time {args.think:g} s, {os.cpu_count()} CPU cores, "
+          f"(+ seed=0…{args.groups - 1}), ramp {args.ramp:g} s, think time {args.think:g} s, "
+          f"{os.cpu_count()} CPU cores, "
           f"load average {os.getloadavg()[0]:.0f}")
     print(f"sessions served        {res.served}/{args.sessions}")
     print(f"errors                 {sum(res.errors.values())}"
@@ -533,7 +536,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="sessions i and j open the same link when i ≡ j mod groups (default 3)")
     parser.add_argument("--think", type=float, default=1.0,
                         help="mean pause of a student between actions, in s (default 1; 0 = back to back)")
-    parser.add_argument("--timeout", type=float, default=90, help="seconds before an action times out")
+    parser.add_argument("--ramp", type=float, default=30,
+                        help="the class opens the link over this many seconds (default 30; 0 = all at once)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds before an action times out")
     parser.add_argument("--link", default=LINK, help=f"the shared link, without seed (default {LINK})")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
