@@ -18,16 +18,45 @@ def one_blas_thread() -> None:
 one_blas_thread()
 st.set_page_config(page_title="bnviz: Batch Normalization made visible", page_icon="📊", layout="wide")
 
-pages = [
-    st.Page("pages/explorer.py", title="Explorer", icon="🔬", default=True, url_path="explorer"),
-    st.Page("pages/sweep.py", title="Sweeps", icon="🧮", url_path="sweep"),
-    st.Page("pages/teach_glass_box.py", title="1 · One mini-batch, by hand", icon="🔍", url_path="glass-box"),
-    st.Page("pages/teach_bias.py", title="2 · Why b does nothing", icon="➖", url_path="bias"),
+explore = [
     st.Page(
-        "pages/teach_covariate_shift.py", title="3 · Covariate shift", icon="🌊", url_path="covariate-shift"
+        "views/explorer.py", title="Explorer", icon=":material/biotech:", default=True, url_path="explorer"
     ),
-    st.Page("pages/teach_noise.py", title="4 · Noise and regularization", icon="🎲", url_path="noise"),
-    st.Page("pages/teach_test_time.py", title="5 · At test time", icon="🧪", url_path="test-time"),
-    st.Page("pages/teach_conventions.py", title="6 · Conventions", icon="📐", url_path="conventions"),
+    st.Page("views/sweep.py", title="Sweeps", icon=":material/grid_on:", url_path="sweep"),
 ]
-st.navigation(pages).run()
+teaching = [
+    st.Page(
+        "views/teach_glass_box.py",
+        title="1 · One mini-batch, by hand",
+        icon=":material/calculate:",
+        url_path="glass-box",
+    ),
+    st.Page(
+        "views/teach_bias.py",
+        title="2 · Why b does nothing",
+        icon=":material/exposure_zero:",
+        url_path="bias",
+    ),
+    st.Page(
+        "views/teach_covariate_shift.py",
+        title="3 · Covariate shift",
+        icon=":material/waves:",
+        url_path="covariate-shift",
+    ),
+    st.Page(
+        "views/teach_noise.py",
+        title="4 · Noise and regularization",
+        icon=":material/grain:",
+        url_path="noise",
+    ),
+    st.Page(
+        "views/teach_test_time.py", title="5 · At test time", icon=":material/science:", url_path="test-time"
+    ),
+    st.Page(
+        "views/teach_conventions.py",
+        title="6 · Conventions",
+        icon=":material/translate:",
+        url_path="conventions",
+    ),
+]
+st.navigation({"Explore": explore, "Teaching views": teaching}).run()

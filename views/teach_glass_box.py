@@ -8,7 +8,7 @@ import streamlit as st
 
 from bnviz import teach, ui
 from bnviz.charts import teach as charts
-from pages.teach_common import first_run, intro, num, persist, show_notices, tex, try_this, url_float
+from views.teach_common import first_run, intro, num, persist, show_notices, tex, try_this, url_float
 
 DEFAULT = ["2", "4", "9", "5"]
 EPS_FMT = {0.0: "0"}

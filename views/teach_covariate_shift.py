@@ -7,7 +7,7 @@ import streamlit as st
 
 from bnviz import teach, ui
 from bnviz.charts import teach as charts
-from pages.teach_common import first_run, intro, num, persist, show_notices, try_this, url_float
+from views.teach_common import first_run, intro, num, persist, show_notices, try_this, url_float
 
 STEPS = (200, 400, 800, 1600)
 DEFAULT_STEPS = 400

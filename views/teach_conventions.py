@@ -8,7 +8,7 @@ import streamlit as st
 
 from bnviz import Settings, teach, ui
 from bnviz.charts import teach as charts
-from pages.teach_common import first_run, intro, num, persist, show_notices, try_this, url_float
+from views.teach_common import first_run, intro, num, persist, show_notices, try_this, url_float
 
 M_CHOICES = (2, 4, 8, 32, 128)
 STEPS = 300

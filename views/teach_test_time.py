@@ -7,7 +7,7 @@ import streamlit as st
 
 from bnviz import nn, teach, ui
 from bnviz.charts import teach as charts
-from pages.teach_common import first_run, intro, persist, show_notices, try_this, url_float
+from views.teach_common import first_run, intro, persist, show_notices, try_this, url_float
 
 GRID_M = (2, 8, 32)
 GRID_DECAY = (0.9, 0.99, 0.999)

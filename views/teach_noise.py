@@ -8,7 +8,7 @@ from bnviz import Settings, teach, ui
 from bnviz.charts import explorer as explorer_charts
 from bnviz.charts import teach as charts
 from bnviz.data import n_train
-from pages.teach_common import intro, num, persist, show_notices, try_this
+from views.teach_common import intro, num, persist, show_notices, try_this
 
 DRAWS = 200
 GAP_SIZES = (2, 4, 8, 16, 32, 64, 128)

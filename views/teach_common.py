@@ -1,4 +1,4 @@
-"""Shared pieces of the teaching views (pages/teach_*.py): layout helpers, no math."""
+"""Shared pieces of the teaching views (views/teach_*.py): layout helpers, no math."""
 
 from __future__ import annotations
 
