@@ -20,6 +20,8 @@ from .optim import OPTIMIZERS
 # Multiply-adds one run may use (Settings.cost): about 5 s of one core here. Keeps any
 # URL or slider combination from occupying a shared classroom server for minutes.
 MAX_COST = 2e10
+# Fields that only matter when Batch Norm is on.
+BN_ONLY = ("eps", "gamma_init", "beta_init", "freeze_affine", "decay", "bias_correction")
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,16 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def canonical(self) -> Settings:
+        """The same run with every field that cannot affect it at its default.
+
+        Without BN, ε, γ/β init, freezing, decay and bias correction change nothing, so
+        a cache keyed on ``canonical()`` trains the no-BN baseline once, not once per ε.
+        """
+        if self.use_bn:
+            return self
+        return self.replace(**{name: getattr(Settings, name) for name in BN_ONLY})
 
     def replace_unchecked(self, **changes: Any) -> Settings:
         """A copy with ``changes`` and no validation (for measuring, e.g. cost())."""
