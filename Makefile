@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test lint bench screenshots clean
+.PHONY: run test bench classroom screenshots clean
 
 $(VENV)/.run: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,16 @@ test: $(VENV)/.dev  ## set up and run every check: lint, types, unit, app and br
 	$(PY) -m mypy
 	$(PY) -m pytest
 
-bench: $(VENV)/.dev  ## speed figures (not part of test)
+bench: $(VENV)/.dev  ## speed figures (never part of test): core vs torch, sweeps, app latency
 	$(PY) bench/core.py
+	$(PY) bench/sweep.py
+	$(PY) bench/app_latency.py
+
+classroom: $(VENV)/.dev  ## load test: 30 browser sessions against one local server
+	$(PY) bench/classroom.py
+
+screenshots: $(VENV)/.dev  ## regenerate the README screenshots in assets/ from the real app
+	$(PY) tools/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/output
