@@ -43,15 +43,16 @@ def _row(v: Array) -> Array:
 
 
 @lru_cache(maxsize=64)
-def _ones(m: int, dtype: np.dtype) -> Array:
-    ones = np.ones(m, dtype)
-    ones.flags.writeable = False
-    return ones
+def ones(m: int, dtype: np.dtype) -> Array:
+    """A cached, read-only vector of m ones: sums as BLAS products (``ones @ a``)."""
+    out = np.ones(m, dtype)
+    out.flags.writeable = False
+    return out
 
 
 def column_sum(a: Array) -> Array:
     """Sum over the examples axis (-2) as one BLAS product ``ones(m) @ a``: the fastest pass."""
-    return _ones(a.shape[-2], a.dtype) @ a
+    return ones(a.shape[-2], a.dtype) @ a
 
 
 def inv_sqrt(var: Array, eps: float | Array) -> Array:

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from . import bn
+from .bn import column_sum, ones
 
 Array = NDArray[np.floating]
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
@@ -174,15 +175,27 @@ def forward(net: MLP, X: Array, stats: list[tuple[Array, Array]] | None = None) 
     return logits, taps
 
 
+def _class_max(x: Array) -> Array:
+    """Max over the last (class) axis, one class at a time.
+
+    NumPy reduces a short innermost axis slowly: for 100 stacked models, (100, 32, 2)
+    logits took 320 us with ``x.max(axis=-1)`` and 8 us this way.
+    """
+    out = x[..., 0].copy()
+    for c in range(1, x.shape[-1]):
+        np.maximum(out, x[..., c], out=out)
+    return out
+
+
 def softmax_cross_entropy(logits: Array, Y: Array) -> tuple[Array, Array]:
     """Mean cross-entropy over the examples (per model) and dL/dlogits.
 
     ``Y`` is one-hot, shape like ``logits``.
     """
     m = logits.shape[-2]
-    shifted = logits - logits.max(axis=-1, keepdims=True)
+    shifted = logits - _class_max(logits)[..., None]
     e = np.exp(shifted)
-    s = e.sum(axis=-1, keepdims=True)
+    s = (e @ ones(e.shape[-1], e.dtype))[..., None]  # sum over classes
     log_p = shifted - np.log(s)
     loss = -np.einsum("...ij,...ij->...", Y, log_p) / m
     dlogits = e / s
@@ -202,7 +215,7 @@ def backward(net: MLP, logits: Array, taps: list[Tap], Y: Array) -> Array:
     if a_last is None:
         raise ValueError("the network needs at least one hidden layer")
     np.matmul(_t(a_last), dout, out=net.dW[-1])
-    np.sum(dout, axis=-2, out=net.db[-1])
+    net.db[-1][...] = column_sum(dout)
     da = dout @ _t(net.W[-1])
     for l in range(net.depth - 1, -1, -1):
         tap = taps[l]
@@ -213,7 +226,7 @@ def backward(net: MLP, logits: Array, taps: list[Tap], Y: Array) -> Array:
             net.dgamma[l][...] = dgamma
             net.dbeta[l][...] = dbeta
         np.matmul(_t(tap.a_prev), dz, out=net.dW[l])
-        np.sum(dz, axis=-2, out=net.db[l])
+        net.db[l][...] = column_sum(dz)
         if l > 0:
             da = dz @ _t(net.W[l])
     return loss
