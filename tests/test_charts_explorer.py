@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import struct
+import zlib
 
 import numpy as np
 import plotly.graph_objects as go
@@ -35,6 +37,30 @@ def test_movie_figure_is_valid_plotly_with_one_frame_per_checkpoint(runs, unit):
     assert slider.active == 2
     assert [s.label for s in slider.steps] == [str(int(t)) for t in run.ckpt_steps]
     assert all(s.method == "animate" for s in slider.steps)
+    # a scrubber step is a cheap update of the frame's traces, not a full redraw
+    assert all(s.args[1]["frame"]["redraw"] is False for s in slider.steps)
+
+
+def test_play_and_pause_run_in_the_browser(runs):
+    run, _ = runs
+    fig = charts.movie_figure(run, 0, 0, 0).to_dict()
+    buttons = {b["label"]: b for b in fig["layout"]["updatemenus"][0]["buttons"]}
+    play, pause, again = buttons["▶ Play"], buttons["❚❚ Pause"], buttons["↺ from 0"]
+    assert all(b["method"] == "animate" for b in (play, pause, again))
+    assert play["args"][0] is None and play["args"][1]["fromcurrent"] is True
+    assert play["args"][1]["frame"]["duration"] == charts.PLAY_MS == 400
+    assert pause["args"][0] == [None], "Plotly's idiom for stopping an animation"
+    assert again["args"][0] == [f["name"] for f in fig["frames"]]
+
+
+def test_frames_carry_the_panel_titles_of_their_step(runs):
+    run, _ = runs
+    fig = charts.movie_figure(run, 1, 2, 0).to_dict()
+    for k in (0, 7, len(run.ckpt_steps) - 1):
+        frame = fig["frames"][k]
+        titles = [t["text"][0] for t in frame["data"][6:9]]
+        assert titles == charts._panel_titles(run, charts.unit_numbers(run, 1, 2, k), 2)
+        assert frame["traces"] == list(range(9))
 
 
 def test_movie_bars_are_the_recorded_histogram_counts(runs):
@@ -99,8 +125,58 @@ def test_no_bn_movie_shows_only_z(runs):
 
 def test_digits_movie_has_no_boundary():
     run = train(Settings(dataset="digits", steps=20, width=4))
-    fig = charts.movie_figure(run, 0, 0, 0)
-    assert not any(t.type == "heatmap" for t in fig.data)
+    fig = charts.movie_figure(run, 0, 0, 0).to_dict()
+    assert not fig["layout"].get("images")
+    assert not any(t.get("name") == "training points" for t in fig["data"])
+    assert not any("layout" in f for f in fig["frames"])
+
+
+def _png_pixels(uri: str) -> np.ndarray:
+    """Decode our own PNGs (8-bit RGB or RGBA, filter 0 on every row)."""
+    png = base64.b64decode(uri.removeprefix("data:image/png;base64,"))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h = struct.unpack(">II", png[16:24])
+    c = {2: 3, 6: 4}[png[25]]
+    idat = png.index(b"IDAT")
+    size = struct.unpack(">I", png[idat - 4:idat])[0]
+    raw = np.frombuffer(zlib.decompress(png[idat + 4:idat + 4 + size]), dtype=np.uint8).reshape(h, 1 + c * w)
+    assert (raw[:, 0] == 0).all()
+    return raw[:, 1:].reshape(h, w, c)
+
+
+def test_training_points_image_puts_each_point_where_it_is():
+    extent = (-1.0, 1.0, -1.0, 1.0)
+    img = _png_pixels(charts.points_image(np.array([-1.0, 0.5]), np.array([1.0, -0.5]), np.array([0, 1]),
+                                          extent, size=101))  # fmt: skip
+    c0 = [int(charts.CLASS_COLORS[0][i:i + 2], 16) for i in (1, 3, 5)]
+    c1 = [int(charts.CLASS_COLORS[1][i:i + 2], 16) for i in (1, 3, 5)]
+    assert list(img[0, 0]) == [*c0, 255], "(-1, 1) is the top-left corner"
+    assert list(img[75, 75]) == [*c1, 255], "(0.5, -0.5) is three quarters right and down"
+    assert img[50, 50, 3] == 0 and img[20, 80, 3] == 0, "transparent elsewhere"
+
+
+def test_the_decision_boundary_is_one_image_per_checkpoint_in_the_class_colours(runs):
+    run, _ = runs
+    fig = charts.movie_figure(run, 0, 0, 3).to_dict()
+    assert len(fig["frames"]) == len(run.ckpt_steps)
+    k = len(run.ckpt_steps) - 1
+    img = _png_pixels(fig["frames"][k]["layout"]["images"][0]["source"])
+    p = run.boundary[k]
+    assert img.shape == (*p.shape, 3)
+    flipped = p[::-1]  # image row 0 is the top of the plane (largest y)
+    c0 = [int(charts.CLASS_COLORS[0][i:i + 2], 16) for i in (1, 3, 5)]
+    c1 = [int(charts.CLASS_COLORS[1][i:i + 2], 16) for i in (1, 3, 5)]
+    sure0, sure1 = flipped == 0, flipped == 255
+    assert sure0.any() and sure1.any(), "a trained moons net is sure somewhere"
+    assert (img[sure0] == c0).all() and (img[sure1] == c1).all()
+    assert fig["layout"]["images"][0]["source"] == fig["frames"][3]["layout"]["images"][0]["source"]
+    points = fig["layout"]["images"][1]
+    assert points["name"] == "training points" and points["layer"] == "above"
+    assert all(len(f["layout"]["images"]) == 1 for f in fig["frames"]), "frames swap the boundary only"
+    x0, x1, y0, y1 = run.boundary_extent
+    placed = fig["layout"]["images"][0]
+    where = (placed["x"], placed["y"], placed["sizex"], placed["sizey"])
+    assert where == pytest.approx((x0, y1, x1 - x0, y1 - y0))
 
 
 def test_curves_and_stats_figures(runs):

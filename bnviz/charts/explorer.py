@@ -13,6 +13,8 @@ all units pooled, ``k`` is a checkpoint index into ``run.ckpt_steps``.
 from __future__ import annotations
 
 import base64
+import struct
+import zlib
 from typing import Any
 
 import numpy as np
@@ -40,7 +42,10 @@ STATS_LABELS = {
     "population": "population (whole training set)",
     "batch": "the test set as one batch",
 }
-FRAME_MS = 0  # the scrubber jumps: no tweening, so a step costs one redraw
+PLAY_MS = 400  # Play: one checkpoint every 0.4 s, in the browser
+MAP_POINTS = 300  # training points drawn over the decision boundary (the first ones: a random sample)
+MAP_PIXELS = 480  # side of the training points' image (drawn at about half size: smooth dots)
+DOT = 4  # radius of a training point in that image, in pixels
 _FONT = 12
 
 
@@ -177,10 +182,6 @@ def _typed(a: np.ndarray) -> dict[str, str]:
     return {"dtype": a.dtype.str.lstrip("<>|="), "bdata": base64.b64encode(a.tobytes()).decode()}
 
 
-def _typed2d(a: np.ndarray) -> dict[str, str]:
-    return {**_typed(a), "shape": f"{a.shape[0]},{a.shape[1]}"}
-
-
 def _bars(run: Run, layer: int, q: int, unit: int, k: int) -> dict[str, Any]:
     """One histogram as bars: centre of bin 0, bin width, counts."""
     rec = run.layers[layer]
@@ -205,14 +206,77 @@ def _panel_titles(run: Run, n: dict[str, float], unit: int) -> list[str]:
     return titles
 
 
-def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> go.Figure:
-    """Histograms of Z, Z_norm, Z̃ (and the decision boundary for 2-D data) with a step scrubber.
+def _png(pixels: np.ndarray) -> str:
+    """An (h, w, 3) RGB or (h, w, 4) RGBA uint8 image as a PNG data URI (zlib only)."""
+    h, w, c = pixels.shape
+    raw = b"".join(b"\x00" + pixels[i].tobytes() for i in range(h))  # filter type 0 per row
 
-    One animation frame per checkpoint; the scrubber under the panels jumps between
-    them in the browser (no server round trip). Each histogram panel marks its mean
-    (solid red) and mean ± one standard deviation: μ, σ for Z; 0, sd_norm for Z_norm;
-    and what γ, β imply for Z̃ (β, |γ|·sd_norm). Axes are fixed over all steps so
-    drift in Z and the steadiness of Z_norm are visible. ``k`` is the frame shown first.
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    colour_type = {3: 2, 4: 6}[c]
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour_type, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def points_image(x: np.ndarray, y: np.ndarray, classes: np.ndarray, extent: tuple[float, float, float, float],
+                 dark: bool = False, size: int = MAP_PIXELS) -> str:
+    """Training points as dots on a transparent square PNG covering ``extent`` (x0, x1, y0, y1).
+
+    One image instead of hundreds of SVG markers: the browser draws it in a fraction of
+    the time, and it never changes with the step, the layer or the unit.
+    """
+    x0, x1, y0, y1 = extent
+    img = np.zeros((size, size, 4), dtype=np.uint8)
+    col = np.round((np.asarray(x) - x0) / (x1 - x0) * (size - 1)).astype(int)
+    row = np.round((y1 - np.asarray(y)) / (y1 - y0) * (size - 1)).astype(int)
+    fills = np.array([[*_rgb(c), 255] for c in CLASS_COLORS], dtype=np.uint8)[np.asarray(classes, dtype=int)]
+    edge = np.array([*_rgb("#ffffff" if dark else "#222222"), 255], dtype=np.uint8)
+    reach = np.arange(-DOT - 1, DOT + 2)
+    for radius, paint in ((DOT + 0.9, None), (DOT - 0.4, fills)):  # outlines first, then the dots
+        for dy in reach:
+            for dx in reach:
+                if np.hypot(dy, dx) > radius:
+                    continue
+                r, c = row + dy, col + dx
+                ok = (r >= 0) & (r < size) & (c >= 0) & (c < size)
+                img[r[ok], c[ok]] = edge if paint is None else paint[ok]
+    return _png(img)
+
+
+def _rgb(color: str) -> np.ndarray:
+    return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.float64)
+
+
+def boundary_images(run: Run, dark: bool = False) -> list[str]:
+    """The decision boundary of each checkpoint as a PNG data URI (row 0 = the top of the plane).
+
+    P(class 1) (0 … 255) is coloured from class 0's colour through a neutral middle to
+    class 1's; the browser stretches the 32×32 grid smoothly over the plane.
+    """
+    assert run.boundary is not None
+    p = run.boundary.astype(np.float64)[..., None] / 255.0  # (n_ckpt, g, g, 1)
+    c0, c1 = _rgb(CLASS_COLORS[0]), _rgb(CLASS_COLORS[1])
+    mid = _rgb("#3a3a3a" if dark else "#f4f4f4")
+    lo = c0 + (mid - c0) * np.clip(p * 2, 0, 1)
+    hi = mid + (c1 - mid) * np.clip(p * 2 - 1, 0, 1)
+    img = np.where(p < 0.5, lo, hi).round().astype(np.uint8)[:, ::-1]  # y grows upwards
+    return [_png(frame) for frame in img]
+
+
+def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> go.Figure:
+    """Histograms of Z, Z_norm, Z̃ (and the decision boundary for 2-D data), with a step
+    scrubber and Play / Pause buttons that run in the browser.
+
+    One animation frame per checkpoint; the scrubber and the buttons move between them
+    without a server round trip. Frames carry only what changes (bar heights and
+    positions, the mean ± sd lines, the panel titles as text traces, and the boundary as
+    a small PNG in ``layout.images``), so a step is a cheap ``redraw: false`` update.
+    Each histogram panel marks its mean (solid red) and mean ± one standard deviation:
+    μ, σ for Z; 0, sd_norm for Z_norm; and what γ, β imply for Z̃ (β, |γ|·sd_norm).
+    Axes are fixed over all steps so drift in Z and the steadiness of Z_norm are
+    visible. ``k`` is the frame shown first.
     """
     nq = len(run.quantities)
     rec = run.layers[layer]
@@ -223,14 +287,17 @@ def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) ->
     gap = 0.05
     w = (1 - gap * (ncols - 1)) / ncols
     domains = [[i * (w + gap), i * (w + gap) + w] for i in range(ncols)]
-    layout = _base_layout(360)
-    layout["margin"] = {"l": 40, "r": 16, "t": 56, "b": 20}
+    layout = _base_layout(400)
+    layout["margin"] = {"l": 40, "r": 16, "t": 56, "b": 92}
     layout["showlegend"] = False
     layout["bargap"] = 0.05
 
     numbers = [unit_numbers(run, layer, unit, kk) for kk in range(nk)]
+    titles = [_panel_titles(run, n, unit) for n in numbers]
     traces: list[dict[str, Any]] = []
     frame_traces: list[list[dict[str, Any]]] = [[] for _ in range(nk)]
+    title_traces: list[dict[str, Any]] = []
+    title_frames: list[list[dict[str, Any]]] = [[] for _ in range(nk)]
     for q in range(nq):
         ax = "" if q == 0 else str(q + 1)
         lo = float(rec.hist_lo[:, q, unit].min())
@@ -247,6 +314,7 @@ def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) ->
                               (n["implied_mean"], n["implied_sd"])][q]  # fmt: skip
             frame_traces[kk].append({"type": "bar", **_bars(run, layer, q, unit, kk)})
             frame_traces[kk].append({"type": "scatter", **_marks(centre, spread, top)})
+            title_frames[kk].append({"type": "scatter", "text": [titles[kk][q]]})
         traces.append({
             "type": "bar", "xaxis": f"x{ax}", "yaxis": f"y{ax}", "marker": {"color": HIST[q]},
             "name": run.quantities[q], "hovertemplate": "%{x:.3g}: %{y}<extra></extra>",
@@ -257,67 +325,74 @@ def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) ->
             "line": {"color": MARK if q < 2 else IMPLIED, "width": 2}, "hoverinfo": "skip",
             "name": "mean ± sd", **frame_traces[k][2 * q + 1],
         })  # fmt: skip
+        # the panel's title: a text trace, because animation frames drawn without a full
+        # redraw update traces and images but not annotations
+        title_traces.append({
+            "type": "scatter", "mode": "text", "x": [(lo + hi) / 2], "y": [top], "xaxis": f"x{ax}",
+            "yaxis": f"y{ax}", "text": [titles[k][q]], "textposition": "top center", "cliponaxis": False,
+            "hoverinfo": "skip", "name": "title", "textfont": {"size": _FONT},
+        })  # fmt: skip
+    traces += title_traces
+    annotations: list[dict[str, Any]] = []
+    frame_layouts: list[dict[str, Any]] = []
     if has_map:
         assert run.boundary is not None and run.boundary_extent is not None
         x0, x1, y0, y1 = run.boundary_extent
-        g = run.boundary.shape[-1]
         ax = str(ncols)
-        xs, ys = np.linspace(x0, x1, g), np.linspace(y0, y1, g)
         layout[f"xaxis{ax}"] = {"domain": domains[-1], "range": [x0, x1], "anchor": f"y{ax}",
                                 "showgrid": False, "zeroline": False, "showticklabels": False}
         layout[f"yaxis{ax}"] = {"domain": [0, 1], "range": [y0, y1], "anchor": f"x{ax}",
                                 "showgrid": False, "zeroline": False, "showticklabels": False,
                                 "scaleanchor": f"x{ax}", "constrain": "domain"}
-        for kk in range(nk):
-            frame_traces[kk].append({"type": "heatmap", "z": _typed2d(run.boundary[kk])})
-        traces.append({
-            "type": "heatmap", "x": _typed(xs), "y": _typed(ys), "z": _typed2d(run.boundary[k]),
-            "xaxis": f"x{ax}", "yaxis": f"y{ax}",
-            "zmin": 0, "zmax": 255, "showscale": False, "opacity": 0.85,
-            "colorscale": [[0, CLASS_COLORS[0]], [0.5, "#f4f4f4" if not dark else "#3a3a3a"],
-                           [1, CLASS_COLORS[1]]],
-            "hovertemplate": "P(class 1) = %{z:.0f}/255<extra></extra>",
-        })  # fmt: skip
+        place = {"xref": f"x{ax}", "yref": f"y{ax}", "x": x0, "y": y1, "sizex": x1 - x0, "sizey": y1 - y0,
+                 "xanchor": "left", "yanchor": "top", "sizing": "stretch", "layer": "below", "opacity": 0.85}
         ds = run.dataset
-        traces.append({
-            "type": "scattergl" if len(ds.y_train) > 2000 else "scatter", "mode": "markers",
-            "x": ds.X_train[:, 0], "y": ds.X_train[:, 1], "xaxis": f"x{ax}", "yaxis": f"y{ax}",
-            "marker": {"size": 5, "color": [CLASS_COLORS[c] for c in ds.y_train],
-                       "line": {"width": 0.6, "color": "#ffffff" if dark else "#222222"}},
-            "hoverinfo": "skip", "name": "training points",
+        n_pts = min(len(ds.y_train), MAP_POINTS)
+        dots = points_image(ds.X_train[:n_pts, 0], ds.X_train[:n_pts, 1], ds.y_train[:n_pts],
+                            run.boundary_extent, dark)  # fmt: skip
+        # the training points: a second, static image above the boundary (frames only swap the first)
+        points_layer = {"source": dots, **place, "layer": "above", "opacity": 1.0, "name": "training points"}
+        boundary = boundary_images(run, dark)
+        layout["images"] = [{"source": boundary[k], **place}, points_layer]
+        # a frame swaps only the first image's source; the points image stays
+        frame_layouts = [{"images": [{"source": src}]} for src in boundary]
+        d = domains[-1]
+        annotations.append({
+            "text": "<b>Decision boundary</b> · P(class 1)", "x": (d[0] + d[1]) / 2, "y": 1.0,
+            "xref": "paper", "yref": "paper", "yanchor": "bottom", "xanchor": "center", "showarrow": False,
+            "font": {"size": _FONT}, "yshift": 4,
         })  # fmt: skip
+    layout["annotations"] = annotations
 
-    def annotations(kk: int) -> list[dict[str, Any]]:
-        titles = _panel_titles(run, numbers[kk], unit)
+    moving = list(range(2 * nq)) + list(range(2 * nq, 3 * nq))
+    frames = []
+    for kk in range(nk):
+        frame: dict[str, Any] = {"name": str(kk), "data": frame_traces[kk] + title_frames[kk],
+                                 "traces": moving}
         if has_map:
-            titles.append("<b>Decision boundary</b> · P(class 1)")
-        return [
-            {"text": t, "x": (d[0] + d[1]) / 2, "y": 1.0, "xref": "paper", "yref": "paper",
-             "yanchor": "bottom", "xanchor": "center", "showarrow": False, "font": {"size": _FONT}}
-            for t, d in zip(titles, domains)
-        ]  # fmt: skip
-
-    layout["annotations"] = annotations(k)
-    moving_idx = list(range(2 * nq)) + ([2 * nq] if has_map else [])
-    frames = [
-        {"name": str(kk), "data": frame_traces[kk], "traces": moving_idx,
-         "layout": {"annotations": annotations(kk)}}
-        for kk in range(nk)
-    ]  # fmt: skip
-    steps = [
-        {"label": str(int(run.ckpt_steps[kk])), "method": "animate",
-         "args": [[str(kk)], {"mode": "immediate", "frame": {"duration": FRAME_MS, "redraw": True},
-                              "transition": {"duration": 0}}]}
-        for kk in range(nk)
-    ]  # fmt: skip
+            frame["layout"] = frame_layouts[kk]
+        frames.append(frame)
+    jump = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}}
+    steps = [{"label": str(int(run.ckpt_steps[kk])), "method": "animate", "args": [[str(kk)], jump]}
+             for kk in range(nk)]  # fmt: skip
+    play = {"mode": "immediate", "fromcurrent": True, "transition": {"duration": 0},
+             "frame": {"duration": PLAY_MS, "redraw": False}}  # fmt: skip
+    layout["updatemenus"] = [{
+        "type": "buttons", "direction": "left", "showactive": False, "x": 0, "y": 0, "xanchor": "left",
+        "yanchor": "top", "pad": {"t": 38, "r": 8}, "font": {"size": _FONT}, "name": "playback",
+        "buttons": [
+            {"label": "▶ Play", "method": "animate", "args": [None, play]},
+            {"label": "❚❚ Pause", "method": "animate", "args": [[None], jump]},
+            {"label": "↺ from 0", "method": "animate", "args": [[str(kk) for kk in range(nk)], play]},
+        ],
+    }]  # fmt: skip
     layout["sliders"] = [{
-        "active": k, "steps": steps, "x": 0, "len": 1, "y": 0, "yanchor": "top", "pad": {"t": 28, "b": 0},
-        "currentvalue": {"prefix": "scrub: step ", "font": {"size": _FONT, "color": "#888"}},
+        "active": k, "steps": steps, "x": 0.22, "len": 0.78, "y": 0, "yanchor": "top",
+        "pad": {"t": 28, "b": 0},
+        "currentvalue": {"prefix": "step ", "font": {"size": _FONT, "color": "#888"}},
         "tickcolor": "#888", "ticklen": 4, "minorticklen": 0, "name": "step",
         "font": {"size": 9, "color": "rgba(0,0,0,0)"},  # 51 step labels would overlap; currentvalue says it
     }]  # fmt: skip
-    layout["height"] = 400
-    layout["margin"]["b"] = 92
     return _figure(traces, layout, frames)
 
 
