@@ -45,8 +45,10 @@ __all__ = [
     "ladder",
     "plain",
     "settings_from_widgets",
+    "settings_problem",
     "settings_sidebar",
     "show_notices",
+    "show_settings_problem",
     "sync_url",
     "url_notices",
     "widget",
@@ -58,6 +60,7 @@ CACHE_TTL_SECONDS = 3600
 _STATE = "bnviz_settings"
 _NOTICES = "bnviz_url_notices"
 _FROM_URL = "bnviz_url_settings"
+_PROBLEM = "bnviz_settings_problem"
 
 # The sidebar's sections, in order; every Settings field appears exactly once.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -89,10 +92,13 @@ def _cached_train(settings: Settings) -> Run:
 def cached_run(settings: Settings) -> Run:
     """``bnviz.train.train(settings)``, cached per Settings for every session.
 
-    Keeps at most ``CACHE_ENTRIES`` runs for ``CACHE_TTL_SECONDS``. Each call returns
-    a fresh copy (``st.cache_data`` semantics), so callers may not share mutations.
+    The cache key is ``settings.canonical()``: a run without BN ignores ε, γ/β, decay,
+    bias correction and freezing, so moving those does not retrain the no-BN baseline
+    (its ``run.settings`` then holds the defaults of those fields). Keeps at most
+    ``CACHE_ENTRIES`` runs for ``CACHE_TTL_SECONDS``. Each call returns a fresh copy
+    (``st.cache_data`` semantics), so callers may not share mutations.
     """
-    return _cached_train(settings)
+    return _cached_train(settings.canonical())
 
 
 def ladder(name: str, value: Any, dataset: str | None = None) -> list[Any]:
@@ -186,16 +192,48 @@ def widget(name: str, container: Any = None, dataset: str | None = None) -> Any:
 
 
 def settings_from_widgets(base: Settings) -> Settings:
-    """Settings from the widgets' session state, ``base`` for fields without a widget."""
+    """Settings from the widgets' session state, ``base`` for fields without a widget.
+
+    When the widgets describe no valid Settings (e.g. more compute than one run may use,
+    ``Settings.cost() > MAX_COST``), returns ``base`` (what worked last) and keeps the
+    reason for :func:`settings_problem`, so the page can say so instead of silently
+    ignoring the slider.
+    """
     values = {}
     for f in dataclasses.fields(Settings):
         v = st.session_state.get(KEY_PREFIX + f.name, getattr(base, f.name))
         values[f.name] = type(getattr(base, f.name))(v)
     values["batch_size"] = min(values["batch_size"], n_train(values["dataset"]))
     try:
-        return Settings(**values)
-    except ValueError:  # a value no widget can produce; keep what worked last
+        settings = Settings(**values)
+    except ValueError as err:
+        kept = [f"{name} = {getattr(base, name)} (not {values[name]})"
+                for name in values if values[name] != getattr(base, name)]
+        st.session_state[_PROBLEM] = (str(err), kept)
         return base
+    st.session_state.pop(_PROBLEM, None)
+    return settings
+
+
+def settings_problem() -> str | None:
+    """Why the last widget values were not used (plain text), or None when they were.
+
+    Says the core's reason (e.g. "steps: ... billion multiply-adds ...") and which
+    settings are in effect instead.
+    """
+    problem = st.session_state.get(_PROBLEM)
+    if not problem:
+        return None
+    reason, kept = problem
+    still = "; ".join(kept) if kept else "the previous values"
+    return f"These settings were not used: {reason}. Still showing the last settings that worked: {still}."
+
+
+def show_settings_problem(container: Any = None) -> None:
+    """A warning with :func:`settings_problem`, as plain text (nothing when there is none)."""
+    text = settings_problem()
+    if text is not None:
+        (container if container is not None else st).warning(plain(text), icon=":material/block:")
 
 
 def settings_sidebar(fields: Sequence[str] | None = None, groups: bool = True) -> Settings:
@@ -207,6 +245,7 @@ def settings_sidebar(fields: Sequence[str] | None = None, groups: bool = True) -
     stored as the session's settings and written to the URL.
     """
     base = current_settings()
+    problem_box = st.sidebar.empty()  # on top of the widgets: filled once their values are known
     wanted = set(fields) if fields is not None else None
     for f in dataclasses.fields(Settings):
         key = KEY_PREFIX + f.name
@@ -230,6 +269,7 @@ def settings_sidebar(fields: Sequence[str] | None = None, groups: bool = True) -
                 d = float(st.session_state[KEY_PREFIX + "decay"])
                 st.sidebar.caption(f"= PyTorch momentum {1 - d:.4g} · Keras momentum {d:.4g}")
     settings = settings_from_widgets(base)
+    show_settings_problem(problem_box)
     st.session_state[_STATE] = settings
     sync_url(settings)
     return settings

@@ -90,7 +90,8 @@ def test_default_page_renders_every_part_and_writes_the_url():
     movie = figure(at, "movie")
     assert len(movie["frames"]) == 51
     assert [t["type"] for t in movie["data"]][:6] == ["bar", "scatter"] * 3
-    assert any(t["type"] == "heatmap" for t in movie["data"]), "moons has a decision boundary"
+    assert movie["layout"]["images"][0]["source"].startswith("data:image/png"), "moons: a decision boundary"
+    assert all(f["layout"]["images"] for f in movie["frames"]), "and it moves with the steps"
     q = qp(at)
     for name, value in Settings().to_query().items():
         assert q[name] == value, name
@@ -163,21 +164,31 @@ def test_layer_and_unit_are_display_choices_that_change_the_view_not_the_run():
     assert latex(at, r"\mu = ").endswith("z^{(i)}"), "pooled: the equation without one unit's numbers"
 
 
-def test_step_reset_and_play_buttons_move_the_displayed_step():
+def test_step_and_reset_buttons_move_the_displayed_step():
     at = app()
     assert step(at) == 500
+    at.button(key="v_step").click().run()
+    assert step(at) == 500, "at the end, Step stays at the end"
     at.button(key="v_reset").click().run()
     assert step(at) == 0 and qp(at)["t"] == "0"
     at.button(key="v_step").click().run()
     assert step(at) == 10 and qp(at)["t"] == "10"
     assert figure(at, "movie")["layout"]["sliders"][0]["active"] == 1
     assert figure(at, "curves")["layout"]["shapes"][0]["x0"] == 10
-    at.button(key="v_play").click().run()
-    assert at.session_state["v_playing"] is True
-    assert at.button(key="v_play").label == "Pause"
-    at.button(key="v_play").click().run()
-    assert at.session_state["v_playing"] is False
+    assert figure(at, "stats")["layout"]["shapes"][0]["x0"] == 10
     assert not at.exception
+
+
+def test_play_is_in_the_browser_not_a_server_timer():
+    """Play / Pause are Plotly buttons animating the figure's frames: no server button, no ticking."""
+    at = app()
+    assert not any(b.key == "v_play" for b in at.button)
+    menu = figure(at, "movie")["layout"]["updatemenus"][0]
+    labels = [b["label"] for b in menu["buttons"]]
+    assert "▶ Play" in labels and "❚❚ Pause" in labels
+    assert all(b["method"] == "animate" for b in menu["buttons"])
+    source = (ROOT / "views" / "explorer.py").read_text()
+    assert "run_every" not in source, "no fragment timer: the page costs nothing while a class plays"
 
 
 def test_turning_bn_off_shows_z_only_and_no_statistics():
@@ -194,7 +205,7 @@ def test_digits_has_no_decision_boundary_and_batch_ladder_follows_the_dataset():
     at = app()
     at.selectbox(key="s_dataset").set_value("digits").run()
     assert not at.exception
-    assert not any(t["type"] == "heatmap" for t in figure(at, "movie")["data"])
+    assert not figure(at, "movie")["layout"].get("images"), "no decision boundary for 64-D data"
     assert 1198 in at.select_slider(key="s_batch_size").options or "1198" in at.select_slider(
         key="s_batch_size").options
     at.select_slider(key="s_batch_size").set_value(1198).run()
@@ -224,6 +235,43 @@ def test_every_setting_retrains_and_lands_in_the_url(key, kind, value):
 
 
 # --------------------------------------------------------------------------- bad input
+
+
+def test_settings_over_the_compute_budget_are_refused_visibly():
+    at = app()
+    at.selectbox(key="s_dataset").set_value("digits").run()
+    at.select_slider(key="s_width").set_value(128).run()  # within the budget at depth 2
+    assert qp(at)["width"] == "128"
+    text = summary(at)
+    at.slider(key="s_depth").set_value(8).run()
+    assert not at.exception
+    page = [w.value for w in at.main.warning]
+    side = [w.value for w in at.sidebar.warning]
+    for where in (page, side):
+        said = " ".join(where)
+        assert "not used" in said and "billion multiply" in said and "lower steps" in said, where
+        assert "depth = 2 \\(not 8\\)" in said, "which setting is in effect instead"
+    assert qp(at)["depth"] == "2", "the URL holds what is shown"
+    assert summary(at) == text, "the last settings that worked are still shown"
+    at.slider(key="s_depth").set_value(3).run()  # within budget again: used, and the warning goes
+    assert qp(at)["depth"] == "3"
+    assert not any("not used" in w.value for w in at.warning)
+
+
+def test_the_no_bn_baseline_is_cached_on_its_canonical_settings(monkeypatch):
+    from bnviz import ui
+
+    calls: list[Settings] = []
+    monkeypatch.setattr(ui, "train", lambda s: calls.append(s) or train(s))
+    ui._cached_train.clear()
+    a = ui.cached_run(Settings(steps=20, use_bn=False, eps=1e-3, decay=0.99))
+    b = ui.cached_run(Settings(steps=20, use_bn=False, eps=0.1, gamma_init=2.0))
+    assert len(calls) == 1, "ε, γ, decay cannot change a run without BN"
+    assert a.curves.equals(b.curves)
+    ui.cached_run(Settings(steps=20, use_bn=True, eps=0.1))
+    ui.cached_run(Settings(steps=20, use_bn=True, eps=1e-3))
+    assert len(calls) == 3, "with BN they do"
+    ui._cached_train.clear()
 
 
 def test_batch_size_one_shows_the_degenerate_batch_notice():

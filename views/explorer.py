@@ -1,8 +1,15 @@
 """Explorer: move a slider, watch a small network train with and without Batch Normalization.
 
 Layout only. Settings come from the sidebar (and the URL), runs from ``ui.cached_run``,
-figures from ``bnviz.charts.explorer``. Display choices (layer, unit, step, play) live
-in one fragment, so they redraw only that part and never retrain.
+figures from ``bnviz.charts.explorer``. What redraws on which control:
+
+- a sidebar setting: the whole page (both runs come from the cache or are trained);
+- Reset / Step (the step the equations, curves and statistics show): the whole page,
+  no training;
+- layer / unit: only the ``unit_view`` fragment (histograms, their equations, the
+  statistics panel); the training curves do not depend on them and stay as drawn;
+- Play / Pause and the scrubber under the histograms: nothing on the server; the
+  figure carries one frame per checkpoint and Plotly animates it in the browser.
 """
 
 from __future__ import annotations
@@ -16,7 +23,6 @@ from bnviz import Settings, ui
 from bnviz.charts import explorer as charts
 from bnviz.train import Run
 
-PLAY_EVERY = 0.4  # seconds per checkpoint while playing
 VIEW_KEYS = ("layer", "unit", "t")  # the URL keys of the display choices (1-based layer and unit)
 # Less empty space above the title, so the histograms fit a 1280×720 projector's first screen.
 CSS = '[data-testid="stMainBlockContainer"] {padding-top: 3.6rem;}'
@@ -79,7 +85,6 @@ def _view_from_url(settings: Settings) -> list[str]:
     unit = read("unit", 1, settings.width, 1, ("all", "pooled"))
     st.session_state.v_unit = -1 if str(q.get("unit", "")).lower() in ("all", "pooled") else (unit or 1) - 1
     st.session_state.v_t = read("t", 0, settings.steps, None, ("end",))
-    st.session_state.v_playing = False
     return notices
 
 
@@ -90,28 +95,16 @@ def _init_view(settings: Settings) -> None:
     st.session_state.setdefault("v_layer", 0)
     st.session_state.setdefault("v_unit", 0)
     st.session_state.setdefault("v_t", None)
-    st.session_state.setdefault("v_playing", False)
-    st.session_state.setdefault("v_action", False)
-
-
-def _user_action() -> None:
-    st.session_state.v_action = True
 
 
 def _reset() -> None:
-    st.session_state.update(v_t=0, v_playing=False, v_action=True)
+    st.session_state.v_t = 0
 
 
-def _step(last: int, step_of: list[int]) -> None:
+def _step(step_of: list[int]) -> None:
+    """One checkpoint on (sets a value computed from the state, so a repeated click is one more step)."""
     k = _current_k(step_of)
-    st.session_state.update(v_t=step_of[min(k + 1, last)], v_playing=False, v_action=True)
-
-
-def _toggle_play(step_of: list[int]) -> None:
-    playing = not st.session_state.v_playing
-    if playing and _current_k(step_of) >= len(step_of) - 1:
-        st.session_state.v_t = 0  # at the end: play from the start
-    st.session_state.update(v_playing=playing, v_action=True)
+    st.session_state.v_t = step_of[min(k + 1, len(step_of) - 1)]
 
 
 def _current_k(step_of: list[int]) -> int:
@@ -159,8 +152,9 @@ def _math_histograms(run: Run, n: dict[str, Any], unit: int, layer: int) -> None
         affine = "frozen at their initial values" if run.settings.freeze_affine else "learned"
         st.caption(f"γ and β of layer {layer + 1} are {affine}; grey lines mark what they imply.")
     if run.boundary is not None:
-        cols[3].caption("The prediction over the plane at this step, with the training points. "
-                        "Inference uses the running statistics (bias-corrected if switched on).")
+        cols[3].caption("The prediction over the plane, with training points; it moves with the "
+                        "scrubber and ▶ Play. Inference uses the running statistics (bias-corrected "
+                        "if switched on).")
 
 
 def _math_stats(run: Run, s: dict[str, Any]) -> None:
@@ -182,6 +176,7 @@ def _math_stats(run: Run, s: dict[str, Any]) -> None:
 
 def _notices(settings: Settings, run: Run, plain_run: Run) -> None:
     ui.show_notices(ui.url_notices() + st.session_state.get("v_url_notices", []))
+    ui.show_settings_problem()  # the sidebar's values describe no allowed run: say so, and what is shown
     if settings.use_bn and settings.batch_size == 1:
         st.warning(
             "Batch size m = 1: each mini-batch is a single example, so μ_B = z and σ²_B = 0, and "
@@ -202,118 +197,104 @@ def _notices(settings: Settings, run: Run, plain_run: Run) -> None:
 settings = ui.settings_sidebar()
 _init_view(settings)
 bn_run = ui.cached_run(settings.replace(use_bn=True))
-plain_run = ui.cached_run(settings.replace(use_bn=False))
+plain_run = ui.cached_run(settings.replace(use_bn=False))  # cached on settings.canonical()
 run = bn_run if settings.use_bn else plain_run
+step_of = [int(x) for x in run.ckpt_steps]
+if st.session_state.v_t is not None and st.session_state.v_t > step_of[-1]:
+    st.session_state.v_t = None  # the run is shorter now: show its end
 
 st.html(f"<style>{CSS}</style>")
 st.markdown("### bnviz · Batch Normalization, visible")
 _notices(settings, run, plain_run)
 which = "BN" if settings.use_bn else "no BN"
-with st.container(key="summary"):
+left, right = st.columns([2.3, 1], vertical_alignment="bottom")
+with left.container(key="summary"):
     st.markdown(
         f"Test accuracy **{pct(bn_run.curves['test_acc'].iloc[-1])}** with BN, "
         f"**{pct(plain_run.curves['test_acc'].iloc[-1])}** without · final loss ({which}) "
         f"{run.curves['loss'].iloc[-1]:.3g} · {run.steps_done}/{settings.steps} steps trained.  \n"
         ":gray[Any sidebar setting retrains both networks (same seed); layer, unit and step "
-        "only change the view; Play replays the recorded training.]"
+        "only change the view; ▶ Play under the histograms replays the recorded training.]"
     )
+with right:
+    b1, b2, counter = st.columns([1, 1, 1.25], vertical_alignment="bottom")
+    b1.button("Reset", key="v_reset", on_click=_reset, width="stretch", icon=":material/replay:",
+              help="Back to step 0: histograms, equations, curves and statistics.")
+    b2.button("Step", key="v_step", on_click=_step, args=(step_of,), width="stretch",
+              icon=":material/skip_next:", help="Advance one recorded checkpoint (the equations, curves "
+              "and statistics follow; ▶ Play in the chart animates only the histograms).")
+    k_shown = _current_k(step_of)
+    with counter.container(key="step_counter"):
+        st.markdown(f"**Step {step_of[k_shown]}** of {settings.steps}  \n"
+                    f":gray[checkpoint {k_shown + 1}/{len(step_of)}]")
 
 dark = getattr(getattr(st.context, "theme", None), "type", None) == "dark"
-playing = bool(st.session_state.v_playing)
 
 
-@st.fragment(run_every=PLAY_EVERY if playing else None)
-def view(run: Run, bn_run: Run, plain_run: Run) -> None:
+@st.fragment
+def unit_view(run: Run) -> None:
+    """Everything that depends on the layer and unit: a change here reruns only this."""
     s = run.settings
     step_of = [int(x) for x in run.ckpt_steps]
-    last = len(step_of) - 1
     if st.session_state.v_layer >= s.depth:
         st.session_state.v_layer = s.depth - 1
     if st.session_state.v_unit >= s.width:
         st.session_state.v_unit = s.width - 1
-    if st.session_state.v_t is not None and st.session_state.v_t > step_of[-1]:
-        st.session_state.v_t = None  # the run is shorter now: show its end
-
-    # a tick of the play timer (no control was touched): advance one checkpoint
-    if st.session_state.v_playing and not st.session_state.v_action:
-        k = _current_k(step_of)
-        if k >= last:
-            st.session_state.v_playing = False
-        else:
-            st.session_state.v_t = step_of[k + 1]
-    st.session_state.v_action = False
-    if bool(st.session_state.v_playing) != playing:
-        st.rerun(scope="app")  # start or stop the play timer
-
-    c = st.columns([0.95, 1.15, 0.95, 0.85, 0.9, 1.2], vertical_alignment="bottom")
-    c[0].selectbox("Layer ℓ", list(range(s.depth)), key="v_layer", format_func=lambda i: f"ℓ = {i + 1}",
-                   on_change=_user_action, help="Which hidden layer's Z, Z_norm, Z̃ to show.")
-    c[1].selectbox("Unit", [-1, *range(s.width)], key="v_unit", on_change=_user_action,
-                   format_func=lambda j: "all units pooled" if j < 0 else f"unit {j + 1}",
-                   help="One unit (a column of Z), or every unit of the layer pooled together.")
-    c[2].button("Reset", key="v_reset", on_click=_reset, help="Back to step 0.", width="stretch",
-                icon=":material/replay:")
-    c[3].button("Step", key="v_step", on_click=_step, args=(last, step_of), width="stretch",
-                help="Advance one recorded checkpoint.", icon=":material/skip_next:")
-    c[4].button("Pause" if st.session_state.v_playing else "Play", key="v_play", type="primary",
-                icon=":material/pause:" if st.session_state.v_playing else ":material/play_arrow:",
-                on_click=_toggle_play, args=(step_of,), width="stretch",
-                help="Replay the recorded training, one checkpoint every "
-                     f"{PLAY_EVERY:g} s. No retraining: the run is already computed.")
     k = _current_k(step_of)
     t = step_of[k]
-    with c[5].container(key="step_counter"):
-        st.markdown(f"**Step {t}** of {s.steps}  \ncheckpoint {k + 1}/{last + 1}")
+    layer, unit = int(st.session_state.v_layer), int(st.session_state.v_unit)
 
+    c = st.columns([0.7, 0.9, 1.3, 2.1], vertical_alignment="bottom")
+    c[0].selectbox("Layer ℓ", list(range(s.depth)), key="v_layer", format_func=lambda i: f"ℓ = {i + 1}",
+                   help="Which hidden layer's Z, Z_norm, Z̃ to show.")
+    c[1].selectbox("Unit", [-1, *range(s.width)], key="v_unit",
+                   format_func=lambda j: "all units pooled" if j < 0 else f"unit {j + 1}",
+                   help="One unit (a column of Z), or every unit of the layer pooled together.")
     layer, unit = int(st.session_state.v_layer), int(st.session_state.v_unit)
     at_end = st.session_state.v_t is None
     ui.sync_url(extra={"layer": str(layer + 1), "unit": "all" if unit < 0 else str(unit + 1),
                        **({} if at_end else {"t": str(t)})}, drop=("t",) if at_end else ())
 
-    head, flow = st.columns([1, 1.4], vertical_alignment="center")
-    head.markdown(f"#### Inside layer {layer + 1}: Z → Z_norm → Z̃")
+    c[2].markdown(f"#### Inside layer {layer + 1}: Z → Z_norm → Z̃")
     lo, hi = f"{{[{layer}]}}", f"{{[{layer + 1}]}}"
-    flow.latex(rf"A^{lo} \xrightarrow{{W^{hi}}} Z^{hi} \xrightarrow[BN]{{\gamma^{hi},\,\beta^{hi}}} "
-             rf"\tilde Z^{hi} \to A^{hi} = g(\tilde Z^{hi})")
+    c[3].latex(rf"A^{lo} \xrightarrow{{W^{hi}}} Z^{hi} \xrightarrow[BN]{{\gamma^{hi},\,\beta^{hi}}} "
+               rf"\tilde Z^{hi} \to A^{hi} = g(\tilde Z^{hi})")
     st.plotly_chart(charts.movie_figure(run, layer, unit, k, dark=dark), key="movie",
                     config={"displaylogo": False})
     _math_histograms(run, charts.unit_numbers(run, layer, unit, k), unit, layer)
-
-    st.markdown("#### Training: with and without BN")
-    st.plotly_chart(charts.curves_figure(bn_run, plain_run, t, chosen_bn=s.use_bn), key="curves",
-                    config={"displaylogo": False})
 
     who = "all units (mean)" if unit < 0 else f"unit {unit + 1}"
     st.markdown(f"#### Statistics of layer {layer + 1}, {who}: mini-batch vs running vs population")
     if not s.use_bn:
         st.info("Batch Norm is off, so there are no mini-batch statistics to track. "
                 "Switch **Batch Norm** on to see μ_B, σ²_B and their running estimates.")
-    else:
-        left, right = st.columns([1.6, 1])
-        left.plotly_chart(charts.stats_figure(run, layer, unit, t), key="stats",
-                          config={"displaylogo": False})
-        with right:
-            _math_stats(run, charts.stat_numbers(run, layer, unit, t))
-        with st.columns([1.2, 1])[0]:
-            table = charts.accuracy_table(run, k)
-            chosen = "running EWA, bias-corrected" if s.bias_correction else "running EWA (raw)"
-            st.dataframe(
-                table, hide_index=True, width="stretch",
-                column_config={col: st.column_config.NumberColumn(format="percent")
-                               for col in table.columns if col != "statistics"},
-            )  # fmt: skip
-            st.caption(f"Test accuracy in inference mode with each choice of statistics. "
-                       f"The curves above use “{chosen}” (the bias-correction switch).")
-
-    d1, d2, _ = st.columns([1, 1, 2])
-    d1.download_button("curves (CSV)", lambda: charts.curves_table(bn_run, plain_run).to_csv(index=False),
-                       file_name="bnviz-curves.csv", mime="text/csv", on_click="ignore", key="dl_curves",
-                       icon=":material/download:")
-    if s.use_bn:
-        d2.download_button(f"statistics, layer {layer + 1} (CSV)",
-                           lambda: charts.stats_table(run, layer).to_csv(index=False),
-                           file_name=f"bnviz-statistics-layer{layer + 1}.csv", mime="text/csv",
-                           on_click="ignore", key="dl_stats", icon=":material/download:")
+        return
+    left, right = st.columns([1.6, 1])
+    left.plotly_chart(charts.stats_figure(run, layer, unit, t), key="stats", config={"displaylogo": False})
+    with right:
+        _math_stats(run, charts.stat_numbers(run, layer, unit, t))
+    tab, dl = st.columns([1.2, 1], vertical_alignment="bottom")
+    with tab:
+        table = charts.accuracy_table(run, k)
+        chosen = "running EWA, bias-corrected" if s.bias_correction else "running EWA (raw)"
+        st.dataframe(
+            table, hide_index=True, width="stretch",
+            column_config={col: st.column_config.NumberColumn(format="percent")
+                           for col in table.columns if col != "statistics"},
+        )  # fmt: skip
+        st.caption(f"Test accuracy in inference mode with each choice of statistics. "
+                   f"The curves below use “{chosen}” (the bias-correction switch).")
+    dl.download_button(f"statistics, layer {layer + 1} (CSV)",
+                       lambda: charts.stats_table(run, layer).to_csv(index=False),
+                       file_name=f"bnviz-statistics-layer{layer + 1}.csv", mime="text/csv",
+                       on_click="ignore", key="dl_stats", icon=":material/download:")
 
 
-view(run, bn_run, plain_run)
+unit_view(run)
+
+st.markdown("#### Training: with and without BN")
+st.plotly_chart(charts.curves_figure(bn_run, plain_run, step_of[k_shown], chosen_bn=settings.use_bn),
+                key="curves", config={"displaylogo": False})
+st.download_button("curves (CSV)", lambda: charts.curves_table(bn_run, plain_run).to_csv(index=False),
+                   file_name="bnviz-curves.csv", mime="text/csv", on_click="ignore", key="dl_curves",
+                   icon=":material/download:")
