@@ -202,14 +202,12 @@ v1 = values_widget(1, p1, c1, base.dataset)
 v2 = values_widget(2, p2, c2, base.dataset) if p2 != NONE else ()
 with c3:
     seeds = st.slider("Seeds per configuration", 1, 5, key="sw_seeds", on_change=to_custom)
+    view = "heatmap"
+    if p2 != NONE and st.toggle("Lines instead of a heatmap", key="sw_lines"):
+        view = "lines"
     target = 0.9
     if metric == "steps_to_target":
         target = st.slider("Target test accuracy", 0.5, 1.0, 0.9, 0.01, key="sw_target")
-    view = "heatmap"
-    if p2 != NONE:
-        view = st.segmented_control(
-            "View", ["heatmap", "lines"], default="heatmap", key="sw_view", required=True
-        )
 
 
 if not v1 or (p2 != NONE and not v2):
