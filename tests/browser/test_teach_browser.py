@@ -24,8 +24,7 @@ VIEWS = {
 def test_view_opens_by_url(app_server, new_page, view, viewport, size):
     page = new_page(viewport)
     open_app(page, f"{app_server}/{view}")
-    _dismiss_first_session_dialog(page)
-    assert page.get_by_role("dialog").count() == 0
+    _no_dialog(page)
     assert exceptions(page) == []
     assert page.bnviz_errors == []
     assert page.locator("h1").first.is_visible()
@@ -36,17 +35,10 @@ def test_view_opens_by_url(app_server, new_page, view, viewport, size):
     screenshot(page, f"teach-{view}-{size}")
 
 
-def _dismiss_first_session_dialog(page) -> None:
-    """Close Streamlit's "Page not found" dialog, if open.
-
-    The first session after the server starts, opened on a deep link, gets it although the
-    page then runs (Streamlit only knows the st.navigation pages once app.py has run once).
-    It makes the page inert to clicks. Any other dialog is left alone: it would be a bug.
-    """
-    dialog = page.get_by_role("dialog")
-    if dialog.count() and "Page not found" in dialog.inner_text():
-        dialog.get_by_role("button", name="Close").click()
-        dialog.wait_for(state="detached")
+def _no_dialog(page) -> None:
+    """A modal dialog would make the page inert to clicks: say which one it is."""
+    dialogs = page.get_by_role("dialog")
+    assert dialogs.count() == 0, dialogs.first.inner_text()
 
 
 def _type_into_cell(page, row: int, text: str) -> None:
@@ -79,7 +71,7 @@ def _type_into_cell(page, row: int, text: str) -> None:
 
 def test_glass_box_typing_and_sliders(app_server, page):
     open_app(page, f"{app_server}/glass-box?z=1;3;8")
-    _dismiss_first_session_dialog(page)
+    _no_dialog(page)
     line = plot_data(page)[0]
     assert line[0]["x"] == [1, 3, 8]
 
@@ -104,7 +96,7 @@ def test_glass_box_typing_and_sliders(app_server, page):
 
 def test_glass_box_batch_of_one(app_server, page):
     open_app(page, f"{app_server}/glass-box?z=4;9&gb_eps=0")
-    _dismiss_first_session_dialog(page)
+    _no_dialog(page)
     with rerun(page):
         page.get_by_role("button", name="Batch of one").click()
     assert exceptions(page) == []
