@@ -104,12 +104,12 @@ gamma, beta, eps = (
 
 with right:
     for p in problems:
-        st.error(ui.plain(f"{p}: left out."), icon="✏️")
+        st.error(ui.plain(f"{p}: left out."), icon=":material/edit:")
     if len(values) > teach.MAX_GLASS_VALUES:
         st.warning(f"Only the first {teach.MAX_GLASS_VALUES} values are used.")
         values = values[: teach.MAX_GLASS_VALUES]
     if len(values) == 0:
-        st.error("The mini-batch is empty: type at least one number into the table.", icon="✏️")
+        st.error("The mini-batch is empty: type at least one number into the table.", icon=":material/edit:")
         st.stop()
     gb = teach.glass_box(values, gamma, beta, eps)
     ui.sync_url(extra={"z": ";".join(num(v, 10) for v in gb.z), "gb_gamma": repr(gamma),
@@ -127,7 +127,7 @@ with right:
     )
     st.latex(rf"\sqrt{{\sigma^2 + \epsilon}} = \sqrt{{{tex(gb.var)} + {tex(eps)}}} = {tex(gb.denom)}")
     for note in gb.notes:
-        st.warning(note, icon="🔎")
+        st.warning(note, icon=":material/search:")
     st.dataframe(gb.table().style.format(precision=4), hide_index=True, width="stretch", key="gb_table")
     st.plotly_chart(charts.glass_box_figure(gb), key="gb_line", config={"displayModeBar": False})
     st.caption(
