@@ -3,15 +3,19 @@
     .venv/bin/python bench/app_latency.py [--repeats 9]
 
 Starts ``streamlit run app.py`` and ``streamlit run bench/floor_app.py`` (a one-slider,
-one-chart page) on free ports, and prints the median time from a control change to
-the updated chart, in whole milliseconds:
+one-chart page) on free ports (with the browser tests' harness), and prints the median
+time from a control change to the updated chart, in whole milliseconds:
 
-  (a) display-only: the Explorer's "Unit" select box (a fragment rerun, no training);
-  (b) retrain: the ε slider in the sidebar (trains the BN run and the no-BN baseline);
+  (a) display-only: the Explorer's "Unit" select box (a fragment rerun, no training),
+      until the histograms are redrawn;
+  (e) the same change, until the statistics chart (further down, same fragment) is redrawn;
+  (b) retrain, ε slider: trains the BN run; the no-BN baseline comes from the cache
+      (it is keyed on ``Settings.canonical()``, and ε cannot change a run without BN);
+  (f) retrain, learning-rate slider: trains both runs (BN and the no-BN baseline);
   (c) floor: the floor page's slider;
 
-the ratios (a)/(c) and (b)/(c), and (d) the client-side step scrubber: one click on
-the Plotly slider under the histograms until the new frame is drawn (no server).
+the ratios to (c), and (d) the client-side step scrubber: one click on the Plotly slider
+under the histograms until the new frame is drawn (no server).
 
 The clock starts in the page at the key press / mouse press (a capture listener) and
 stops at the first animation frame in which the chart's data differs. Retrain
@@ -22,86 +26,71 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.conftest import CHROMIUM_ARGS, free_port, start_server  # noqa: E402
+from tests.browser.helpers import IDLE_JS  # noqa: E402
+
 CHROMIUM = os.environ.get("BNVIZ_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
-IDLE = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
-    && !document.querySelector('[data-testid="stStatusWidget"]')
-    && !document.querySelector('[data-testid="stSkeleton"]');
-}"""
-# Arm a clock: starts at the next keydown/mousedown, stops at the first frame where the
-# signature of chart number `idx` differs from now.
-ARM = """([idx, start]) => {
+LOGS = ROOT / "tests" / "output"
+# Arm clock number `i`: starts at the next keydown/mousedown, stops at the first frame
+# where the signature of the chart selected by `sel` differs from now.
+ARM = """([sel, start, i]) => {
   const sig = () => {
-    const gd = document.querySelectorAll('.js-plotly-plot')[idx];
+    const gd = document.querySelector(sel);
     if (!gd || !gd.data) return '';
     return gd.data.map(t => JSON.stringify(t.y ?? t.z ?? null).slice(0, 400)).join('|');
   };
   const before = sig();
-  window.__t0 = null; window.__t1 = null;
-  const go = () => { if (window.__t0 === null) window.__t0 = performance.now(); };
+  if (before === '') throw new Error('no chart ' + sel);
+  window.__t0 = window.__t0 || []; window.__t1 = window.__t1 || [];
+  window.__t0[i] = null; window.__t1[i] = null;
+  const go = () => { if (window.__t0[i] === null) window.__t0[i] = performance.now(); };
   document.addEventListener(start, go, {capture: true, once: true});
   const poll = () => {
-    if (window.__t0 !== null && sig() !== before) { window.__t1 = performance.now(); return; }
+    if (window.__t0[i] !== null && sig() !== before) { window.__t1[i] = performance.now(); return; }
     requestAnimationFrame(poll);
   };
   requestAnimationFrame(poll);
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+MOVIE, STATS, CURVES = (f".st-key-{key} .js-plotly-plot" for key in ("movie", "stats", "curves"))
 
 
 def serve(script: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1):
-                return proc, url
-        except OSError:
-            time.sleep(0.1)  # the server is starting
-    proc.kill()
-    raise RuntimeError(f"{script} did not start")
+    proc = start_server(ROOT / script, port, LOGS / f"bench-{Path(script).stem}.log")
+    return proc, f"http://127.0.0.1:{port}"
 
 
-def timed(page: Page, chart: int, action, start: str = "keydown", prepare=None) -> float:
-    page.wait_for_function(IDLE)
+def timed(page: Page, charts: list[str], action, start: str = "keydown", prepare=None) -> list[float]:
+    """Milliseconds from the action to the redraw of each chart in ``charts`` (CSS selectors)."""
+    page.wait_for_function(IDLE_JS)
     if prepare is not None:
         prepare()
-    page.evaluate(ARM, [chart, start])
+    for i, sel in enumerate(charts):  # one clock per chart, all armed before the action
+        page.evaluate(ARM, [sel, start, i])
     action()
-    page.wait_for_function("() => window.__t1 !== null", timeout=60_000)
-    ms = page.evaluate("() => window.__t1 - window.__t0")
-    page.wait_for_function(IDLE)
-    return float(ms)
+    ms = []
+    for i in range(len(charts)):
+        page.wait_for_function("(i) => window.__t1[i] !== null", arg=i, timeout=60_000)
+        ms.append(float(page.evaluate("(i) => window.__t1[i] - window.__t0[i]", i)))
+    page.wait_for_function(IDLE_JS)
+    return ms
 
 
 def open_page(browser, url: str) -> Page:
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(url)
     page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-    page.wait_for_function(IDLE, timeout=60_000)
+    page.wait_for_function(IDLE_JS, timeout=60_000)
     return page
 
 
@@ -113,58 +102,79 @@ def main() -> None:
     floor, floor_url = serve("bench/floor_app.py")
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = open_page(browser, app_url)
 
             unit = page.locator(".st-key-v_unit input")
-            display = []
+            display, display_stats = [], []
             for i in range(n):
                 def choose(i: int = i) -> None:
                     unit.click()
                     page.keyboard.type(f"unit {2 + i % 12}")
                     page.get_by_role("option", name=f"unit {2 + i % 12}", exact=True).wait_for()
-                display.append(timed(page, 0, lambda: page.keyboard.press("Enter"), prepare=choose))
+                a, e = timed(page, [MOVIE, STATS], lambda: page.keyboard.press("Enter"), prepare=choose)
+                display.append(a)
+                display_stats.append(e)
+
+            seed = page.locator(".st-key-s_seed input")
+
+            def new_seed(i: int) -> None:  # every later value is new to the cache too
+                seed.fill(str(100 + i))
+                seed.press("Enter")
+                page.wait_for_function(IDLE_JS)
 
             eps = page.locator('.st-key-s_eps input[type="range"]')
             retrain = []
             for i in range(n):  # 1e-5 → 1e-4 → … → 1 → back: each value a new Settings the first time
                 key = "ArrowRight" if (i // 5) % 2 == 0 else "ArrowLeft"
-                seed_key = page.locator(".st-key-s_seed input")
-                if i and i % 5 == 0:  # new seed: every later eps value is new to the cache too
-                    with_seed = str(100 + i)
-                    seed_key.fill(with_seed)
-                    seed_key.press("Enter")
-                    page.wait_for_function(IDLE)
-                retrain.append(timed(page, 1, lambda key=key: page.keyboard.press(key), prepare=eps.focus))
+                if i and i % 5 == 0:
+                    new_seed(i)
+                retrain.append(timed(page, [CURVES], lambda key=key: page.keyboard.press(key),
+                                     prepare=eps.focus)[0])  # fmt: skip
+            lr = page.locator('.st-key-s_lr input[type="range"]')
+            retrain_both = []
+            for i in range(n):  # lr 0.05 → 0.02 → … ; a new seed first: nothing is cached
+                key = "ArrowLeft" if (i // 5) % 2 == 0 else "ArrowRight"
+                if i % 5 == 0:
+                    new_seed(1000 + i)
+                retrain_both.append(timed(page, [CURVES], lambda key=key: page.keyboard.press(key),
+                                          prepare=lr.focus)[0])  # fmt: skip
 
             # the client-side scrubber: click a point of the Plotly slider rail
-            rail = page.locator(".js-plotly-plot .slider-rail-rect").first.bounding_box()
+            rail = page.locator(f"{MOVIE} .slider-rail-rect").first.bounding_box()
             assert rail is not None
             scrub = []
             for i in range(n):
                 x = rail["x"] + rail["width"] * (0.1 + 0.8 * ((i * 7) % 11) / 10)
                 y = rail["y"] + rail["height"] / 2
-                scrub.append(timed(page, 0, lambda x=x, y=y: page.mouse.click(x, y), start="mousedown"))
+                click = lambda x=x, y=y: page.mouse.click(x, y)  # noqa: E731
+                scrub.append(timed(page, [MOVIE], click, start="mousedown")[0])
             page.close()
 
             fpage = open_page(browser, floor_url)
             fslider = fpage.locator('[data-testid="stSlider"] input[type="range"]')
-            floor_ms = [timed(fpage, 0, lambda: fpage.keyboard.press("ArrowRight"), prepare=fslider.focus)
-                        for _ in range(n)]  # fmt: skip
+            floor_ms = [timed(fpage, [".js-plotly-plot"], lambda: fpage.keyboard.press("ArrowRight"),
+                              prepare=fslider.focus)[0] for _ in range(n)]  # fmt: skip
             browser.close()
     finally:
         for proc in (app, floor):
             proc.terminate()
             proc.wait()
 
-    runs = {"display": display, "retrain": retrain, "floor": floor_ms, "scrub": scrub}
+    runs = {"display": display, "display_stats": display_stats, "retrain": retrain,
+            "retrain_both": retrain_both, "floor": floor_ms, "scrub": scrub}  # fmt: skip
     med = {k: statistics.median(v) for k, v in runs.items()}
-    print(f"median of {n}, control change → updated chart (ms)")
-    ratio = {k: med[k] / med["floor"] for k in med}
-    print(f"  (a) display-only (Unit select box)     {med['display']:6.0f}   = {ratio['display']:.2f}× floor")
-    print(f"  (b) retrain (ε slider, BN + baseline)  {med['retrain']:6.0f}   = {ratio['retrain']:.2f}× floor")
-    print(f"  (c) floor (one slider, one chart)      {med['floor']:6.0f}")
-    print(f"  (d) client-side step scrubber          {med['scrub']:6.0f}")
+    r = {k: med[k] / med["floor"] for k in med}
+    print(f"median of {n}, control change → updated chart (ms); load average {os.getloadavg()[0]:.1f}")
+    print(f"  (a) display-only (Unit) → histograms       {med['display']:6.0f}   = {r['display']:.2f}× floor")
+    print(f"  (e) display-only (Unit) → statistics chart {med['display_stats']:6.0f}   "
+          f"= {r['display_stats']:.2f}× floor")
+    print(f"  (b) retrain, ε slider (BN; baseline cached) {med['retrain']:5.0f}   "
+          f"= {r['retrain']:.2f}× floor")
+    print(f"  (f) retrain, lr slider (BN run + baseline) {med['retrain_both']:6.0f}   "
+          f"= {r['retrain_both']:.2f}× floor")
+    print(f"  (c) floor (one slider, one chart)          {med['floor']:6.0f}")
+    print(f"  (d) client-side step scrubber              {med['scrub']:6.0f}")
     for k, v in runs.items():
         print(f"  all {k}: {[round(x) for x in v]}")
 

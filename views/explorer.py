@@ -207,17 +207,17 @@ st.html(f"<style>{CSS}</style>")
 st.markdown("### bnviz · Batch Normalization, visible")
 _notices(settings, run, plain_run)
 which = "BN" if settings.use_bn else "no BN"
-left, right = st.columns([2.3, 1], vertical_alignment="bottom")
+left, right = st.columns([1.45, 1], vertical_alignment="bottom")
 with left.container(key="summary"):
     st.markdown(
         f"Test accuracy **{pct(bn_run.curves['test_acc'].iloc[-1])}** with BN, "
         f"**{pct(plain_run.curves['test_acc'].iloc[-1])}** without · final loss ({which}) "
         f"{run.curves['loss'].iloc[-1]:.3g} · {run.steps_done}/{settings.steps} steps trained.  \n"
-        ":gray[Any sidebar setting retrains both networks (same seed); layer, unit and step "
-        "only change the view; ▶ Play under the histograms replays the recorded training.]"
+        ":gray[Sidebar settings retrain (both networks, same seed); layer, unit and step only "
+        "change the view.]"
     )
 with right:
-    b1, b2, counter = st.columns([1, 1, 1.25], vertical_alignment="bottom")
+    b1, b2, counter = st.columns([1, 0.9, 1], vertical_alignment="bottom")
     b1.button("Reset", key="v_reset", on_click=_reset, width="stretch", icon=":material/replay:",
               help="Back to step 0: histograms, equations, curves and statistics.")
     b2.button("Step", key="v_step", on_click=_step, args=(step_of,), width="stretch",
@@ -225,7 +225,7 @@ with right:
               "and statistics follow; ▶ Play in the chart animates only the histograms).")
     k_shown = _current_k(step_of)
     with counter.container(key="step_counter"):
-        st.markdown(f"**Step {step_of[k_shown]}** of {settings.steps}  \n"
+        st.markdown(f"**Step {step_of[k_shown]}**/{settings.steps}  \n"
                     f":gray[checkpoint {k_shown + 1}/{len(step_of)}]")
 
 dark = getattr(getattr(st.context, "theme", None), "type", None) == "dark"
@@ -244,7 +244,7 @@ def unit_view(run: Run) -> None:
     t = step_of[k]
     layer, unit = int(st.session_state.v_layer), int(st.session_state.v_unit)
 
-    c = st.columns([0.7, 0.9, 1.3, 2.1], vertical_alignment="bottom")
+    c = st.columns([0.6, 0.85, 0.95, 2.0], vertical_alignment="bottom")
     c[0].selectbox("Layer ℓ", list(range(s.depth)), key="v_layer", format_func=lambda i: f"ℓ = {i + 1}",
                    help="Which hidden layer's Z, Z_norm, Z̃ to show.")
     c[1].selectbox("Unit", [-1, *range(s.width)], key="v_unit",
@@ -255,7 +255,7 @@ def unit_view(run: Run) -> None:
     ui.sync_url(extra={"layer": str(layer + 1), "unit": "all" if unit < 0 else str(unit + 1),
                        **({} if at_end else {"t": str(t)})}, drop=("t",) if at_end else ())
 
-    c[2].markdown(f"#### Inside layer {layer + 1}: Z → Z_norm → Z̃")
+    c[2].markdown(f"#### Inside layer {layer + 1}")
     lo, hi = f"{{[{layer}]}}", f"{{[{layer + 1}]}}"
     c[3].latex(rf"A^{lo} \xrightarrow{{W^{hi}}} Z^{hi} \xrightarrow[BN]{{\gamma^{hi},\,\beta^{hi}}} "
                rf"\tilde Z^{hi} \to A^{hi} = g(\tilde Z^{hi})")

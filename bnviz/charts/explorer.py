@@ -387,9 +387,9 @@ def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) ->
         ],
     }]  # fmt: skip
     layout["sliders"] = [{
-        "active": k, "steps": steps, "x": 0.22, "len": 0.78, "y": 0, "yanchor": "top",
+        "active": k, "steps": steps, "x": 0.3, "len": 0.7, "y": 0, "yanchor": "top",
         "pad": {"t": 28, "b": 0},
-        "currentvalue": {"prefix": "step ", "font": {"size": _FONT, "color": "#888"}},
+        "currentvalue": {"prefix": "step ", "xanchor": "right", "font": {"size": _FONT, "color": "#888"}},
         "tickcolor": "#888", "ticklen": 4, "minorticklen": 0, "name": "step",
         "font": {"size": 9, "color": "rgba(0,0,0,0)"},  # 51 step labels would overlap; currentvalue says it
     }]  # fmt: skip
