@@ -29,6 +29,9 @@ from .settings import Settings
 
 N_CHECKPOINTS = 50
 MAX_RECORDED_STEPS = 1000
+# Per-step statistics kept per quantity (steps x units x layers): wide, deep networks record
+# every few steps instead, so a Run stays a few MB (width 128 x depth 4 was 11 MB).
+MAX_RECORDED_VALUES = 64_000
 HIST_BINS = 30
 HIST_SAMPLE = 512  # histograms and percentiles use the first 512 training examples at most
 GRID = 32  # decision-boundary resolution for 2-D datasets
@@ -220,7 +223,8 @@ def train(settings: Settings, dtype: DTypeLike = np.float64) -> Run:
     Y_train = _one_hot(ds.y_train, ds.n_classes, dtype)
     n, m, L, W = len(X_train), s.batch_size, s.depth, s.width
 
-    stride = -(-s.steps // MAX_RECORDED_STEPS)
+    most = max(1, min(MAX_RECORDED_STEPS, MAX_RECORDED_VALUES // (s.width * s.depth)))
+    stride = -(-s.steps // most)
     stat_steps = np.arange(stride, s.steps + 1, stride, dtype=np.int32)
     n_rec = len(stat_steps)
     ckpts = checkpoint_steps(s.steps)
