@@ -49,6 +49,19 @@ DOT = 4  # radius of a training point in that image, in pixels
 _FONT = 12
 
 
+def _subplot_titles(*texts: tuple[str, float]) -> list[dict[str, Any]]:
+    """Small titles above subplots (text, left edge in paper coordinates).
+
+    Used instead of axis titles, which roughly double the time Plotly takes to draw a
+    figure (measured in headless Chromium: 48 → 21 ms for the statistics chart).
+    """
+    return [
+        {"text": t, "x": x, "y": 1.0, "xref": "paper", "yref": "paper", "xanchor": "left",
+         "yanchor": "bottom", "showarrow": False, "font": {"size": _FONT}}
+        for t, x in texts
+    ]  # fmt: skip
+
+
 def _base_layout(height: int) -> dict[str, Any]:
     return {
         "height": height,
@@ -307,7 +320,7 @@ def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) ->
         layout[f"xaxis{ax}"] = {"domain": domains[q], "range": [lo - pad, hi + pad], "anchor": f"y{ax}",
                                 "zeroline": False}
         layout[f"yaxis{ax}"] = {"domain": [0, 1], "range": [0, top], "anchor": f"x{ax}",
-                                "title": {"text": "count"} if q == 0 else None, "showgrid": True}
+                                "showgrid": True}  # no axis title: Plotly draws a figure with one ~2× slower
         for kk in range(nk):
             n = numbers[kk]
             centre, spread = [(n["mu"], n["sd"]), (0.0, n["sd_norm"]),
@@ -407,10 +420,12 @@ def curves_figure(bn_run: Run, plain_run: Run, step: int | None = None, chosen_b
     settings describe; that one is drawn thicker.
     """
     layout = _base_layout(330)
-    layout["xaxis"] = {"domain": [0, 0.46], "title": {"text": "step"}, "anchor": "y"}
-    layout["yaxis"] = {"title": {"text": "loss"}, "anchor": "x", "rangemode": "tozero"}
-    layout["xaxis2"] = {"domain": [0.54, 1], "title": {"text": "step"}, "anchor": "y2"}
-    layout["yaxis2"] = {"title": {"text": "accuracy"}, "anchor": "x2", "range": [0, 1.02],
+    layout["xaxis"] = {"domain": [0, 0.46], "anchor": "y"}
+    layout["yaxis"] = {"anchor": "x", "rangemode": "tozero"}
+    layout["xaxis2"] = {"domain": [0.54, 1], "anchor": "y2"}
+    layout["annotations"] = _subplot_titles(("<b>loss</b> (mini-batch) by step", 0),
+                                            ("<b>accuracy</b> by step", 0.54))
+    layout["yaxis2"] = {"anchor": "x2", "range": [0, 1.02],
                         "tickformat": ".0%"}  # fmt: skip
     layout["margin"]["t"] = 24
     traces = []
@@ -454,10 +469,12 @@ def stats_figure(run: Run, layer: int, unit: int, step: int | None = None) -> go
         return a[:, unit] if unit >= 0 else a.mean(axis=1)
 
     layout = _base_layout(360)
-    layout["xaxis"] = {"domain": [0, 0.46], "title": {"text": "step"}, "anchor": "y"}
-    layout["yaxis"] = {"title": {"text": "μ"}, "anchor": "x"}
-    layout["xaxis2"] = {"domain": [0.54, 1], "title": {"text": "step"}, "anchor": "y2"}
-    layout["yaxis2"] = {"title": {"text": "σ²"}, "anchor": "x2", "rangemode": "tozero"}
+    layout["xaxis"] = {"domain": [0, 0.46], "anchor": "y"}
+    layout["yaxis"] = {"anchor": "x"}
+    layout["xaxis2"] = {"domain": [0.54, 1], "anchor": "y2"}
+    layout["yaxis2"] = {"anchor": "x2", "rangemode": "tozero"}
+    layout["annotations"] = _subplot_titles(("<b>μ</b> (mean) by step", 0),
+                                            ("<b>σ²</b> (variance) by step", 0.54))
     layout["margin"]["t"] = 24
     traces = []
     s = run.stat_steps

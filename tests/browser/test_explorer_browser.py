@@ -72,6 +72,12 @@ def test_explorer_opens_cleanly_at_class_sizes(app_server, new_page, viewport, s
     box = page.locator(".js-plotly-plot").first.bounding_box()
     assert box is not None and box["y"] < viewport["height"] * 0.75
     screenshot(page, name)
+    # Streamlit scrolls inside the page, so a "full page" screenshot is the first screen:
+    # the statistics panel and the curves get their own
+    page.locator(".st-key-stats").scroll_into_view_if_needed()
+    screenshot(page, name + "-statistics")
+    page.locator(".st-key-curves").scroll_into_view_if_needed()
+    screenshot(page, name + "-curves")
 
 
 def test_keyboard_on_a_slider_retrains_and_redraws(app_server, page):
