@@ -174,7 +174,7 @@ def _math_stats(run: Run, s: dict[str, Any]) -> None:
                f"Population at this step: μ = {num(s['pop_mu'])}, σ² = {num(s['pop_var'])}.")
 
 
-def _notices(settings: Settings, run: Run, plain_run: Run) -> None:
+def _notices(settings: Settings, run: Run) -> None:
     ui.show_notices(ui.url_notices() + st.session_state.get("v_url_notices", []))
     ui.show_settings_problem()  # the sidebar's values describe no allowed run: say so, and what is shown
     if settings.use_bn and settings.batch_size == 1:
@@ -186,9 +186,6 @@ def _notices(settings: Settings, run: Run, plain_run: Run) -> None:
         )
     if run.diverged:
         st.error(ui.plain(run.diverged), icon=":material/error:")
-    other = plain_run if settings.use_bn else None
-    if other is not None and other.diverged:
-        st.info("The no-BN baseline: " + ui.plain(other.diverged), icon=":material/info:")
 
 
 # --------------------------------------------------------------------------- the page
@@ -196,26 +193,19 @@ def _notices(settings: Settings, run: Run, plain_run: Run) -> None:
 
 settings = ui.settings_sidebar()
 _init_view(settings)
-bn_run = ui.cached_run(settings.replace(use_bn=True))
-plain_run = ui.cached_run(settings.replace(use_bn=False))  # cached on settings.canonical()
-run = bn_run if settings.use_bn else plain_run
+# The run the settings describe first: the histograms and statistics need only this one, so
+# they reach the browser while the other run (for the curves and the summary) trains.
+run = ui.cached_run(settings)
 step_of = [int(x) for x in run.ckpt_steps]
 if st.session_state.v_t is not None and st.session_state.v_t > step_of[-1]:
     st.session_state.v_t = None  # the run is shorter now: show its end
 
 st.html(f"<style>{CSS}</style>")
 st.markdown("### bnviz · Batch Normalization, visible")
-_notices(settings, run, plain_run)
-which = "BN" if settings.use_bn else "no BN"
+_notices(settings, run)
+baseline_notice = st.container()  # filled once the baseline is there
 left, right = st.columns([1.45, 1], vertical_alignment="bottom")
-with left.container(key="summary"):
-    st.markdown(
-        f"Test accuracy **{pct(bn_run.curves['test_acc'].iloc[-1])}** with BN, "
-        f"**{pct(plain_run.curves['test_acc'].iloc[-1])}** without · final loss ({which}) "
-        f"{run.curves['loss'].iloc[-1]:.3g} · {run.steps_done}/{settings.steps} steps trained.  \n"
-        ":gray[Sidebar settings retrain (both networks, same seed); layer, unit and step only "
-        "change the view.]"
-    )
+summary = left.container(key="summary")  # likewise
 with right:
     b1, b2, counter = st.columns([1, 0.9, 1], vertical_alignment="bottom")
     b1.button("Reset", key="v_reset", on_click=_reset, width="stretch", icon=":material/replay:",
@@ -291,6 +281,19 @@ def unit_view(run: Run) -> None:
 
 
 unit_view(run)
+
+other = ui.cached_run(settings.replace(use_bn=not settings.use_bn))  # the baseline: cached on canonical()
+bn_run, plain_run = (run, other) if settings.use_bn else (other, run)
+if settings.use_bn and plain_run.diverged:
+    baseline_notice.info("The no-BN baseline: " + ui.plain(plain_run.diverged), icon=":material/info:")
+summary.markdown(
+    f"Test accuracy **{pct(bn_run.curves['test_acc'].iloc[-1])}** with BN, "
+    f"**{pct(plain_run.curves['test_acc'].iloc[-1])}** without · final loss "
+    f"({'BN' if settings.use_bn else 'no BN'}) {run.curves['loss'].iloc[-1]:.3g} · "
+    f"{run.steps_done}/{settings.steps} steps trained.  \n"
+    ":gray[Sidebar settings retrain (both networks, same seed); layer, unit and step only "
+    "change the view.]"
+)
 
 st.markdown("#### Training: with and without BN")
 st.plotly_chart(charts.curves_figure(bn_run, plain_run, step_of[k_shown], chosen_bn=settings.use_bn),
