@@ -35,7 +35,7 @@ def command(at: AppTest) -> str:
 
 def explorer_settings(url: str) -> Settings:
     path, _, query = url.partition("?")
-    assert path == "/explorer"
+    assert path == "./"  # the Explorer is the default page, served at the root
     settings, notices = Settings.from_query(dict(urllib.parse.parse_qsl(query)))
     assert notices == []
     return settings
@@ -60,7 +60,7 @@ def test_the_page_opens_on_the_first_question_with_a_heatmap(first):
     assert command(first) == cli_command(preset.spec)
     table = first.dataframe[0].value
     assert len(table) == 12
-    assert all(u.startswith("/explorer?") for u in table["explorer"])
+    assert all(u.startswith("./?") for u in table["explorer"])  # the default page lives at the root
 
 
 def test_every_question_sets_up_exactly_its_preset_sweep(first):

@@ -133,7 +133,12 @@ def cached_sweep(spec: SweepSpec) -> pd.DataFrame:
 
 
 def explorer_link(settings: Settings) -> str:
-    return "/explorer?" + urllib.parse.urlencode(settings.to_query())
+    """A relative link to the Explorer with these settings.
+
+    The Explorer is the default page, which Streamlit serves at the app's root only
+    (``/explorer?...`` answers "Page not found"); ``./?`` also works under a base path.
+    """
+    return "./?" + urllib.parse.urlencode(settings.to_query())
 
 
 def picked_config(event: Any, summary: pd.DataFrame, names: tuple[str, ...]) -> int | None:
