@@ -18,11 +18,22 @@ def one_blas_thread() -> None:
 one_blas_thread()
 st.set_page_config(page_title="bnviz: Batch Normalization made visible", page_icon="📊", layout="wide")
 
+# The default page is served at the app's root only ("/?<settings>" is the Explorer's permalink),
+# yet it reserves a path name: one nobody types, so "/explorer" can be the alias below.
+explorer = st.Page(
+    "views/explorer.py", title="Explorer", icon=":material/biotech:", default=True, url_path="explorer-root"
+)
+
+
+def explorer_alias() -> None:
+    """``/explorer?...`` (a natural guess, and older links) lands on the Explorer, settings kept."""
+    st.switch_page(explorer, query_params=st.query_params.to_dict())
+
+
 explore = [
-    st.Page(
-        "views/explorer.py", title="Explorer", icon=":material/biotech:", default=True, url_path="explorer"
-    ),
+    explorer,
     st.Page("views/sweep.py", title="Sweeps", icon=":material/grid_on:", url_path="sweep"),
+    st.Page(explorer_alias, title="Explorer", url_path="explorer", visibility="hidden"),
 ]
 teaching = [
     st.Page(

@@ -9,7 +9,7 @@ in ``views/``. This test starts its own server so the request really is the firs
 import pytest
 
 from .conftest import LOGS, ROOT, free_port, start_server
-from .helpers import exceptions, open_app
+from .helpers import exceptions, open_app, wait_idle
 
 TITLES = ["Explorer", "Sweeps", "Covariate shift"]
 
@@ -29,3 +29,14 @@ def test_a_deep_link_on_a_fresh_server_runs_the_whole_app(new_page, path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_explorer_by_name_lands_on_the_root_with_its_settings(app_server, page):
+    """The Explorer is the default page, served at "/"; "/explorer?..." must not say "Page not found"."""
+    open_app(page, f"{app_server}/explorer?seed=3&batch_size=8")
+    page.wait_for_function("() => !location.pathname.endsWith('/explorer')")
+    wait_idle(page)
+    assert page.get_by_role("dialog").count() == 0
+    assert exceptions(page) == []
+    assert "seed=3" in page.url and "batch_size=8" in page.url
+    assert page.get_by_text("Batch Normalization, visible").count() >= 1
