@@ -159,7 +159,9 @@ def heatmap(summary: pd.DataFrame, x: str, y: str, metric: str, height: int = 42
     m = METRICS[metric]
     xs = list(dict.fromkeys(summary[x]))
     ys = list(dict.fromkeys(summary[y]))
-    cell = {(a, b): row for a, b, row in zip(summary[x], summary[y], summary.itertuples(index=False))}
+    cell: dict[tuple[Any, Any], Any] = {  # named-tuple rows: fields by column name
+        (a, b): row for a, b, row in zip(summary[x], summary[y], summary.itertuples(index=False))
+    }
     z, text = [], []
     for b in ys:
         z_row, t_row = [], []
