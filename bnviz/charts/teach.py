@@ -175,10 +175,13 @@ def spread_figure(spread: pd.DataFrame) -> go.Figure:
     ]  # fmt: skip
     layout = _layout(360)
     layout["legend"] = {"orientation": "h", "y": -0.28, "x": 0}
-    layout["xaxis"] = {"domain": [0, 0.46], "type": "log", "title": {"text": "batch size m"}, "anchor": "y"}
-    layout["xaxis2"] = {"domain": [0.54, 1], "type": "log", "title": {"text": "batch size m"}, "anchor": "y2"}
-    layout["yaxis"] = {"type": "log", "anchor": "x", "title": {"text": "spread of μ_B (÷ σ)"}}
-    layout["yaxis2"] = {"type": "log", "anchor": "x2", "title": {"text": "spread of σ²_B (÷ σ²)"}}
+    # labelled ticks only where a reader looks (log axes otherwise print every digit)
+    m_ticks = {"tickvals": [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], "type": "log"}
+    s_ticks = {"tickvals": [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], "type": "log"}
+    layout["xaxis"] = {"domain": [0, 0.46], **m_ticks, "title": {"text": "batch size m"}, "anchor": "y"}
+    layout["xaxis2"] = {"domain": [0.54, 1], **m_ticks, "title": {"text": "batch size m"}, "anchor": "y2"}
+    layout["yaxis"] = {**s_ticks, "anchor": "x", "title": {"text": "spread of μ_B (÷ σ)"}}
+    layout["yaxis2"] = {**s_ticks, "anchor": "x2", "title": {"text": "spread of σ²_B (÷ σ²)"}}
     return go.Figure(data=traces, layout=layout)
 
 
@@ -245,8 +248,10 @@ def test_example_figure(
              "marker": {"color": color}, "xaxis": "x2", "yaxis": "y2", "showlegend": False,
              "legendgroup": label}
         )  # fmt: skip
-    layout = _layout(360, barmode="group")
-    layout["legend"] = {"orientation": "h", "y": -0.25, "x": 0}
+    layout = _layout(380, barmode="group")
+    # the legend on top: it says what the four colours are before the reader scrolls
+    layout["legend"] = {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0}
+    layout["margin"] = {**layout.get("margin", {}), "t": 60}
     layout["xaxis"] = {"domain": [0, 0.5], "title": {"text": "unit of hidden layer 1"}, "anchor": "y"}
     layout["yaxis"] = {"anchor": "x", "title": {"text": "z_norm"}}
     layout["xaxis2"] = {"domain": [0.58, 1], "type": "category", "anchor": "y2",
