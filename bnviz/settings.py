@@ -253,6 +253,17 @@ def _check(spec: Spec, value: Any) -> str | None:
     return None
 
 
+def parse_number(
+    text: str, default: Any, lo: float, hi: float, integer: bool = False
+) -> tuple[Any, str | None]:
+    """A number typed into a URL: malformed -> ``default``, out of [lo, hi] -> clamped.
+
+    Returns the value and a notice saying what was changed (None when taken as is).
+    The same rules as every Settings field's, for a page's own URL keys.
+    """
+    return _parse(Spec("int" if integer else "float", "", "", lo, hi), text[:64], default)
+
+
 def _parse(spec: Spec, text: str, default: Any) -> tuple[Any, str | None]:
     text = text.strip()
     if spec.kind == "bool":

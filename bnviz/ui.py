@@ -33,7 +33,7 @@ from typing import Any
 import streamlit as st
 
 from .data import n_train
-from .settings import Settings
+from .settings import Settings, parse_number
 from .train import Run, train
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "show_settings_problem",
     "sync_url",
     "url_notices",
+    "url_number",
     "widget",
 ]
 
@@ -128,6 +129,23 @@ def _fmt(name: str) -> Callable[[Any], str]:
 def plain(text: str) -> str:
     """``text`` escaped for Streamlit Markdown, so it shows literally (no links, HTML, math)."""
     return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$:&" else c for c in str(text))
+
+
+def url_number(
+    name: str, default: Any, lo: float, hi: float, notices: list[str], integer: bool = False
+) -> Any:
+    """Query parameter ``name`` as a number in [lo, hi] (``default`` when absent or malformed).
+
+    What was not taken as is gets a notice appended to ``notices`` (show them with
+    :func:`show_notices`). Same rules as the Settings fields (``settings.parse_number``).
+    """
+    if name not in st.query_params:
+        return default
+    text = str(st.query_params[name])
+    value, note = parse_number(text, default, lo, hi, integer)
+    if note:
+        notices.append(f"{name}={text[:32]!r}: {note}")
+    return value
 
 
 def show_notices(notices: Iterable[str], container: Any = None) -> None:

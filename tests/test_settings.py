@@ -95,3 +95,22 @@ def test_canonical_settings_drop_what_cannot_change_a_no_bn_run():
     # and the claim behind it: those fields really do not change a no-BN run
     r1, r2 = train(a.replace(steps=30)), train(Settings(use_bn=False, steps=30))
     assert r1.curves.equals(r2.curves)
+
+
+@pytest.mark.parametrize(
+    "text,integer,expect,fragment",
+    [
+        ("0.5", False, 0.5, None),
+        ("abc", False, 1.0, "not a number"),
+        ("inf", False, 1.0, "not a finite number"),
+        ("99", False, 3.0, "clamped"),
+        ("2.6", True, 3, "rounded"),
+        ("<b>2</b>", True, 1.0, "not a number"),
+    ],
+)
+def test_a_page_url_number_follows_the_settings_rules(text, integer, expect, fragment):
+    from bnviz.settings import parse_number
+
+    value, note = parse_number(text, 1.0, -3.0, 3.0, integer)
+    assert value == expect
+    assert (note is None) if fragment is None else (fragment in note)

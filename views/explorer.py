@@ -65,21 +65,10 @@ def _view_from_url(settings: Settings) -> list[str]:
     q = st.query_params
 
     def read(name: str, lo: int, hi: int, default: int | None, words: tuple[str, ...] = ()) -> int | None:
-        if name not in q:
+        if name not in q or str(q[name]).strip().lower() in words:
             return default
-        text = str(q[name])[:32].strip()
-        if text.lower() in words:
-            return default
-        try:
-            value = int(text)
-        except ValueError:
-            notices.append(f"{name}={text!r}: not a whole number, using the default")
-            return default
-        if not lo <= value <= hi:
-            clamped = min(max(value, lo), hi)
-            notices.append(f"{name}={text!r}: outside {lo} … {hi}, clamped to {clamped}")
-            return clamped
-        return value
+        value = ui.url_number(name, default, lo, hi, notices, integer=True)
+        return None if value is None else int(value)
 
     st.session_state.v_layer = (read("layer", 1, settings.depth, 1) or 1) - 1
     unit = read("unit", 1, settings.width, 1, ("all", "pooled"))

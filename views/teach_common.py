@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import streamlit as st
@@ -40,22 +39,7 @@ def tex(x: float, digits: int = 4) -> str:
 
 def url_float(name: str, default: float, lo: float, hi: float, notices: list[str]) -> float:
     """A number from the URL, clamped to [lo, hi]; a notice when it was not taken as is."""
-    if name not in st.query_params:
-        return default
-    text = str(st.query_params[name])[:32].strip()
-    try:
-        value = float(text)
-    except ValueError:
-        notices.append(f"{name}={text!r}: not a number, using {default:g}")
-        return default
-    if not math.isfinite(value):
-        notices.append(f"{name}={text!r}: not a finite number, using {default:g}")
-        return default
-    if not lo <= value <= hi:
-        clamped = min(max(value, lo), hi)
-        notices.append(f"{name}={text!r}: outside {lo:g} … {hi:g}, clamped to {clamped:g}")
-        return clamped
-    return value
+    return float(ui.url_number(name, default, lo, hi, notices))
 
 
 def first_run(key: str) -> bool:

@@ -441,16 +441,21 @@ def curves_figure(bn_run: Run, plain_run: Run, step: int | None = None, chosen_b
                        "line": {"color": color, "width": 1.2, "dash": "dot"}, "xaxis": "x2", "yaxis": "y2",
                        "legendgroup": name})
     if step is not None:
-        layout["shapes"] = [
-            {"type": "line", "xref": ax, "yref": "paper", "x0": step, "x1": step, "y0": 0, "y1": 1,
-             "line": {"color": IMPLIED, "width": 1, "dash": "dash"}}
-            for ax in ("x", "x2")
-        ]  # fmt: skip
+        layout["shapes"] = _step_lines(step)
     layout["legend"] = {"orientation": "h", "y": -0.25, "x": 0}
     return _figure(traces, layout)
 
 
 # --------------------------------------------------------------------------- statistics
+
+
+def _step_lines(step: int) -> list[dict[str, Any]]:
+    """A dashed vertical line at ``step`` on both panels of a two-panel figure."""
+    return [
+        {"type": "line", "xref": ax, "yref": "paper", "x0": step, "x1": step, "y0": 0, "y1": 1,
+         "line": {"color": IMPLIED, "width": 1, "dash": "dash"}}
+        for ax in ("x", "x2")
+    ]  # fmt: skip
 
 
 def stats_figure(run: Run, layer: int, unit: int, step: int | None = None) -> go.Figure:
@@ -495,11 +500,7 @@ def stats_figure(run: Run, layer: int, unit: int, step: int | None = None) -> go
              "legendgroup": "p", **common},
         ]  # fmt: skip
     if step is not None:
-        layout["shapes"] = [
-            {"type": "line", "xref": ax, "yref": "paper", "x0": step, "x1": step, "y0": 0, "y1": 1,
-             "line": {"color": IMPLIED, "width": 1, "dash": "dash"}}
-            for ax in ("x", "x2")
-        ]  # fmt: skip
+        layout["shapes"] = _step_lines(step)
     layout["legend"] = {"orientation": "h", "y": -0.25, "x": 0}
     return _figure(traces, layout)
 
