@@ -124,6 +124,8 @@ def main() -> None:
             def new_seed(i: int) -> None:  # every later value is new to the cache too
                 seed.fill(str(100 + i))
                 seed.press("Enter")
+                # idle alone can be seen before the rerun starts: wait for the new seed in the URL
+                page.wait_for_function(f"() => location.search.includes('seed={100 + i}&')")
                 page.wait_for_function(IDLE_JS)
 
             eps = page.locator('.st-key-s_eps input[type="range"]')
