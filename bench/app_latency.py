@@ -39,7 +39,7 @@ from playwright.sync_api import Page, sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import CHROMIUM_ARGS, free_port, start_server  # noqa: E402
+from tests.browser.conftest import CHROMIUM_ARGS, free_port, start_server, stop_server  # noqa: E402
 from tests.browser.helpers import IDLE_JS  # noqa: E402
 
 CHROMIUM = os.environ.get("BNVIZ_CHROMIUM", "/usr/bin/chromium")
@@ -167,8 +167,7 @@ def main() -> None:
             browser.close()
     finally:
         for proc in (app, floor):
-            proc.terminate()
-            proc.wait()
+            stop_server(proc)
 
     runs = {"display": display, "display_stats": display_stats, "retrain_movie": retrain_movie,
             "retrain": retrain, "retrain_both_movie": retrain_both_movie, "retrain_both": retrain_both,

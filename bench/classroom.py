@@ -53,7 +53,6 @@ import os
 import random
 import re
 import statistics
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -77,7 +76,8 @@ from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed, InvalidHandshake  # noqa: E402
 from websockets.typing import Subprotocol  # noqa: E402
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, free_port, start_server  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, free_port, start_server, stop_server  # noqa: E402
+from tests.browser.helpers import ARM_JS, IDLE_JS  # noqa: E402
 
 LOG = ROOT / "tests" / "output" / "classroom-server.log"
 # The shared link: a permalink with a few settings, as the address bar shows it (the
@@ -90,23 +90,6 @@ KEY_PREFIX = "s_"  # bnviz.ui.KEY_PREFIX, the sidebar widgets' keys (importing b
 SLIDERS = ("gamma_init", "beta_init", "noise", "batch_size", "eps", "decay", "lr", "depth", "width")
 SAMPLE_EVERY = 0.25  # seconds between RSS samples of the server (a sampling period)
 
-IDLE_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
-    && !document.querySelector('[data-testid="stStatusWidget"]')
-    && !document.querySelector('[data-testid="stSkeleton"]');
-}"""
-ARM_JS = """() => {
-  window.__bnvizSawRun = false;
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (window.__bnvizObserver) window.__bnvizObserver.disconnect();
-  window.__bnvizObserver = new MutationObserver((records) => {
-    if (app.getAttribute('data-test-script-state') !== 'notRunning'
-        || records.some(r => r.oldValue !== 'notRunning')) window.__bnvizSawRun = true;
-  });
-  window.__bnvizObserver.observe(app, {attributes: true, attributeOldValue: true,
-                                       attributeFilter: ['data-test-script-state']});
-}"""
 # The numbers a session shows for its settings (not for its view): the summary line and
 # the y values of every training curve.
 FINGERPRINT_JS = """() => {
@@ -878,11 +861,7 @@ async def classroom(args: argparse.Namespace) -> int:
             await sampler
         metrics = server_metrics(base)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
     check_groups(res)
     wrong_nav = sorted(i for i, links in res.nav.items() if links != nav)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import ast
 import os
-import subprocess
 import sys
 import urllib.parse
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, free_port, start_server  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, free_port, start_server, stop_server  # noqa: E402
 
 ASSETS = ROOT / "assets"
 LOG = ROOT / "tests" / "output" / "screenshots-server.log"
@@ -180,11 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"({label}, {target.stat().st_size // 1024} KB)")
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     print(f"{len(written)} screenshots written, {len(failed)} pages failed")
     return 1 if failed else 0
 

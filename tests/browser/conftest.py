@@ -82,6 +82,15 @@ def start_server(script: str | Path, port: int, log: Path) -> subprocess.Popen:
     raise RuntimeError(f"streamlit did not answer {url} within 60 s; see {log}")
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop a server from :func:`start_server`: terminate, then kill after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @pytest.fixture(scope="session")
 def app_server() -> Iterator[str]:
     """Base URL of the real app (``streamlit run app.py``)."""
@@ -89,11 +98,7 @@ def app_server() -> Iterator[str]:
     port = free_port()
     proc = start_server(ROOT / "app.py", port, LOGS / "streamlit-server.log")
     yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)
 
 
 @pytest.fixture(scope="session")

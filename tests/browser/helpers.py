@@ -18,14 +18,14 @@ from playwright.sync_api import Page
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
 TIMEOUT_MS = 60_000
 
-_IDLE_JS = """() => {
+IDLE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
     && !document.querySelector('[data-testid="stStatusWidget"]')
     && !document.querySelector('[data-testid="stSkeleton"]');
 }"""
 
-_ARM_JS = """() => {
+ARM_JS = """() => {
   window.__bnvizSawRun = false;
   const app = document.querySelector('[data-testid="stApp"]');
   if (window.__bnvizObserver) window.__bnvizObserver.disconnect();
@@ -45,16 +45,16 @@ _ARM_JS = """() => {
 
 def wait_idle(page: Page, timeout: float = TIMEOUT_MS) -> None:
     """Wait until the app has finished its current run (first load included)."""
-    page.wait_for_function(_IDLE_JS, timeout=timeout)
+    page.wait_for_function(IDLE_JS, timeout=timeout)
 
 
 @contextmanager
 def rerun(page: Page, timeout: float = TIMEOUT_MS) -> Iterator[None]:
     """``with rerun(page): <action>`` returns once the rerun the action caused is done."""
     wait_idle(page, timeout)
-    page.evaluate(_ARM_JS)
+    page.evaluate(ARM_JS)
     yield
-    page.wait_for_function(f"() => window.__bnvizSawRun && ({_IDLE_JS})()", timeout=timeout)
+    page.wait_for_function(f"() => window.__bnvizSawRun && ({IDLE_JS})()", timeout=timeout)
 
 
 def open_app(page: Page, url: str, timeout: float = TIMEOUT_MS) -> None:
@@ -84,5 +84,3 @@ def screenshot(page: Page, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     return path
 
-
-IDLE_JS = _IDLE_JS  # for bench/app_latency.py: the same idle test the browser tests wait on

@@ -8,7 +8,7 @@ in ``views/``. This test starts its own server so the request really is the firs
 
 import pytest
 
-from .conftest import LOGS, ROOT, free_port, start_server
+from .conftest import LOGS, ROOT, free_port, start_server, stop_server
 from .helpers import exceptions, open_app, wait_idle
 
 TITLES = ["Explorer", "Sweeps", "Covariate shift"]
@@ -27,8 +27,7 @@ def test_a_deep_link_on_a_fresh_server_runs_the_whole_app(new_page, path):
         assert "teach_common" not in nav and "teach common" not in nav
         assert exceptions(page) == []
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_server(proc)
 
 
 def test_the_explorer_by_name_lands_on_the_root_with_its_settings(app_server, page):
