@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import struct
 import zlib
 
@@ -204,3 +205,26 @@ def test_tables(runs):
     row = st[(st.step == 10) & (st.unit == 3)].iloc[0]
     assert row.mu_B == pytest.approx(run.layers[0].batch_mu[9, 2])
     assert row.population_var == pytest.approx(run.layers[0].pop_var[list(run.ckpt_steps).index(10), 2])
+
+
+def test_movie_images_are_reused_only_for_the_same_run_and_theme(runs):
+    """The boundary and points images are memoised: a cache hit must be the same picture."""
+    run, _ = runs
+    other = train(Settings(steps=60, width=6, seed=1))
+    sources = {}
+    for name, r, dark in (("run", run, False), ("run-dark", run, True), ("other", other, False)):
+        images = charts.movie_spec(r, 0, 0, 2, dark=dark)["layout"]["images"]
+        sources[name] = [im["source"] for im in images]
+    again = [im["source"] for im in charts.movie_spec(run, 1, 3, 2)["layout"]["images"]]
+    assert again == sources["run"], "another layer and unit of the same run: the same images"
+    assert sources["run-dark"][0] != sources["run"][0] and sources["run-dark"][1] != sources["run"][1]
+    assert sources["other"][0] != sources["run"][0], "another run: its own decision boundary"
+    assert sources["run"][0] == charts.boundary_images(run)[2], "and each image is what it should be"
+
+
+def test_movie_spec_is_the_figure_as_plain_json(runs):
+    run, _ = runs
+    spec = charts.movie_spec(run, 0, 1, 3)
+    fig = charts.movie_figure(run, 0, 1, 3).to_dict()
+    fig["layout"].pop("template", None)  # Plotly's default template, added by to_dict()
+    assert json.loads(json.dumps(spec)) == json.loads(json.dumps(fig, default=str))

@@ -19,7 +19,7 @@ from typing import Any
 
 import streamlit as st
 
-from bnviz import Settings, ui
+from bnviz import Settings, livechart, ui
 from bnviz.charts import explorer as charts
 from bnviz.train import Run
 
@@ -223,13 +223,17 @@ def unit_view(run: Run) -> None:
     t = step_of[k]
     layer, unit = int(st.session_state.v_layer), int(st.session_state.v_unit)
 
-    c = st.columns([0.6, 0.85, 0.95, 2.0], vertical_alignment="bottom")
+    # The histograms first: their update leaves the server before anything else in this
+    # fragment, and the boxes above them are filled in afterwards.
+    head = st.container()
+    livechart.plotly_chart(charts.movie_spec(run, layer, unit, k, dark=dark), key="movie")
+
+    c = head.columns([0.6, 0.85, 0.95, 2.0], vertical_alignment="bottom")
     c[0].selectbox("Layer ℓ", list(range(s.depth)), key="v_layer", format_func=lambda i: f"ℓ = {i + 1}",
                    help="Which hidden layer's Z, Z_norm, Z̃ to show.")
     c[1].selectbox("Unit", [-1, *range(s.width)], key="v_unit",
                    format_func=lambda j: "all units pooled" if j < 0 else f"unit {j + 1}",
                    help="One unit (a column of Z), or every unit of the layer pooled together.")
-    layer, unit = int(st.session_state.v_layer), int(st.session_state.v_unit)
     at_end = st.session_state.v_t is None
     ui.sync_url(extra={"layer": str(layer + 1), "unit": "all" if unit < 0 else str(unit + 1),
                        **({} if at_end else {"t": str(t)})}, drop=("t",) if at_end else ())
@@ -238,8 +242,6 @@ def unit_view(run: Run) -> None:
     lo, hi = f"{{[{layer}]}}", f"{{[{layer + 1}]}}"
     c[3].latex(rf"A^{lo} \xrightarrow{{W^{hi}}} Z^{hi} \xrightarrow[BN]{{\gamma^{hi},\,\beta^{hi}}} "
                rf"\tilde Z^{hi} \to A^{hi} = g(\tilde Z^{hi})")
-    st.plotly_chart(charts.movie_figure(run, layer, unit, k, dark=dark), key="movie",
-                    config={"displaylogo": False})
     _math_histograms(run, charts.unit_numbers(run, layer, unit, k), unit, layer)
 
     who = "all units (mean)" if unit < 0 else f"unit {unit + 1}"
@@ -249,7 +251,8 @@ def unit_view(run: Run) -> None:
                 "Switch **Batch Norm** on to see μ_B, σ²_B and their running estimates.")
         return
     left, right = st.columns([1.6, 1])
-    left.plotly_chart(charts.stats_figure(run, layer, unit, t), key="stats", config={"displaylogo": False})
+    with left:
+        livechart.plotly_chart(charts.stats_figure(run, layer, unit, t), key="stats")
     with right:
         _math_stats(run, charts.stat_numbers(run, layer, unit, t))
     tab, dl = st.columns([1.2, 1], vertical_alignment="bottom")
@@ -285,8 +288,8 @@ summary.markdown(
 )
 
 st.markdown("#### Training: with and without BN")
-st.plotly_chart(charts.curves_figure(bn_run, plain_run, step_of[k_shown], chosen_bn=settings.use_bn),
-                key="curves", config={"displaylogo": False})
+livechart.plotly_chart(charts.curves_figure(bn_run, plain_run, step_of[k_shown], chosen_bn=settings.use_bn),
+                       key="curves")
 st.download_button("curves (CSV)", lambda: charts.curves_table(bn_run, plain_run).to_csv(index=False),
                    file_name="bnviz-curves.csv", mime="text/csv", on_click="ignore", key="dl_curves",
                    icon=":material/download:")

@@ -13,8 +13,10 @@ all units pooled, ``k`` is a checkpoint index into ``run.ckpt_steps``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import struct
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -279,6 +281,12 @@ def boundary_images(run: Run, dark: bool = False) -> list[str]:
 
 
 def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> go.Figure:
+    """:func:`movie_spec` as a Plotly Figure."""
+    spec = movie_spec(run, layer, unit, k, dark)
+    return _figure(spec["data"], spec["layout"], spec["frames"])
+
+
+def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> dict[str, Any]:
     """Histograms of Z, Z_norm, Z̃ (and the decision boundary for 2-D data), with a step
     scrubber and Play / Pause buttons that run in the browser.
 
@@ -290,6 +298,10 @@ def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) ->
     μ, σ for Z; 0, sd_norm for Z_norm; and what γ, β imply for Z̃ (β, |γ|·sd_norm).
     Axes are fixed over all steps so drift in Z and the steadiness of Z_norm are
     visible. ``k`` is the frame shown first.
+
+    Returned as plain ``data``, ``layout`` and ``frames`` (JSON-ready): the Explorer
+    sends it to the browser on every change of the unit, and a ``go.Figure`` of it
+    would cost more to build and serialise than the figure itself.
     """
     nq = len(run.quantities)
     rec = run.layers[layer]
@@ -361,11 +373,14 @@ def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) ->
                  "xanchor": "left", "yanchor": "top", "sizing": "stretch", "layer": "below", "opacity": 0.85}
         ds = run.dataset
         n_pts = min(len(ds.y_train), MAP_POINTS)
-        dots = points_image(ds.X_train[:n_pts, 0], ds.X_train[:n_pts, 1], ds.y_train[:n_pts],
-                            run.boundary_extent, dark)  # fmt: skip
+        extent = run.boundary_extent
+        x_pts, y_pts = ds.X_train[:n_pts], ds.y_train[:n_pts]
+        points_key = ("points", x_pts.tobytes(), y_pts.tobytes(), tuple(extent), dark)
+        dots = _memo(points_key,
+                     lambda: points_image(x_pts[:, 0], x_pts[:, 1], y_pts, extent, dark))
         # the training points: a second, static image above the boundary (frames only swap the first)
         points_layer = {"source": dots, **place, "layer": "above", "opacity": 1.0, "name": "training points"}
-        boundary = boundary_images(run, dark)
+        boundary = _memo(("boundary", run.boundary.tobytes(), dark), lambda: boundary_images(run, dark))
         layout["images"] = [{"source": boundary[k], **place}, points_layer]
         # a frame swaps only the first image's source; the points image stays
         frame_layouts = [{"images": [{"source": src}]} for src in boundary]
@@ -406,7 +421,22 @@ def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) ->
         "tickcolor": "#888", "ticklen": 4, "minorticklen": 0, "name": "step",
         "font": {"size": 9, "color": "rgba(0,0,0,0)"},  # 51 step labels would overlap; currentvalue says it
     }]  # fmt: skip
-    return _figure(traces, layout, frames)
+    return {"data": traces, "layout": layout, "frames": frames}
+
+
+_IMAGES: dict[Any, Any] = {}
+_IMAGES_MAX = 64
+
+
+def _memo(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    """The images of a run do not change with the layer, the unit or the step: make them
+    once (13 ms for moons) and reuse them while the user looks around the same run."""
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=16).digest()
+    if digest not in _IMAGES:
+        if len(_IMAGES) >= _IMAGES_MAX:
+            _IMAGES.pop(next(iter(_IMAGES)))  # the oldest
+        _IMAGES[digest] = make()
+    return _IMAGES[digest]
 
 
 # --------------------------------------------------------------------------- curves

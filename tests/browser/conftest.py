@@ -116,7 +116,8 @@ def browser() -> Iterator:
 def new_page(browser) -> Iterator[Callable]:
     """``new_page(viewport=DESKTOP, color_scheme="light")``: a fresh page, closed afterwards.
 
-    Uncaught page errors are collected in ``page.bnviz_errors``.
+    Uncaught page errors are collected in ``page.bnviz_errors``, errors logged to the
+    console (the page's or a chart iframe's) in ``page.bnviz_console_errors``.
     """
     contexts = []
 
@@ -126,6 +127,8 @@ def new_page(browser) -> Iterator[Callable]:
         page = ctx.new_page()
         page.bnviz_errors = []
         page.on("pageerror", lambda exc: page.bnviz_errors.append(str(exc)))
+        page.bnviz_console_errors = []
+        page.on("console", lambda m: page.bnviz_console_errors.append(m.text) if m.type == "error" else None)
         return page
 
     yield make

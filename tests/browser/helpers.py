@@ -13,17 +13,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import FrameLocator, Page
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
 TIMEOUT_MS = 60_000
 
+# Idle: the script has finished, and every live chart (bnviz.livechart, in an iframe) has
+# drawn the last figure it was sent (``livechart.busy()`` is its own report).
 IDLE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
+  const chartsIdle = Array.from(document.querySelectorAll('iframe[src*="livechart"]')).every(f => {
+    const w = f.contentWindow;
+    return !!w && !!w.livechart && !w.livechart.busy();
+  });
   return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
     && !document.querySelector('[data-testid="stStatusWidget"]')
-    && !document.querySelector('[data-testid="stSkeleton"]');
+    && !document.querySelector('[data-testid="stSkeleton"]')
+    && chartsIdle;
 }"""
+# Resolves after two frames: React's effects (a chart's new figure is posted from one)
+# have run by then.
+FRAMES_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 
 ARM_JS = """() => {
   window.__bnvizSawRun = false;
@@ -44,7 +54,10 @@ ARM_JS = """() => {
 
 
 def wait_idle(page: Page, timeout: float = TIMEOUT_MS) -> None:
-    """Wait until the app has finished its current run (first load included)."""
+    """Wait until the app has finished its current run (first load included) and its
+    charts have drawn what it sent them."""
+    page.wait_for_function(IDLE_JS, timeout=timeout)
+    page.evaluate(FRAMES_JS)
     page.wait_for_function(IDLE_JS, timeout=timeout)
 
 
@@ -55,6 +68,7 @@ def rerun(page: Page, timeout: float = TIMEOUT_MS) -> Iterator[None]:
     page.evaluate(ARM_JS)
     yield
     page.wait_for_function(f"() => window.__bnvizSawRun && ({IDLE_JS})()", timeout=timeout)
+    wait_idle(page, timeout)
 
 
 def open_app(page: Page, url: str, timeout: float = TIMEOUT_MS) -> None:
@@ -64,12 +78,37 @@ def open_app(page: Page, url: str, timeout: float = TIMEOUT_MS) -> None:
     wait_idle(page, timeout)
 
 
+# JavaScript defining `charts()` (every Plotly graph div of the page, in page order) and
+# `chartIn(sel)` (the first one inside the element `sel`). A chart is either drawn by
+# st.plotly_chart in the page or by bnviz.livechart inside a same-origin iframe.
+CHART_JS = """
+const charts = (root = document) => Array.from(root.querySelectorAll('.js-plotly-plot, iframe')).flatMap(el =>
+  el.tagName === 'IFRAME'
+    ? Array.from((el.contentDocument && el.contentDocument.querySelectorAll('.js-plotly-plot')) || [])
+    : [el]);
+const chartIn = (sel) => {
+  const el = document.querySelector(sel);
+  return el ? (charts(el)[0] || null) : null;
+};
+"""
+
+
 def plot_data(page: Page) -> list:
     """The ``data`` (traces) of every Plotly chart on the page, in page order."""
     return page.evaluate(
-        "() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
-        ".map(el => JSON.parse(JSON.stringify(el.data || [])))"
+        "() => { " + CHART_JS + " return charts().map(el => JSON.parse(JSON.stringify(el.data || []))); }"
     )
+
+
+def chart_frame(page: Page, key: str) -> FrameLocator:
+    """Where to find the parts of the live chart ``key`` (buttons, the slider rail)."""
+    return page.frame_locator(f".st-key-{key} iframe")
+
+
+def chart_drawn(page: Page, key: str) -> None:
+    """Wait until the live chart ``key`` has drawn a figure."""
+    drawn = f"const gd = chartIn('.st-key-{key}'); return !!(gd && gd.data);"
+    page.wait_for_function("() => { " + CHART_JS + drawn + " }", timeout=TIMEOUT_MS)
 
 
 def exceptions(page: Page) -> list[str]:

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from .conftest import DESKTOP, PROJECTOR
-from .helpers import exceptions, open_app, plot_data, rerun, screenshot
+from .helpers import CHART_JS, chart_frame, exceptions, open_app, plot_data, rerun, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -22,10 +22,11 @@ def step_shown(page) -> int:
     return int(re.search(r"Step (\d+)", text).group(1))  # type: ignore[union-attr]
 
 
-MOVIE = ".st-key-movie .js-plotly-plot"
+# The histogram figure's graph div (it is drawn in the live chart's iframe).
+MOVIE = CHART_JS + "const movie = () => chartIn('.st-key-movie');"
 # The step the histogram figure's own slider shows ("step 120"), read in the browser.
-SCRUBBER_STEP = f"""() => {{
-  const texts = Array.from(document.querySelectorAll('{MOVIE} .slider-container text'));
+SCRUBBER_STEP = f"""() => {{ {MOVIE}
+  const texts = Array.from(movie().querySelectorAll('.slider-container text'));
   const label = texts.map(t => t.textContent).find(t => /^step \\d+$/.test(t));
   return Number(label.slice(5));
 }}"""
@@ -41,12 +42,12 @@ COUNT_RUNS = """() => {
 
 def titles(page) -> list[str]:
     """The histogram panels' titles as drawn (SVG text: no innerText)."""
-    return page.evaluate(f"() => Array.from(document.querySelectorAll('{MOVIE} .textpoint text'))"
-                         ".map(t => t.textContent)")
+    return page.evaluate(f"() => {{ {MOVIE} return Array.from(movie().querySelectorAll('.textpoint text'))"
+                         ".map(t => t.textContent); }")
 
 
 def plotly_button(page, label: str):
-    return page.locator(f"{MOVIE} .updatemenu-button").filter(has_text=label).first
+    return chart_frame(page, "movie").locator(".updatemenu-button").filter(has_text=label).first
 
 
 def button(page, key: str):
@@ -66,10 +67,11 @@ def test_explorer_opens_cleanly_at_class_sizes(app_server, new_page, viewport, s
     page = new_page(viewport, color_scheme=scheme)
     open_app(page, app_server + "/")
     assert exceptions(page) == [] and page.bnviz_errors == []
+    assert page.bnviz_console_errors == [], "nothing logged as an error (Plotly reports bad paths this way)"
     assert page.locator('[role="dialog"]').count() == 0, "no 'page not found' or other dialog"
     assert len(plot_data(page)) == 3
     # the histograms and the scrubber are on the first screen, even on a projector
-    box = page.locator(".js-plotly-plot").first.bounding_box()
+    box = page.locator(".st-key-movie iframe").bounding_box()
     assert box is not None and box["y"] < viewport["height"] * 0.75
     screenshot(page, name)
     # Streamlit scrolls inside the page, so a "full page" screenshot is the first screen:
@@ -108,8 +110,8 @@ def test_play_advances_the_step_in_the_browser_and_pause_stops_it(app_server, pa
     page.wait_for_function(f"() => ({SCRUBBER_STEP})() > 20", timeout=60_000)
     plotly_button(page, "Pause").click()
     # paused: Plotly has no frame left to show (its own queue), so the step stays
-    page.wait_for_function(f"""() => {{
-      const td = document.querySelector('{MOVIE}')._transitionData;
+    page.wait_for_function(f"""() => {{ {MOVIE}
+      const td = movie()._transitionData;
       return td._frameQueue.length === 0 && !td._animationRaf;
     }}""")
     paused_at = page.evaluate(SCRUBBER_STEP)
@@ -125,11 +127,11 @@ def test_scrubber_changes_the_histograms_in_the_browser_without_a_rerun(app_serv
     open_app(page, app_server + "/")
     before = plot_data(page)[0]
     page.evaluate(COUNT_RUNS)
-    rail = page.locator(f"{MOVIE} .slider-rail-rect").first.bounding_box()
+    rail = chart_frame(page, "movie").locator(".slider-rail-rect").first.bounding_box()
     assert rail is not None
     page.mouse.click(rail["x"] + rail["width"] * 0.2, rail["y"] + rail["height"] / 2)
     page.wait_for_function(
-        f"(b) => JSON.stringify(document.querySelector('{MOVIE}').data[0].y) !== b",
+        f"(b) => {{ {MOVIE} return JSON.stringify(movie().data[0].y) !== b; }}",
         arg=json.dumps(before[0]["y"]),
     )
     assert plot_data(page)[0][0]["y"] != before[0]["y"]
