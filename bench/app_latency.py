@@ -40,31 +40,35 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.browser.conftest import CHROMIUM_ARGS, free_port, start_server, stop_server  # noqa: E402
-from tests.browser.helpers import IDLE_JS  # noqa: E402
+from tests.browser.helpers import CHART_JS, IDLE_JS, chart_frame  # noqa: E402
 
 CHROMIUM = os.environ.get("BNVIZ_CHROMIUM", "/usr/bin/chromium")
 LOGS = ROOT / "tests" / "output"
-# Arm clock number `i`: starts at the next keydown/mousedown, stops at the first frame
-# where the signature of the chart selected by `sel` differs from now.
+# Arm clock number `i`: starts at the next keydown/mousedown (in the page or in a chart's
+# iframe), stops at the first frame where the signature of the chart in `sel` differs from now.
 ARM = """([sel, start, i]) => {
+""" + CHART_JS + """
   const sig = () => {
-    const gd = document.querySelector(sel);
+    const gd = chartIn(sel);
     if (!gd || !gd.data) return '';
-    return gd.data.map(t => JSON.stringify(t.y ?? t.z ?? null).slice(0, 400)).join('|');
+    // positions too: a larger ε can rescale Z_norm's bins and leave every count as it was
+    return gd.data.map(t => JSON.stringify([t.x0, t.dx, t.text, t.y ?? t.z ?? null]).slice(0, 600)).join('|');
   };
   const before = sig();
   if (before === '') throw new Error('no chart ' + sel);
   window.__t0 = window.__t0 || []; window.__t1 = window.__t1 || [];
   window.__t0[i] = null; window.__t1[i] = null;
   const go = () => { if (window.__t0[i] === null) window.__t0[i] = performance.now(); };
-  document.addEventListener(start, go, {capture: true, once: true});
+  for (const doc of [document, ...Array.from(document.querySelectorAll('iframe'), f => f.contentDocument)]) {
+    if (doc) doc.addEventListener(start, go, {capture: true, once: true});
+  }
   const poll = () => {
     if (window.__t0[i] !== null && sig() !== before) { window.__t1[i] = performance.now(); return; }
     requestAnimationFrame(poll);
   };
   requestAnimationFrame(poll);
 }"""
-MOVIE, STATS, CURVES = (f".st-key-{key} .js-plotly-plot" for key in ("movie", "stats", "curves"))
+MOVIE, STATS, CURVES = (f".st-key-{key}" for key in ("movie", "stats", "curves"))
 
 
 def serve(script: str) -> tuple[subprocess.Popen, str]:
@@ -92,7 +96,7 @@ def timed(page: Page, charts: list[str], action, start: str = "keydown", prepare
 def open_page(browser, url: str) -> Page:
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(url)
-    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    page.wait_for_function("() => { " + CHART_JS + " return !!chartIn('.stApp'); }", timeout=60_000)
     page.wait_for_function(IDLE_JS, timeout=60_000)
     return page
 
@@ -150,7 +154,7 @@ def main() -> None:
                 retrain_both.append(c)
 
             # the client-side scrubber: click a point of the Plotly slider rail
-            rail = page.locator(f"{MOVIE} .slider-rail-rect").first.bounding_box()
+            rail = chart_frame(page, "movie").locator(".slider-rail-rect").first.bounding_box()
             assert rail is not None
             scrub = []
             for i in range(n):
@@ -162,7 +166,7 @@ def main() -> None:
 
             fpage = open_page(browser, floor_url)
             fslider = fpage.locator('[data-testid="stSlider"] input[type="range"]')
-            floor_ms = [timed(fpage, [".js-plotly-plot"], lambda: fpage.keyboard.press("ArrowRight"),
+            floor_ms = [timed(fpage, [".stApp"], lambda: fpage.keyboard.press("ArrowRight"),
                               prepare=fslider.focus)[0] for _ in range(n)]  # fmt: skip
             browser.close()
     finally:

@@ -77,7 +77,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake  # noqa: E4
 from websockets.typing import Subprotocol  # noqa: E402
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, free_port, start_server, stop_server  # noqa: E402
-from tests.browser.helpers import ARM_JS, IDLE_JS  # noqa: E402
+from tests.browser.helpers import ARM_JS, CHART_JS, IDLE_JS  # noqa: E402
 
 LOG = ROOT / "tests" / "output" / "classroom-server.log"
 # The shared link: a permalink with a few settings, as the address bar shows it (the
@@ -92,16 +92,17 @@ SAMPLE_EVERY = 0.25  # seconds between RSS samples of the server (a sampling per
 
 # The numbers a session shows for its settings (not for its view): the summary line and
 # the y values of every training curve.
-FINGERPRINT_JS = """() => {
+FINGERPRINT_JS = """() => {""" + CHART_JS + """
   const s = document.querySelector('.st-key-summary');
-  const c = document.querySelector('.st-key-curves .js-plotly-plot');
+  const c = chartIn('.st-key-curves');
   const ys = c && c.data ? c.data.filter(t => t.y && t.y.length > 2).map(t => t.y) : null;
   return JSON.stringify({summary: s ? s.innerText : null, curves: ys});
 }"""
-MOVIE = ".st-key-movie .js-plotly-plot"  # the histogram figure, with Plotly's Play/Pause and scrubber
+# The histogram figure (in its live chart's iframe), with Plotly's Play/Pause and scrubber.
+MOVIE = CHART_JS + "const movie = () => chartIn('.st-key-movie');"
 # The step the figure's own scrubber shows ("step 120"), and whether Plotly has stopped animating.
-SCRUBBER_STEP_JS = f"""() => {{
-  const texts = Array.from(document.querySelectorAll('{MOVIE} .slider-container text'));
+SCRUBBER_STEP_JS = f"""() => {{ {MOVIE}
+  const texts = Array.from(movie().querySelectorAll('.slider-container text'));
   const label = texts.map(t => t.textContent).find(t => /^step \\d+$/.test(t));
   return label ? Number(label.slice(5)) : null;
 }}"""
@@ -109,10 +110,16 @@ LAST_STEP_JS = """() => {
   const m = document.querySelector('.st-key-step_counter')?.innerText.match(/Step\\s+\\d+\\s*\\/\\s*(\\d+)/);
   return m ? Number(m[1]) : null;
 }"""
-PAUSED_JS = f"""() => {{
-  const td = document.querySelector('{MOVIE}')._transitionData;
+PAUSED_JS = f"""() => {{ {MOVIE}
+  const td = movie()._transitionData;
   return !td || (td._frameQueue.length === 0 && !td._animationRaf);
 }}"""
+# What an unfinished action left behind: the script's state and each live chart's.
+STATE_JS = """() => 'script '
+  + document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state')
+  + ', saw run ' + window.__bnvizSawRun + ', charts busy ' + JSON.stringify(Array.from(
+    document.querySelectorAll('iframe[src*="livechart"]'),
+    f => f.contentWindow && f.contentWindow.livechart ? f.contentWindow.livechart.busy() : 'not loaded'))"""
 NAV_JS = """() => Array.from(document.querySelectorAll(
     '[data-testid="stSidebarNavLink"], [data-testid="stTopNavLink"]'))
   .map(a => new URL(a.href).pathname + ' ' + a.innerText.replace(/\\s+/g, ' ').trim())"""
@@ -288,7 +295,9 @@ class Student:
                 f"() => window.__bnvizSawRun && ({IDLE_JS})() && ({done_js})", timeout=self.timeout
             )
         except PlaywrightTimeout:
-            self.res.error("timeout", f"session {self.i}: {kind} unfinished after {self.timeout / 1e3:.0f} s")
+            state = await self.page.evaluate(STATE_JS)
+            self.res.error("timeout", f"session {self.i}: {kind} unfinished after {self.timeout / 1e3:.0f} s "
+                                      f"({state})")
             return None
         ms = (time.perf_counter() - start) * 1000
         self.res.latency[kind].append(ms)
@@ -318,7 +327,9 @@ class Student:
             await self.page.goto(f"{base}{self.link}{sep}seed={self.seed}", timeout=self.timeout)
             await self.page.wait_for_selector('[data-testid="stApp"]', timeout=self.timeout)
             await self.wait_idle()
-            await self.page.wait_for_selector(".st-key-curves .js-plotly-plot", timeout=self.timeout)
+            await self.page.wait_for_function(
+                "() => {" + CHART_JS + " return !!chartIn('.st-key-curves'); }", timeout=self.timeout
+            )
         except PlaywrightTimeout:
             self.res.error("timeout", f"session {self.i}: the shared link did not load")
             return False
@@ -359,8 +370,9 @@ class Student:
     async def select(self) -> None:
         """Pick another layer or unit (display only: the fragment redraws)."""
         key = self.rng.choice(("v_layer", "v_unit"))
-        box = self.page.locator(f'.st-key-{key} [data-baseweb="select"]')
+        box = self.page.locator(f".st-key-{key} input")
         if not await box.count():
+            self.res.error("missing control", f"session {self.i}: no {key} box")
             return
         await self.wait_idle()
         await box.click()
@@ -389,7 +401,7 @@ class Student:
         Play and Pause are Plotly's own buttons: the frames run in the browser, so the
         server must not run at all meanwhile.
         """
-        menu = self.page.locator(f"{MOVIE} .updatemenu-button")
+        menu = self.page.frame_locator(".st-key-movie iframe").locator(".updatemenu-button")
         if not await menu.count():
             self.res.error("missing control", f"session {self.i}: no Play button in the histogram figure")
             return

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, free_port, start_server, stop_server  # noqa: E402
+from tests.browser.helpers import IDLE_JS  # noqa: E402
 
 ASSETS = ROOT / "assets"
 LOG = ROOT / "tests" / "output" / "screenshots-server.log"
@@ -39,12 +40,10 @@ TIMEOUT_MS = 120_000
 NAV_JS = """() => Array.from(document.querySelectorAll(
     '[data-testid="stSidebarNavLink"], [data-testid="stTopNavLink"]'))
   .map(a => [new URL(a.href).pathname, a.innerText.replace(/\\s+/g, ' ').trim()])"""
-# Idle as in tests/browser/helpers.py, plus: web fonts loaded, images decoded, every Plotly
-# chart drawn and every formula typeset.
+# Idle as in tests/browser/helpers.py (live charts included), plus: web fonts loaded,
+# images decoded, every Plotly chart drawn and every formula typeset.
 READY_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  if (document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]')) return false;
+  if (!(""" + IDLE_JS + """)()) return false;
   if (document.fonts.status !== 'loaded') return false;
   if (Array.from(document.images).some(img => !img.complete)) return false;
   const charts = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"], .stPlotlyChart'));
