@@ -99,7 +99,6 @@ async function draw(message) {
   await Plotly.react(gd, { data: fig.data || [], layout, frames: fig.frames || [], config });
   shownText = text;
   shownTheme = themeKey;
-  gd.dataset.drawn = String((Number(gd.dataset.drawn) || 0) + 1); // for tests: how many draws
 }
 
 // Draw the newest figure; renders that arrive during a draw collapse into one.
@@ -120,16 +119,22 @@ async function pump() {
   drawing = true;
   try {
     while (queued) {
-      if (host.__livechartPainting && !isShown(queued)) {
-        await new Promise((resolve) => afterNextPaint(resolve));
+      if (isShown(queued)) {
+        queued = null;
         continue;
       }
+      // Another chart drew in this frame: let the browser paint it first (one frame at
+      // most, so a chart removed mid-frame cannot hold the others back).
+      if (host.__livechartPainting) await new Promise((resolve) => afterNextPaint(resolve));
       const m = queued;
       queued = null;
-      if (isShown(m)) continue;
       host.__livechartPainting = true;
       afterNextPaint(() => { host.__livechartPainting = false; });
-      await draw(m);
+      try {
+        await draw(m);
+      } catch (err) {
+        console.error("bnviz live chart: could not draw the figure", err);
+      }
     }
   } finally {
     drawing = false;

@@ -96,6 +96,22 @@ def test_keyboard_on_a_slider_retrains_and_redraws(app_server, page):
     assert exceptions(page) == []
 
 
+def test_a_unit_change_redraws_the_mounted_histogram_chart_in_place(app_server, page):
+    """The live chart keeps its graph div (no remount) and only the unit's data change."""
+    open_app(page, app_server + "/")
+    page.evaluate(f"() => {{ {MOVIE} movie().__bnvizMark = 'still here'; }}")
+    before = plot_data(page)[0]
+    with rerun(page):
+        page.locator(".st-key-v_unit input").click()
+        page.keyboard.type("unit 3")
+        page.keyboard.press("Enter")
+    assert page.evaluate(f"() => {{ {MOVIE} return movie().__bnvizMark; }}") == "still here"
+    after = plot_data(page)[0]
+    assert after[0]["y"] != before[0]["y"], "the histogram of unit 3, not unit 1"
+    assert titles(page)[0].startswith("Z (unit 3)")
+    assert "unit=3" in page.url
+
+
 def test_play_advances_the_step_in_the_browser_and_pause_stops_it(app_server, page):
     open_app(page, app_server + "/")
     with rerun(page):
