@@ -16,6 +16,8 @@ time from a control change to the updated chart, in whole milliseconds:
 for (b) and (f) both until the histograms (first screen) and until the training curves
 (the last chart of the page) are redrawn;
   (c) floor: the floor page's slider;
+  (g) select floor: ``bench/floor_select_app.py``, the same chart under a select box in a
+      fragment (the Explorer's kind of display-only control), choosing "unit k";
 
 the ratios to (c), and (d) the client-side step scrubber: one click on the Plotly slider
 under the histograms until the new frame is drawn (no server).
@@ -93,6 +95,13 @@ def timed(page: Page, charts: list[str], action, start: str = "keydown", prepare
     return ms
 
 
+def choose_unit(page: Page, i: int) -> None:
+    """Open the "Unit" select box and type the i-th choice (unit 2 … 13); Enter picks it."""
+    page.locator(".st-key-v_unit input").click()
+    page.keyboard.type(f"unit {2 + i % 12}")
+    page.get_by_role("option", name=f"unit {2 + i % 12}", exact=True).wait_for()
+
+
 def open_page(browser, url: str) -> Page:
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(url)
@@ -107,19 +116,16 @@ def main() -> None:
     n = ap.parse_args().repeats
     app, app_url = serve("app.py")
     floor, floor_url = serve("bench/floor_app.py")
+    select, select_url = serve("bench/floor_select_app.py")
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = open_page(browser, app_url)
 
-            unit = page.locator(".st-key-v_unit input")
             display, display_stats = [], []
             for i in range(n):
-                def choose(i: int = i) -> None:
-                    unit.click()
-                    page.keyboard.type(f"unit {2 + i % 12}")
-                    page.get_by_role("option", name=f"unit {2 + i % 12}", exact=True).wait_for()
-                a, e = timed(page, [MOVIE, STATS], lambda: page.keyboard.press("Enter"), prepare=choose)
+                a, e = timed(page, [MOVIE, STATS], lambda: page.keyboard.press("Enter"),
+                             prepare=lambda i=i: choose_unit(page, i))  # fmt: skip
                 display.append(a)
                 display_stats.append(e)
 
@@ -168,14 +174,17 @@ def main() -> None:
             fslider = fpage.locator('[data-testid="stSlider"] input[type="range"]')
             floor_ms = [timed(fpage, [".stApp"], lambda: fpage.keyboard.press("ArrowRight"),
                               prepare=fslider.focus)[0] for _ in range(n)]  # fmt: skip
+            spage = open_page(browser, select_url)
+            select_ms = [timed(spage, [".stApp"], lambda: spage.keyboard.press("Enter"),
+                               prepare=lambda i=i: choose_unit(spage, i))[0] for i in range(n)]  # fmt: skip
             browser.close()
     finally:
-        for proc in (app, floor):
+        for proc in (app, floor, select):
             stop_server(proc)
 
     runs = {"display": display, "display_stats": display_stats, "retrain_movie": retrain_movie,
             "retrain": retrain, "retrain_both_movie": retrain_both_movie, "retrain_both": retrain_both,
-            "floor": floor_ms, "scrub": scrub}  # fmt: skip
+            "floor": floor_ms, "select_floor": select_ms, "scrub": scrub}  # fmt: skip
     med = {k: statistics.median(v) for k, v in runs.items()}
     r = {k: med[k] / med["floor"] for k in med}
     print(f"median of {n}, control change → updated chart (ms); load average {os.getloadavg()[0]:.1f}")
@@ -187,6 +196,8 @@ def main() -> None:
         print(f"  {what:43s}{med[key + '_movie']:6.0f} to the histograms, {med[key]:6.0f} to the curves "
               f"= {r[key]:.2f}× floor")
     print(f"  (c) floor (one slider, one chart)          {med['floor']:6.0f}")
+    print(f"  (g) select floor (select box, fragment, one chart) {med['select_floor']:6.0f}   "
+          f"= {r['select_floor']:.2f}× floor")
     print(f"  (d) client-side step scrubber              {med['scrub']:6.0f}")
     for k, v in runs.items():
         print(f"  all {k}: {[round(x) for x in v]}")
