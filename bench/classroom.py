@@ -601,9 +601,11 @@ class WsStudent:
                                             f"{el.exception.type}: {el.exception.message}")
         elif kind == "markdown" and el.markdown.body.startswith("Test accuracy **"):  # the summary line
             self.summary = el.markdown.body
-        elif kind == "plotly_chart" and widget_key(el.plotly_chart.id) == "curves":
-            data = json.loads(el.plotly_chart.spec).get("data", [])
-            ys = [t["y"] for t in data if isinstance(t.get("y"), dict) or len(t.get("y") or ()) > 2]
+        elif kind == "component_instance" and widget_key(el.component_instance.id) == "curves_live":
+            # the curves are a live chart (bnviz.livechart): its one argument is the figure's JSON
+            figure = json.loads(json.loads(el.component_instance.json_args)["figure"])
+            ys = [t["y"] for t in figure.get("data", [])
+                  if isinstance(t.get("y"), dict) or len(t.get("y") or ()) > 2]  # fmt: skip
             self.curves = json.dumps(ys, sort_keys=True)
         elif kind in WIDGETS:
             e = getattr(el, kind)
