@@ -136,6 +136,8 @@ def test_play_advances_the_step_in_the_browser_and_pause_stops_it(app_server, pa
     assert titles(page) != titles_before, "and so did their titles"
     assert page.evaluate("() => window.__runs") == 0, "Play runs in the browser: no server round trip"
     assert step_shown(page) == 0, "the server-side step (equations, curves) is where Reset put it"
+    # Plotly rejects the promise of the animation Pause interrupts; the live chart catches it
+    assert page.bnviz_errors == [] and page.bnviz_console_errors == []
     screenshot(page, "explorer-paused")
 
 
