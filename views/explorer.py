@@ -226,7 +226,9 @@ def unit_view(run: Run) -> None:
     # The histograms first: their update leaves the server before anything else in this
     # fragment, and the boxes above them are filled in afterwards.
     head = st.container()
-    livechart.plotly_chart(charts.movie_spec(run, layer, unit, k, dark=dark), key="movie")
+    livechart.plotly_chart(charts.movie_spec(run, layer, unit, k, dark=dark), key="movie",
+                           title=f"Histograms of Z, Z_norm and Z̃, layer {layer + 1}, "
+                                 f"{'all units' if unit < 0 else f'unit {unit + 1}'}, with a step scrubber")
 
     c = head.columns([0.6, 0.85, 0.95, 2.0], vertical_alignment="bottom")
     c[0].selectbox("Layer ℓ", list(range(s.depth)), key="v_layer", format_func=lambda i: f"ℓ = {i + 1}",
@@ -252,7 +254,8 @@ def unit_view(run: Run) -> None:
         return
     left, right = st.columns([1.6, 1])
     with left:
-        livechart.plotly_chart(charts.stats_figure(run, layer, unit, t), key="stats")
+        livechart.plotly_chart(charts.stats_figure(run, layer, unit, t), key="stats",
+                               title=f"Mini-batch, running and population statistics, layer {layer + 1}")
     with right:
         _math_stats(run, charts.stat_numbers(run, layer, unit, t))
     tab, dl = st.columns([1.2, 1], vertical_alignment="bottom")
@@ -289,7 +292,7 @@ summary.markdown(
 
 st.markdown("#### Training: with and without BN")
 livechart.plotly_chart(charts.curves_figure(bn_run, plain_run, step_of[k_shown], chosen_bn=settings.use_bn),
-                       key="curves")
+                       key="curves", title="Loss and accuracy by step, with and without Batch Norm")
 st.download_button("curves (CSV)", lambda: charts.curves_table(bn_run, plain_run).to_csv(index=False),
                    file_name="bnviz-curves.csv", mime="text/csv", on_click="ignore", key="dl_curves",
                    icon=":material/download:")

@@ -78,7 +78,10 @@ def figure_json(figure: go.Figure | dict[str, Any]) -> str:
     return json.dumps(figure, separators=(",", ":"))
 
 
-def plotly_chart(figure: go.Figure | dict[str, Any], *, key: str) -> None:
-    """Draw ``figure``; on later reruns with the same ``key``, update that chart in place."""
+def plotly_chart(figure: go.Figure | dict[str, Any], *, key: str, title: str = "") -> None:
+    """Draw ``figure``; on later reruns with the same ``key``, update that chart in place.
+
+    ``title`` names the chart for screen readers (the iframe's title).
+    """
     with st.container(key=key):
-        _component(figure=figure_json(figure), key=f"{key}_live", default=None)
+        _component(figure=figure_json(figure), title=title, key=f"{key}_live", default=None)

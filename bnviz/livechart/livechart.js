@@ -141,9 +141,21 @@ async function pump() {
   }
 }
 
+// The iframe's accessible name: what the chart shows, not the component's name.
+function nameFrame(title) {
+  try {
+    const frame = window.frameElement;
+    if (frame && title && frame.getAttribute("title") !== title) {
+      frame.setAttribute("title", title);
+      frame.setAttribute("aria-label", title);
+    }
+  } catch (e) { /* another origin: leave the name Streamlit gave */ }
+}
+
 window.addEventListener("message", (event) => {
   const m = event.data;
   if (!m || m.type !== "streamlit:render" || !m.args || typeof m.args.figure !== "string") return;
+  nameFrame(m.args.title);
   queued = m;
   pump();
 });

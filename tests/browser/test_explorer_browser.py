@@ -110,6 +110,8 @@ def test_a_unit_change_redraws_the_mounted_histogram_chart_in_place(app_server, 
     assert after[0]["y"] != before[0]["y"], "the histogram of unit 3, not unit 1"
     assert titles(page)[0].startswith("Z (unit 3)")
     assert "unit=3" in page.url
+    assert page.locator(".st-key-movie iframe").get_attribute("title") == (
+        "Histograms of Z, Z_norm and Z̃, layer 1, unit 3, with a step scrubber"), "named for screen readers"
 
 
 def test_play_advances_the_step_in_the_browser_and_pause_stops_it(app_server, page):
