@@ -1,13 +1,14 @@
 // One Plotly chart inside a Streamlit component that stays mounted across reruns.
 //
 // st.plotly_chart gives a chart whose figure changed a new element id, so the browser
-// throws the old chart away and draws the new one from scratch, twice over (mount, then
-// the size fix). Here the iframe and its graph div live as long as the page: a new
-// figure is a Plotly.react on the same div, which redraws only what changed.
+// throws the old chart away and draws the new one from scratch. Here the iframe and its
+// graph div live as long as the page: a new figure is a Plotly.react on the same div,
+// which redraws only what changed.
 //
 // Streamlit's component protocol (v1), by hand: we post "streamlit:componentReady" and
 // "streamlit:setFrameHeight"; Streamlit posts "streamlit:render" with the arguments
-// (here one, `figure`: the figure's JSON text) and the page's theme.
+// (`figure`: the figure's JSON text; `title`: the chart's accessible name) and the
+// page's theme.
 "use strict";
 
 const gd = document.getElementById("chart");
