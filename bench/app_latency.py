@@ -113,8 +113,11 @@ def open_page(browser, url: str) -> Page:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=9)
-    n = ap.parse_args().repeats
-    app, app_url = serve("app.py")
+    ap.add_argument("--app", default="app.py",
+                    help="the app to measure (another checkout's app.py, say); the floors stay this one's")
+    args = ap.parse_args()
+    n = args.repeats
+    app, app_url = serve(args.app)
     floor, floor_url = serve("bench/floor_app.py")
     select, select_url = serve("bench/floor_select_app.py")
     try:
@@ -160,7 +163,9 @@ def main() -> None:
                 retrain_both.append(c)
 
             # the client-side scrubber: click a point of the Plotly slider rail
-            rail = chart_frame(page, "movie").locator(".slider-rail-rect").first.bounding_box()
+            in_iframe = page.locator(f"{MOVIE} iframe").count() > 0  # a live chart (else st.plotly_chart)
+            parts = chart_frame(page, "movie") if in_iframe else page.locator(MOVIE)
+            rail = parts.locator(".slider-rail-rect").first.bounding_box()
             assert rail is not None
             scrub = []
             for i in range(n):
