@@ -228,3 +228,19 @@ def test_movie_spec_is_the_figure_as_plain_json(runs):
     fig = charts.movie_figure(run, 0, 1, 3).to_dict()
     fig["layout"].pop("template", None)  # Plotly's default template, added by to_dict()
     assert json.loads(json.dumps(spec)) == json.loads(json.dumps(fig, default=str))
+
+
+def test_the_three_histograms_of_one_unit_have_the_same_counts(runs):
+    """Z_norm and Z̃ are affine images of Z, so per unit their histograms (each over its own
+    min … max) have Z's counts, reversed when γ < 0: an independent check of the recording."""
+    run, _ = runs
+    flipped = train(Settings(steps=60, width=6, gamma_init=-1.0))  # γ < 0: Z̃'s histogram is Z's reversed
+    assert (flipped.layers[0].gamma < 0).all()
+    for r in (run, flipped):
+        rec = r.layers[0]
+        for unit in range(r.settings.width):
+            for k in (0, len(r.ckpt_steps) - 1):
+                z, z_norm, z_tilde = (rec.hist_counts[k, q, unit].astype(int) for q in range(3))
+                gamma = float(rec.gamma[k, unit])
+                moved = np.abs(z_norm - z).sum() + np.abs(z_tilde - (z if gamma >= 0 else z[::-1])).sum()
+                assert moved <= 4, (unit, k)  # a value on a bin edge may land on either side
