@@ -24,11 +24,9 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app_latency import CHROMIUM, MOVIE, STATS, choose_unit, open_page, timed  # noqa: E402
+from app_latency import CHROMIUM, MOVIE, STATS, choose_unit, open_page, serve, timed  # noqa: E402
 
-from tests.browser.conftest import CHROMIUM_ARGS, free_port, start_server, stop_server  # noqa: E402
-
-LOGS = ROOT / "tests" / "output"
+from tests.browser.conftest import CHROMIUM_ARGS, stop_server  # noqa: E402
 
 
 def main() -> None:
@@ -46,9 +44,8 @@ def main() -> None:
             # the bnviz next to its app.py, not the installed one
             urls = {}
             for name, root in (("base", base_dir), ("working tree", ROOT)):
-                port = free_port()
-                servers.append(start_server(root / "app.py", port, LOGS / f"bench-ab-{name.split()[0]}.log"))
-                urls[name] = f"http://127.0.0.1:{port}"
+                proc, urls[name] = serve(root / "app.py", log_name=f"ab-{name.split()[0]}")
+                servers.append(proc)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 pages = {name: open_page(browser, url) for name, url in urls.items()}

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/app_latency.py [--repeats 9]
 
-Starts ``streamlit run app.py`` and ``streamlit run bench/floor_app.py`` (a one-slider,
-one-chart page) on free ports (with the browser tests' harness), and prints the median
+Starts ``streamlit run app.py``, ``bench/floor_app.py`` (a one-slider, one-chart page)
+and ``bench/floor_select_app.py`` on free ports (with the browser tests' harness), and prints the median
 time from a control change to the updated chart, in whole milliseconds:
 
   (a) display-only: the Explorer's "Unit" select box (a fragment rerun, no training),
@@ -76,9 +76,13 @@ ARM = """([sel, start, i]) => {
 MOVIE, STATS, CURVES = (f".st-key-{key}" for key in ("movie", "stats", "curves"))
 
 
-def serve(script: str) -> tuple[subprocess.Popen, str]:
+def serve(script: str | Path, log_name: str | None = None) -> tuple[subprocess.Popen, str]:
+    """``streamlit run`` a script (relative to the repository or absolute) on a free port.
+
+    The server's output goes to tests/output/bench-<log_name>.log (default: the script's stem).
+    """
     port = free_port()
-    proc = start_server(ROOT / script, port, LOGS / f"bench-{Path(script).stem}.log")
+    proc = start_server(ROOT / script, port, LOGS / f"bench-{log_name or Path(script).stem}.log")
     return proc, f"http://127.0.0.1:{port}"
 
 

@@ -7,7 +7,11 @@ figures from ``bnviz.charts.explorer``. What redraws on which control:
 - Reset / Step (the step the equations, curves and statistics show): the whole page,
   no training;
 - layer / unit: only the ``unit_view`` fragment (histograms, their equations, the
-  statistics panel); the training curves do not depend on them and stay as drawn;
+  statistics panel); the training curves do not depend on them and stay as drawn. The
+  histograms go out first, then the fragment pauses (``HEAD_START_S``) so the browser
+  draws them before the rest arrives;
+- every chart is a live chart (``bnviz.livechart``): a new figure updates the mounted
+  chart in place instead of replacing it;
 - Play / Pause and the scrubber under the histograms: nothing on the server; the
   figure carries one frame per checkpoint and Plotly animates it in the browser.
 """
@@ -27,8 +31,9 @@ from bnviz.train import Run
 VIEW_KEYS = ("layer", "unit", "t")  # the URL keys of the display choices (1-based layer and unit)
 # A rerun of the layer/unit fragment alone pauses this long after sending the histograms,
 # so the browser draws them before the equations and statistics reach it: on the page's
-# one main thread the two otherwise compete, and the histograms come last (bench/app_latency.py,
-# medians of 14, 2 cores: histograms 248 → 167 ms, statistics chart 323 → 334 ms).
+# one main thread the two otherwise compete, and the histograms come last
+# (`bench/ab_display.py --base 91c4e06`, the commit before the pause, medians of 14 on
+# 2 cores: histograms 283 → 201 ms, statistics chart 355 → 384 ms).
 HEAD_START_S = 0.1
 # Less empty space above the title, so the histograms fit a 1280×720 projector's first screen.
 CSS = '[data-testid="stMainBlockContainer"] {padding-top: 3.6rem;}'

@@ -105,12 +105,6 @@ def chart_frame(page: Page, key: str) -> FrameLocator:
     return page.frame_locator(f".st-key-{key} iframe")
 
 
-def chart_drawn(page: Page, key: str) -> None:
-    """Wait until the live chart ``key`` has drawn a figure."""
-    drawn = f"const gd = chartIn('.st-key-{key}'); return !!(gd && gd.data);"
-    page.wait_for_function("() => { " + CHART_JS + drawn + " }", timeout=TIMEOUT_MS)
-
-
 def exceptions(page: Page) -> list[str]:
     """Texts of any Streamlit exception boxes on the page (there should be none)."""
     return page.locator('[data-testid="stException"]').all_inner_texts()
