@@ -430,10 +430,11 @@ _IMAGES_MAX = 64
 
 def _memo(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
     """The images of a run do not change with the layer, the unit or the step: make them
-    once (13 ms for moons) and reuse them while the user looks around the same run.
+    once (about 15 ms for moons: ``bench/profile_display.py``) and reuse them while the
+    user looks around the same run.
 
     ``key`` holds array bytes (tens of kB): they are hashed as they are, each part with
-    its length, not through ``repr`` (0.6 ms per key on every unit change, now 0.07).
+    its length, not through ``repr``, which would copy them into a longer string first.
     """
     h = hashlib.blake2b(digest_size=16)
     for part in key:

@@ -4,9 +4,8 @@
 unmounts it and draws the new figure from scratch. This component's iframe stays
 mounted for as long as its key is on the page; a new figure is handed to
 ``Plotly.react`` on the same graph div, which redraws what changed, and when a rerun
-changes several live charts they draw one per frame, the first first. Measured in the
-Explorer (a unit change, medians of 16, the two versions interleaved in one browser):
-252 ms to the redrawn histograms with live charts, 291 ms with ``st.plotly_chart``.
+changes several live charts they draw one per frame, the first first. What it gains in
+the Explorer is measured with ``bench/ab_display.py`` (figures in the README).
 
     from bnviz import livechart
     livechart.plotly_chart(fig, key="movie")   # fig: a go.Figure or its dict

@@ -105,7 +105,7 @@ async function draw(message) {
 // Draw the newest figure; renders that arrive during a draw collapse into one.
 //
 // One chart per frame: a rerun updates several charts at once (histograms, then
-// statistics), each a 20–60 ms task on the page's one main thread. The first to get
+// statistics), each a task of tens of milliseconds on the page's one main thread. The first to get
 // its figure draws at once; a chart whose message comes while another chart of the
 // page has drawn since the last paint waits for the next paint, so the histograms are
 // on screen before the statistics chart starts drawing.
