@@ -19,7 +19,7 @@ for (b) and (f) both until the histograms (first screen) and until the training 
   (g) select floor: ``bench/floor_select_app.py``, the same chart under a select box in a
       fragment (the Explorer's kind of display-only control), choosing "unit k";
 
-the ratios to (c), and (d) the client-side step scrubber: one click on the Plotly slider
+the ratios to (c), and (d) the client-side step scrubber: one click on the step slider
 under the histograms until the new frame is drawn (no server).
 
 The clock starts in the page at the key press / mouse press (a capture listener) and
@@ -184,10 +184,12 @@ def main() -> None:
                 retrain_both_movie.append(m)
                 retrain_both.append(c)
 
-            # the client-side scrubber: click a point of the Plotly slider rail
+            # the client-side scrubber: click a point of the live chart's step slider (the
+            # rail of Plotly's own slider in checkouts from before the live chart's player)
             in_iframe = page.locator(f"{MOVIE} iframe").count() > 0  # a live chart (else st.plotly_chart)
             parts = chart_frame(page, "movie") if in_iframe else page.locator(MOVIE)
-            rail = parts.locator(".slider-rail-rect").first.bounding_box()
+            player = parts.locator("#scrub")
+            rail = (player if player.count() else parts.locator(".slider-rail-rect").first).bounding_box()
             assert rail is not None
             scrub = []
             for i in range(n):

@@ -98,21 +98,21 @@ FINGERPRINT_JS = """() => {""" + CHART_JS + """
   const ys = c && c.data ? c.data.filter(t => t.y && t.y.length > 2).map(t => t.y) : null;
   return JSON.stringify({summary: s ? s.innerText : null, curves: ys});
 }"""
-# The histogram figure (in its live chart's iframe), with Plotly's Play/Pause and scrubber.
+# The histogram figure (in its live chart's iframe), with the player's Play/Pause and slider.
 MOVIE = CHART_JS + "const movie = () => chartIn('.st-key-movie');"
-# The step the figure's own scrubber shows ("step 120"), and whether Plotly has stopped animating.
+# The step the player shows ("step 120"), and whether it has stopped.
 SCRUBBER_STEP_JS = f"""() => {{ {MOVIE}
-  const texts = Array.from(movie().querySelectorAll('.slider-container text'));
-  const label = texts.map(t => t.textContent).find(t => /^step \\d+$/.test(t));
-  return label ? Number(label.slice(5)) : null;
+  const label = movie() && movie().ownerDocument.getElementById('step')?.textContent;
+  return label && /^step \\d+$/.test(label) ? Number(label.slice(5)) : null;
 }}"""
 LAST_STEP_JS = """() => {
   const m = document.querySelector('.st-key-step_counter')?.innerText.match(/Step\\s+\\d+\\s*\\/\\s*(\\d+)/);
   return m ? Number(m[1]) : null;
 }"""
 PAUSED_JS = f"""() => {{ {MOVIE}
-  const td = movie()._transitionData;
-  return !td || (td._frameQueue.length === 0 && !td._animationRaf);
+  const doc = movie().ownerDocument;
+  return doc.getElementById('play').getAttribute('aria-pressed') === 'false'
+    && !doc.defaultView.livechart.busy();
 }}"""
 # What an unfinished action left behind: the script's state and each live chart's.
 STATE_JS = """() => 'script '
@@ -142,7 +142,6 @@ class Results:
     served: int = 0
     bytes: int = 0  # received by the websocket clients
     refs: int = 0  # elements the server did not resend: references to a client's cached copy
-    plotly_rejections: int = 0  # browser: uncaught "undefined" rejections of Plotly's animate() on Pause
     client_cpu: float = 0.0  # CPU seconds of this process (the websocket clients; not Chromium's)
     fingerprints: dict[int, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))
     nav: dict[int, tuple[str, ...]] = field(default_factory=dict)
@@ -266,13 +265,7 @@ class Student:
         page.on("pageerror", self.page_error)
 
     def page_error(self, exc: Exception) -> None:
-        # Pause rejects the promise of Plotly's running animate() (plotly.js leaves it
-        # uncaught): an "undefined" page error per Pause, in the console only. Counted
-        # apart, so that any other page error still fails the run.
-        if str(exc) == "undefined":
-            self.res.plotly_rejections += 1
-        else:
-            self.res.error("page error", f"session {self.i}: {exc}")
+        self.res.error("page error", f"session {self.i}: {exc}")
 
     async def wait_idle(self) -> None:
         await self.page.wait_for_function(IDLE_JS, timeout=self.timeout)
@@ -398,11 +391,11 @@ class Student:
     async def play(self) -> None:
         """Play in the histogram figure, watch three checkpoints go by, Pause.
 
-        Play and Pause are Plotly's own buttons: the frames run in the browser, so the
-        server must not run at all meanwhile.
+        Play / Pause is the live chart player's button: the frames run in the browser, so
+        the server must not run at all meanwhile.
         """
-        menu = self.page.frame_locator(".st-key-movie iframe").locator(".updatemenu-button")
-        if not await menu.count():
+        button = self.page.frame_locator(".st-key-movie iframe").locator("#play")
+        if not await button.count():
             self.res.error("missing control", f"session {self.i}: no Play button in the histogram figure")
             return
         await self.wait_idle()
@@ -414,7 +407,7 @@ class Student:
                 return
             at = await self.page.evaluate(SCRUBBER_STEP_JS)
         await self.page.evaluate(ARM_JS)
-        await menu.filter(has_text="Play").first.click()
+        await button.click()  # ▶ Play
         start = time.perf_counter()
         try:
             for _ in range(3):  # three new checkpoints, PLAY_MS apart
@@ -424,7 +417,7 @@ class Student:
             self.res.play_rate.append(3 / (time.perf_counter() - start))
         except PlaywrightTimeout:
             self.res.error("timeout", f"session {self.i}: Play never showed three new checkpoints")
-        await menu.filter(has_text="Pause").first.click()
+        await button.click()  # ❚❚ Pause
         try:
             await self.page.wait_for_function(PAUSED_JS, timeout=self.timeout)
         except PlaywrightTimeout:
@@ -756,7 +749,7 @@ class WsStudent:
             self.res.latency["button"].append(ms)
 
     async def run(self, seconds: float, think: float) -> None:
-        # Play/Pause and the scrubber are Plotly's, in the browser: no server work to simulate.
+        # Play/Pause and the scrubber are the live chart's, in the browser: no server work to simulate.
         actions = [self.slider] * 3 + [self.select] * 2 + [self.button] * 2
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -908,8 +901,7 @@ def report(args: argparse.Namespace, res: Results, memory: MemorySampler, idle_k
         print(f"  {kind:20} {p50_p95(values)} ({len(values)})")
     if res.play_rate:
         print(f"play (in the browser)  {statistics.median(res.play_rate):.1f} checkpoints/s median "
-              f"(nominal {1 / 0.4:.1f}), {len(res.play_rate)} plays; {res.plotly_rejections} uncaught "
-              "'undefined' rejections in the console (Plotly's animate() interrupted by Pause)")
+              f"(nominal {1 / 0.4:.1f}), {len(res.play_rate)} plays")
     print(f"server RSS             idle {idle_kb // 1024} MB, peak {peak // 1024} MB, "
           f"+{(peak - idle_kb) // 1024 // max(args.sessions, 1)} MB per session")
     n = len(memory.samples)

@@ -34,24 +34,21 @@ def test_movie_figure_is_valid_plotly_with_one_frame_per_checkpoint(runs, unit):
     fig = charts.movie_figure(run, 1, unit, 2)
     go.Figure(fig.to_dict())  # full validation: the builder skips it for speed
     assert len(fig.frames) == len(run.ckpt_steps)
-    slider = fig.layout.sliders[0]
-    assert slider.active == 2
-    assert [s.label for s in slider.steps] == [str(int(t)) for t in run.ckpt_steps]
-    assert all(s.method == "animate" for s in slider.steps)
-    # a scrubber step is a cheap update of the frame's traces, not a full redraw
-    assert all(s.args[1]["frame"]["redraw"] is False for s in slider.steps)
+    assert not fig.layout.sliders and not fig.layout.updatemenus, "the live chart's player, not Plotly's"
 
 
-def test_play_and_pause_run_in_the_browser(runs):
+def test_the_player_has_one_labelled_step_per_frame_and_plays_in_the_browser(runs):
     run, _ = runs
-    fig = charts.movie_figure(run, 0, 0, 0).to_dict()
-    buttons = {b["label"]: b for b in fig["layout"]["updatemenus"][0]["buttons"]}
-    play, pause, again = buttons["▶ Play"], buttons["❚❚ Pause"], buttons["↺ from 0"]
-    assert all(b["method"] == "animate" for b in (play, pause, again))
-    assert play["args"][0] is None and play["args"][1]["fromcurrent"] is True
-    assert play["args"][1]["frame"]["duration"] == charts.PLAY_MS == 400
-    assert pause["args"][0] == [None], "Plotly's idiom for stopping an animation"
-    assert again["args"][0] == [f["name"] for f in fig["frames"]]
+    player = charts.movie_player(run, 2)
+    assert player["active"] == 2
+    assert player["labels"] == [str(int(t)) for t in run.ckpt_steps]
+    assert player["prefix"] == "step " and player["interval_ms"] == charts.PLAY_MS == 400
+    assert player["label"], "the slider's accessible name"
+    assert charts.movie_player(run, 10_000)["active"] == len(run.ckpt_steps) - 1
+    assert charts.movie_player(run, -3)["active"] == 0
+    # the frame the figure's data shows is the player's first frame
+    fig = charts.movie_spec(run, 0, 1, 2)
+    assert fig["data"][0]["y"] == fig["frames"][2]["data"][0]["y"]
 
 
 def test_frames_carry_the_panel_titles_of_their_step(runs):

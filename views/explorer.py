@@ -13,7 +13,7 @@ figures from ``bnviz.charts.explorer``. What redraws on which control:
 - every chart is a live chart (``bnviz.livechart``): a new figure updates the mounted
   chart in place instead of replacing it;
 - Play / Pause and the scrubber under the histograms: nothing on the server; the
-  figure carries one frame per checkpoint and Plotly animates it in the browser.
+  figure carries one frame per checkpoint and the live chart's player shows them.
 """
 
 from __future__ import annotations
@@ -240,7 +240,8 @@ def unit_view(run: Run) -> None:
     head = st.container()
     livechart.plotly_chart(charts.movie_spec(run, layer, unit, k, dark=dark), key="movie",
                            title=f"Histograms of Z, Z_norm and Z̃, layer {layer + 1}, "
-                                 f"{'all units' if unit < 0 else f'unit {unit + 1}'}, with a step scrubber")
+                                 f"{'all units' if unit < 0 else f'unit {unit + 1}'}, with a step scrubber",
+                           player=charts.movie_player(run, k))
     if st.session_state.get("v_fragment_saw") == st.session_state.v_page_runs:
         time.sleep(HEAD_START_S)  # a rerun of this fragment alone: see HEAD_START_S
     st.session_state.v_fragment_saw = st.session_state.v_page_runs

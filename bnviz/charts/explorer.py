@@ -45,6 +45,7 @@ STATS_LABELS = {
     "batch": "the test set as one batch",
 }
 PLAY_MS = 400  # Play: one checkpoint every 0.4 s, in the browser
+MOVIE_HEIGHT = 340  # the histograms; their player's bar adds 44 px (the page's layout was made for 400)
 MAP_POINTS = 300  # training points drawn over the decision boundary (the first ones: a random sample)
 MAP_PIXELS = 480  # side of the training points' image (drawn at about half size: smooth dots)
 DOT = 4  # radius of a training point in that image, in pixels
@@ -280,6 +281,14 @@ def boundary_images(run: Run, dark: bool = False) -> list[str]:
     return [_png(frame) for frame in img]
 
 
+def movie_player(run: Run, k: int) -> dict[str, Any]:
+    """The player under the histograms (``bnviz.livechart``): one frame per checkpoint,
+    labelled with its step, frame ``k`` shown first, Play at one checkpoint per ``PLAY_MS``."""
+    nk = len(run.ckpt_steps)
+    return {"active": min(max(k, 0), nk - 1), "labels": [str(int(t)) for t in run.ckpt_steps],
+            "prefix": "step ", "interval_ms": PLAY_MS, "label": "Training step shown by the histograms"}
+
+
 def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> go.Figure:
     """:func:`movie_spec` as a Plotly Figure."""
     spec = movie_spec(run, layer, unit, k, dark)
@@ -287,13 +296,14 @@ def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) ->
 
 
 def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> dict[str, Any]:
-    """Histograms of Z, Z_norm, Z̃ (and the decision boundary for 2-D data), with a step
-    scrubber and Play / Pause buttons that run in the browser.
+    """Histograms of Z, Z_norm, Z̃ (and the decision boundary for 2-D data), one
+    animation frame per checkpoint.
 
-    One animation frame per checkpoint; the scrubber and the buttons move between them
-    without a server round trip. Frames carry only what changes (bar heights and
-    positions, the mean ± sd lines, the panel titles as text traces, and the boundary as
-    a small PNG in ``layout.images``), so a step is a cheap ``redraw: false`` update.
+    The player under the chart (:func:`movie_player`, drawn by ``bnviz.livechart``:
+    Play / Pause and a step slider) moves between the frames without a server round
+    trip. Frames carry only what changes (bar heights and positions, the mean ± sd
+    lines, the panel titles as text traces, and the boundary as a small PNG in
+    ``layout.images``), so a step is a cheap ``redraw: false`` update.
     Each histogram panel marks its mean (solid red) and mean ± one standard deviation:
     μ, σ for Z; 0, sd_norm for Z_norm; and what γ, β imply for Z̃ (β, |γ|·sd_norm).
     Axes are fixed over all steps so drift in Z and the steadiness of Z_norm are
@@ -312,8 +322,8 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> d
     gap = 0.05
     w = (1 - gap * (ncols - 1)) / ncols
     domains = [[i * (w + gap), i * (w + gap) + w] for i in range(ncols)]
-    layout = _base_layout(400)
-    layout["margin"] = {"l": 40, "r": 16, "t": 56, "b": 92}
+    layout = _base_layout(MOVIE_HEIGHT)
+    layout["margin"] = {"l": 40, "r": 16, "t": 56, "b": 28}  # the player's bar is under the figure
     layout["showlegend"] = False
     layout["bargap"] = 0.05
 
@@ -400,27 +410,6 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> d
         if has_map:
             frame["layout"] = frame_layouts[kk]
         frames.append(frame)
-    jump = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}}
-    steps = [{"label": str(int(run.ckpt_steps[kk])), "method": "animate", "args": [[str(kk)], jump]}
-             for kk in range(nk)]  # fmt: skip
-    play = {"mode": "immediate", "fromcurrent": True, "transition": {"duration": 0},
-             "frame": {"duration": PLAY_MS, "redraw": False}}  # fmt: skip
-    layout["updatemenus"] = [{
-        "type": "buttons", "direction": "left", "showactive": False, "x": 0, "y": 0, "xanchor": "left",
-        "yanchor": "top", "pad": {"t": 38, "r": 8}, "font": {"size": _FONT}, "name": "playback",
-        "buttons": [
-            {"label": "▶ Play", "method": "animate", "args": [None, play]},
-            {"label": "❚❚ Pause", "method": "animate", "args": [[None], jump]},
-            {"label": "↺ from 0", "method": "animate", "args": [[str(kk) for kk in range(nk)], play]},
-        ],
-    }]  # fmt: skip
-    layout["sliders"] = [{
-        "active": k, "steps": steps, "x": 0.3, "len": 0.7, "y": 0, "yanchor": "top",
-        "pad": {"t": 28, "b": 0},
-        "currentvalue": {"prefix": "step ", "xanchor": "right", "font": {"size": _FONT, "color": "#888"}},
-        "tickcolor": "#888", "ticklen": 4, "minorticklen": 0, "name": "step",
-        "font": {"size": 9, "color": "rgba(0,0,0,0)"},  # 51 step labels would overlap; currentvalue says it
-    }]  # fmt: skip
     return {"data": traces, "layout": layout, "frames": frames}
 
 

@@ -9,6 +9,7 @@ the Explorer is measured with ``bench/ab_display.py`` (figures in the README).
 
     from bnviz import livechart
     livechart.plotly_chart(fig, key="movie")   # fig: a go.Figure or its dict
+    livechart.plotly_chart(fig, key="movie", player={"active": 0, "labels": [...]})
 
 The page around the chart gets the CSS class ``st-key-<key>`` (an ``st.container``),
 and the chart is ``iframe`` → ``#chart.js-plotly-plot`` inside it (same origin: the
@@ -79,10 +80,18 @@ def figure_json(figure: go.Figure | dict[str, Any]) -> str:
     return json.dumps(figure, separators=(",", ":"))
 
 
-def plotly_chart(figure: go.Figure | dict[str, Any], *, key: str, title: str = "") -> None:
+def plotly_chart(figure: go.Figure | dict[str, Any], *, key: str, title: str = "",
+                 player: dict[str, Any] | None = None) -> None:
     """Draw ``figure``; on later reruns with the same ``key``, update that chart in place.
 
     ``title`` names the chart for screen readers (the iframe's title).
+
+    ``player`` puts Play / Pause, "↺ from 0" and a step slider (a range input, so the
+    keyboard works) under the chart. They show the figure's ``frames`` in the browser,
+    with no server round trip; the frames are not handed to Plotly. Keys: ``active``
+    (the frame the figure's data shows), ``labels`` (one per frame), ``prefix`` (before
+    the label, e.g. ``"step "``), ``interval_ms`` (Play's pace) and ``label`` (the
+    slider's accessible name).
     """
     with st.container(key=key):
-        _component(figure=figure_json(figure), title=title, key=f"{key}_live", default=None)
+        _component(figure=figure_json(figure), title=title, player=player, key=f"{key}_live", default=None)

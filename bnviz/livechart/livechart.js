@@ -5,18 +5,22 @@
 // graph div live as long as the page: a new figure is a Plotly.react on the same div,
 // which redraws only what changed.
 //
+// With a `player`, the figure's frames are not given to Plotly: a bar of plain HTML under
+// the chart (Play / Pause, "from 0", a range input) applies them with Plotly.animate.
+// Plotly's own slider and buttons cost a third of every redraw, and cannot be reached
+// with the keyboard.
+//
 // Streamlit's component protocol (v1), by hand: we post "streamlit:componentReady" and
 // "streamlit:setFrameHeight"; Streamlit posts "streamlit:render" with the arguments
-// (`figure`: the figure's JSON text; `title`: the chart's accessible name) and the
-// page's theme.
+// (`figure`: the figure's JSON text; `title`: the chart's accessible name; `player`:
+// null or {active, labels, prefix, interval_ms, label}) and the page's theme.
 "use strict";
 
 const gd = document.getElementById("chart");
 const post = (type, body) =>
   window.parent.postMessage({ isStreamlitMessage: true, type, ...body }, "*");
 
-let shownText = null; // the figure JSON drawn last
-let shownTheme = null; // and the theme it was drawn in
+let shownKey = null; // the figure JSON, player and theme drawn last
 let height = -1;
 let queued = null; // the latest render message not drawn yet
 let drawing = false;
@@ -76,17 +80,21 @@ function themed(layout, theme) {
   return out;
 }
 
-const isShown = (message) =>
-  message.args.figure === shownText && JSON.stringify(message.theme || null) === shownTheme;
+const keyOf = (message) =>
+  JSON.stringify([message.theme || null, message.args.player || null]) + message.args.figure;
+const isShown = (message) => keyOf(message) === shownKey;
 
 async function draw(message) {
-  const text = message.args.figure;
   const theme = message.theme || null;
-  const themeKey = JSON.stringify(theme);
-  const fig = JSON.parse(text);
+  const fig = JSON.parse(message.args.figure);
+  const player = message.args.player || null;
   const layout = themed(fig.layout || {}, theme);
-  if (layout.height !== height) {
-    height = layout.height;
+  await player_.stop(); // the frames are about to change
+  player_.style(theme);
+  bar.hidden = !player;
+  const total = layout.height + (player ? bar.offsetHeight : 0);
+  if (total !== height) {
+    height = total;
     post("streamlit:setFrameHeight", { height });
     // Plotly draws broken paths into a window of height 0: wait for the iframe to grow
     // (or half a second, should it not)
@@ -97,10 +105,120 @@ async function draw(message) {
     });
   }
   const config = { displaylogo: false, responsive: true, ...(fig.config || {}) };
-  await Plotly.react(gd, { data: fig.data || [], layout, frames: fig.frames || [], config });
-  shownText = text;
-  shownTheme = themeKey;
+  const frames = fig.frames || [];
+  await Plotly.react(gd, { data: fig.data || [], layout, frames: player ? [] : frames, config });
+  if (player) player_.load(player, frames);
+  shownKey = keyOf(message);
 }
+
+// ---------------------------------------------------------------- the player
+
+const bar = document.getElementById("player");
+const playButton = document.getElementById("play");
+const restartButton = document.getElementById("restart");
+const scrub = document.getElementById("scrub");
+const stepText = document.getElementById("step");
+// a frame is drawn at once, and only its traces and images change (no full redraw)
+const JUMP = { mode: "immediate", frame: { duration: 0, redraw: false }, transition: { duration: 0 } };
+
+const player_ = (() => {
+  let frames = [];
+  let labels = [];
+  let prefix = "";
+  let interval = 400;
+  let onScreen = 0; // the frame drawn last
+  let wanted = null; // the frame to draw next (the newest request wins)
+  let drawing = null; // the promise of the frame being drawn
+  let timer = null; // while playing: the next tick
+
+  const at = () => Number(scrub.value);
+
+  function showLabel(k) {
+    scrub.value = String(k);
+    stepText.textContent = prefix + labels[k];
+    scrub.setAttribute("aria-valuetext", stepText.textContent);
+  }
+
+  async function drawFrames() {
+    while (wanted !== null) {
+      const k = wanted;
+      wanted = null;
+      if (k === onScreen || !frames[k]) continue;
+      try {
+        await Plotly.animate(gd, frames[k], JUMP);
+        onScreen = k;
+      } catch (err) {
+        // Plotly rejects with nothing when another animation interrupts this one
+        if (err !== undefined) console.error("bnviz live chart: could not draw frame", k, err);
+      }
+    }
+  }
+
+  function go(k) {
+    showLabel(k);
+    wanted = k;
+    if (!drawing) drawing = drawFrames().finally(() => { drawing = null; });
+  }
+
+  function setPlaying(on) {
+    playButton.textContent = on ? "❚❚ Pause" : "▶ Play";
+    playButton.setAttribute("aria-pressed", String(on));
+  }
+
+  function tick() {
+    timer = setTimeout(() => {
+      if (at() >= frames.length - 1) return pause();
+      go(at() + 1);
+      tick();
+    }, interval);
+  }
+
+  function play(from) {
+    clearTimeout(timer);
+    if (from !== undefined) go(from);
+    else if (at() >= frames.length - 1) go(0); // at the end, Play starts again
+    setPlaying(true);
+    tick();
+  }
+
+  function pause() {
+    clearTimeout(timer);
+    timer = null;
+    setPlaying(false);
+  }
+
+  playButton.addEventListener("click", () => (timer === null ? play() : pause()));
+  restartButton.addEventListener("click", () => play(0));
+  scrub.addEventListener("input", () => { pause(); go(at()); });
+
+  return {
+    // New frames (a new figure, drawn at frame `active`): stop playing, forget the old ones.
+    load(player, newFrames) {
+      frames = newFrames;
+      labels = player.labels || newFrames.map((_, i) => String(i));
+      prefix = player.prefix || "";
+      interval = player.interval_ms || 400;
+      onScreen = Math.min(Math.max(player.active || 0, 0), Math.max(frames.length - 1, 0));
+      scrub.max = String(Math.max(frames.length - 1, 0));
+      scrub.setAttribute("aria-label", player.label || "Frame");
+      showLabel(onScreen);
+    },
+    // Before a new figure: no tick, no frame left to draw.
+    async stop() {
+      pause();
+      wanted = null;
+      if (drawing) await drawing;
+    },
+    style(theme) {
+      const dark = !!theme && theme.base === "dark";
+      bar.style.color = (theme && theme.textColor) || (dark ? "#fafafa" : "#31333f");
+      bar.style.fontFamily = (theme && theme.font) || "sans-serif";
+      bar.style.setProperty("--accent", (theme && theme.primaryColor) || "#ff4b4b");
+      bar.style.setProperty("--line", dark ? "rgba(250,250,250,0.2)" : "rgba(49,51,63,0.2)");
+    },
+    busy: () => drawing !== null,
+  };
+})();
 
 // Draw the newest figure; renders that arrive during a draw collapse into one.
 //
@@ -161,14 +279,8 @@ window.addEventListener("message", (event) => {
   pump();
 });
 
-// Plotly rejects the promise of an animation that another one interrupts (Pause, a
-// scrubber click during Play) and its own buttons do not catch it: not an error here.
-window.addEventListener("unhandledrejection", (event) => {
-  if (event.reason === undefined) event.preventDefault();
-});
-
-// For tests and benchmarks: is a figure waiting or being drawn (or none drawn yet)?
-window.livechart = { busy: () => queued !== null || drawing || shownText === null };
+// For tests and benchmarks: is a figure or a frame waiting or being drawn (or none drawn yet)?
+window.livechart = { busy: () => queued !== null || drawing || shownKey === null || player_.busy() };
 
 adoptFonts();
 post("streamlit:componentReady", { apiVersion: 1 });

@@ -101,7 +101,7 @@ def plot_data(page: Page) -> list:
 
 
 def chart_frame(page: Page, key: str) -> FrameLocator:
-    """Where to find the parts of the live chart ``key`` (buttons, the slider rail)."""
+    """Where to find the parts of the live chart ``key`` (its player's buttons and slider)."""
     return page.frame_locator(f".st-key-{key} iframe")
 
 

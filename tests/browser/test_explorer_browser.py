@@ -24,11 +24,16 @@ def step_shown(page) -> int:
 
 # The histogram figure's graph div (it is drawn in the live chart's iframe).
 MOVIE = CHART_JS + "const movie = () => chartIn('.st-key-movie');"
-# The step the histogram figure's own slider shows ("step 120"), read in the browser.
+# The step the histograms' player shows beside its slider ("step 120"), read in the browser.
 SCRUBBER_STEP = f"""() => {{ {MOVIE}
-  const texts = Array.from(movie().querySelectorAll('.slider-container text'));
-  const label = texts.map(t => t.textContent).find(t => /^step \\d+$/.test(t));
-  return Number(label.slice(5));
+  const label = movie().ownerDocument.getElementById('step').textContent;
+  return /^step \\d+$/.test(label) ? Number(label.slice(5)) : null;
+}}"""
+# Paused: the player's button says so and it has no frame left to draw.
+PAUSED = f"""() => {{ {MOVIE}
+  const doc = movie().ownerDocument;
+  return doc.getElementById('play').getAttribute('aria-pressed') === 'false'
+    && !doc.defaultView.livechart.busy();
 }}"""
 # Counts the server runs from now on (a client-side control must not cause any).
 COUNT_RUNS = """() => {
@@ -46,8 +51,9 @@ def titles(page) -> list[str]:
                          ".map(t => t.textContent); }")
 
 
-def plotly_button(page, label: str):
-    return chart_frame(page, "movie").locator(".updatemenu-button").filter(has_text=label).first
+def player_button(page, name: str):
+    """A button of the histograms' player (Play / Pause is one button)."""
+    return chart_frame(page, "movie").get_by_role("button", name=name)
 
 
 def button(page, key: str):
@@ -124,21 +130,16 @@ def test_play_advances_the_step_in_the_browser_and_pause_stops_it(app_server, pa
     titles_before = titles(page)
     assert len(titles_before) == 3 and titles_before[0].startswith("Z (unit 1)")
     page.evaluate(COUNT_RUNS)
-    plotly_button(page, "Play").click()
+    player_button(page, "▶ Play").click()
     page.wait_for_function(f"() => ({SCRUBBER_STEP})() > 20", timeout=60_000)
-    plotly_button(page, "Pause").click()
-    # paused: Plotly has no frame left to show (its own queue), so the step stays
-    page.wait_for_function(f"""() => {{ {MOVIE}
-      const td = movie()._transitionData;
-      return td._frameQueue.length === 0 && !td._animationRaf;
-    }}""")
+    player_button(page, "❚❚ Pause").click()
+    page.wait_for_function(PAUSED)  # no tick and no frame left to draw, so the step stays
     paused_at = page.evaluate(SCRUBBER_STEP)
     assert 20 < paused_at < 500
     assert plot_data(page)[0][0]["y"] != before[0]["y"], "the histograms moved with the steps"
     assert titles(page) != titles_before, "and so did their titles"
     assert page.evaluate("() => window.__runs") == 0, "Play runs in the browser: no server round trip"
     assert step_shown(page) == 0, "the server-side step (equations, curves) is where Reset put it"
-    # Plotly rejects the promise of the animation Pause interrupts; the live chart catches it
     assert page.bnviz_errors == [] and page.bnviz_console_errors == []
     screenshot(page, "explorer-paused")
 
@@ -147,7 +148,7 @@ def test_scrubber_changes_the_histograms_in_the_browser_without_a_rerun(app_serv
     open_app(page, app_server + "/")
     before = plot_data(page)[0]
     page.evaluate(COUNT_RUNS)
-    rail = chart_frame(page, "movie").locator(".slider-rail-rect").first.bounding_box()
+    rail = chart_frame(page, "movie").locator("#scrub").bounding_box()
     assert rail is not None
     page.mouse.click(rail["x"] + rail["width"] * 0.2, rail["y"] + rail["height"] / 2)
     page.wait_for_function(
@@ -157,6 +158,35 @@ def test_scrubber_changes_the_histograms_in_the_browser_without_a_rerun(app_serv
     assert plot_data(page)[0][0]["y"] != before[0]["y"]
     assert page.evaluate("() => window.__runs") == 0, "scrubbing must not ask the server"
     assert 0 < page.evaluate(SCRUBBER_STEP) < 500
+
+
+def test_the_step_slider_works_with_the_keyboard_and_play_at_the_end_starts_again(app_server, page):
+    """The player is plain HTML: the range input takes arrow keys, Home and End, one
+    checkpoint (10 steps by default) at a time, in the browser."""
+    open_app(page, app_server + "/")
+    assert page.evaluate(SCRUBBER_STEP) == 500
+    before = plot_data(page)[0]
+    page.evaluate(COUNT_RUNS)
+    scrub = chart_frame(page, "movie").get_by_role("slider", name="Training step shown by the histograms")
+    scrub.focus()
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(PAUSED)
+    assert page.evaluate(SCRUBBER_STEP) == 490
+    assert scrub.get_attribute("aria-valuetext") == "step 490"
+    assert plot_data(page)[0][0]["y"] != before[0]["y"], "frame 49 drawn"
+    page.keyboard.press("Home")
+    page.wait_for_function(PAUSED)
+    assert page.evaluate(SCRUBBER_STEP) == 0
+    page.keyboard.press("End")
+    page.wait_for_function(PAUSED)
+    assert page.evaluate(SCRUBBER_STEP) == 500
+    assert plot_data(page)[0][0]["y"] == before[0]["y"], "back at the last frame"
+    player_button(page, "▶ Play").click()  # at the end: from the start again
+    page.wait_for_function(f"() => {{ const s = ({SCRUBBER_STEP})(); return s > 0 && s < 500; }}")
+    player_button(page, "❚❚ Pause").click()
+    page.wait_for_function(PAUSED)
+    assert page.evaluate("() => window.__runs") == 0, "the player never asks the server"
+    assert page.bnviz_console_errors == []
 
 
 def test_permalink_reproduces_the_view(app_server, page, new_page):
