@@ -36,7 +36,13 @@ VIEW_KEYS = ("layer", "unit", "t")  # the URL keys of the display choices (1-bas
 # 2 cores: histograms 283 → 201 ms, statistics chart 355 → 384 ms).
 HEAD_START_S = 0.1
 # Less empty space above the title, so the histograms fit a 1280×720 projector's first screen.
-CSS = '[data-testid="stMainBlockContainer"] {padding-top: 3.6rem;}'
+# And no stale fade inside the layer/unit view: it reruns in a few hundred ms, so the fade
+# (0.5 s delay, then 1 s) would never show, but the browser starts and cancels it on every
+# element of the view at each rerun, and that work comes before the histograms are drawn
+# (`bench/ab_display.py --base 0bff90b`, the commit before: figures in the README).
+CSS = ('[data-testid="stMainBlockContainer"] {padding-top: 3.6rem;}\n'
+       '.st-key-unit_view .stElementContainer[data-stale="true"] {transition: none !important; '
+       'opacity: 1 !important;}')
 
 
 # --------------------------------------------------------------------------- formatting
@@ -291,7 +297,8 @@ def unit_view(run: Run) -> None:
                        on_click="ignore", key="dl_stats", icon=":material/download:")
 
 
-unit_view(run)
+with st.container(key="unit_view"):  # for the CSS above
+    unit_view(run)
 
 other = ui.cached_run(settings.replace(use_bn=not settings.use_bn))  # the baseline: cached on canonical()
 bn_run, plain_run = (run, other) if settings.use_bn else (other, run)

@@ -189,6 +189,44 @@ def test_the_step_slider_works_with_the_keyboard_and_play_at_the_end_starts_agai
     assert page.bnviz_console_errors == []
 
 
+# Records, for every element that Streamlit marks stale from now on (an empty placeholder
+# has nothing to fade: not counted), whether it is in the layer/unit view and the opacity
+# and transition it gets.
+WATCH_STALE = """() => {
+  window.__stale = [];
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const el = r.target;
+      if (el.getAttribute('data-stale') !== 'true' || el.querySelector('[data-testid="stEmpty"]')) continue;
+      const cs = getComputedStyle(el);
+      window.__stale.push({inView: !!el.closest('.st-key-unit_view'), opacity: cs.opacity,
+                           transition: cs.transitionDuration});
+    }
+  }).observe(document.body, {subtree: true, attributes: true, attributeFilter: ['data-stale']});
+}"""
+
+
+def test_the_layer_unit_view_does_not_fade_while_it_reruns(app_server, page):
+    """Streamlit fades stale elements after 0.5 s; the layer/unit view reruns faster than
+    that, and starting the fade on each of its elements made its histograms slower. The
+    rest of the page keeps Streamlit's fade (a retrain can take seconds)."""
+    open_app(page, app_server + "/")
+    page.evaluate(WATCH_STALE)
+    with rerun(page):
+        page.locator(".st-key-v_unit input").click()
+        page.keyboard.type("unit 2")
+        page.keyboard.press("Enter")
+    seen = page.evaluate("() => window.__stale")
+    assert seen and all(s["inView"] for s in seen), "a unit change reruns the view only"
+    assert all(s["opacity"] == "1" and s["transition"] == "0s" for s in seen), seen[:3]
+    page.evaluate(WATCH_STALE)
+    with rerun(page):
+        page.locator('.st-key-s_lr input[type="range"]').focus()
+        page.keyboard.press("ArrowLeft")
+    outside = [s for s in page.evaluate("() => window.__stale") if not s["inView"]]
+    assert outside and all(s["transition"] == "1s" for s in outside), outside[:3]  # fading from 1 to 0.33
+
+
 def test_permalink_reproduces_the_view(app_server, page, new_page):
     open_app(page, app_server + "/")
     with rerun(page):
