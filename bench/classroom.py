@@ -77,7 +77,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake  # noqa: E4
 from websockets.typing import Subprotocol  # noqa: E402
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, free_port, start_server, stop_server  # noqa: E402
-from tests.browser.helpers import ARM_JS, CHART_JS, IDLE_JS  # noqa: E402
+from tests.browser.helpers import ARM_JS, CHART_JS, IDLE_JS, PLAYER_PAUSED_JS, PLAYER_STEP_JS  # noqa: E402
 
 LOG = ROOT / "tests" / "output" / "classroom-server.log"
 # The shared link: a permalink with a few settings, as the address bar shows it (the
@@ -98,22 +98,11 @@ FINGERPRINT_JS = """() => {""" + CHART_JS + """
   const ys = c && c.data ? c.data.filter(t => t.y && t.y.length > 2).map(t => t.y) : null;
   return JSON.stringify({summary: s ? s.innerText : null, curves: ys});
 }"""
-# The histogram figure (in its live chart's iframe), with the player's Play/Pause and slider.
-MOVIE = CHART_JS + "const movie = () => chartIn('.st-key-movie');"
-# The step the player shows ("step 120"), and whether it has stopped.
-SCRUBBER_STEP_JS = f"""() => {{ {MOVIE}
-  const label = movie() && movie().ownerDocument.getElementById('step')?.textContent;
-  return label && /^step \\d+$/.test(label) ? Number(label.slice(5)) : null;
-}}"""
+# The run's last step, from the step counter ("Step 120/500" → 500).
 LAST_STEP_JS = """() => {
   const m = document.querySelector('.st-key-step_counter')?.innerText.match(/Step\\s+\\d+\\s*\\/\\s*(\\d+)/);
   return m ? Number(m[1]) : null;
 }"""
-PAUSED_JS = f"""() => {{ {MOVIE}
-  const doc = movie().ownerDocument;
-  return doc.getElementById('play').getAttribute('aria-pressed') === 'false'
-    && !doc.defaultView.livechart.busy();
-}}"""
 # What an unfinished action left behind: the script's state and each live chart's.
 STATE_JS = """() => 'script '
   + document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state')
@@ -399,27 +388,27 @@ class Student:
             self.res.error("missing control", f"session {self.i}: no Play button in the histogram figure")
             return
         await self.wait_idle()
-        at = await self.page.evaluate(SCRUBBER_STEP_JS)
+        at = await self.page.evaluate(PLAYER_STEP_JS)
         last = await self.page.evaluate(LAST_STEP_JS)
         if at is not None and last is not None and at >= last:  # at the end, Play has nothing to show
             reset = self.page.locator(".st-key-v_reset button").filter(visible=True)
             if await self.timed("button", lambda: reset.click()) is None:
                 return
-            at = await self.page.evaluate(SCRUBBER_STEP_JS)
+            at = await self.page.evaluate(PLAYER_STEP_JS)
         await self.page.evaluate(ARM_JS)
         await button.click()  # ▶ Play
         start = time.perf_counter()
         try:
             for _ in range(3):  # three new checkpoints, PLAY_MS apart
-                await self.page.wait_for_function(f"() => ({SCRUBBER_STEP_JS})() !== {at}",
+                await self.page.wait_for_function(f"() => ({PLAYER_STEP_JS})() !== {at}",
                                                   timeout=min(self.timeout, 30_000))
-                at = await self.page.evaluate(SCRUBBER_STEP_JS)
+                at = await self.page.evaluate(PLAYER_STEP_JS)
             self.res.play_rate.append(3 / (time.perf_counter() - start))
         except PlaywrightTimeout:
             self.res.error("timeout", f"session {self.i}: Play never showed three new checkpoints")
         await button.click()  # ❚❚ Pause
         try:
-            await self.page.wait_for_function(PAUSED_JS, timeout=self.timeout)
+            await self.page.wait_for_function(PLAYER_PAUSED_JS, timeout=self.timeout)
         except PlaywrightTimeout:
             self.res.error("pause ignored", f"session {self.i}: the histograms kept playing after Pause")
         if await self.page.evaluate("() => window.__bnvizSawRun"):

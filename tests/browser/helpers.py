@@ -92,6 +92,20 @@ const chartIn = (sel) => {
 };
 """
 
+# The histograms' graph div (drawn in the live chart's iframe), the step their player
+# shows beside its slider ("step 120" → 120, or null), and whether the player is paused:
+# its button says so and it has no frame left to draw.
+MOVIE_JS = CHART_JS + "const movie = () => chartIn('.st-key-movie');"
+PLAYER_STEP_JS = f"""() => {{ {MOVIE_JS}
+  const label = movie() && movie().ownerDocument.getElementById('step')?.textContent;
+  return label && /^step \\d+$/.test(label) ? Number(label.slice(5)) : null;
+}}"""
+PLAYER_PAUSED_JS = f"""() => {{ {MOVIE_JS}
+  const doc = movie().ownerDocument;
+  return doc.getElementById('play').getAttribute('aria-pressed') === 'false'
+    && !doc.defaultView.livechart.busy();
+}}"""
+
 
 def plot_data(page: Page) -> list:
     """The ``data`` (traces) of every Plotly chart on the page, in page order."""

@@ -12,7 +12,17 @@ import re
 import pytest
 
 from .conftest import DESKTOP, PROJECTOR
-from .helpers import CHART_JS, chart_frame, exceptions, open_app, plot_data, rerun, screenshot
+from .helpers import (
+    MOVIE_JS,
+    PLAYER_PAUSED_JS,
+    PLAYER_STEP_JS,
+    chart_frame,
+    exceptions,
+    open_app,
+    plot_data,
+    rerun,
+    screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -22,19 +32,6 @@ def step_shown(page) -> int:
     return int(re.search(r"Step (\d+)", text).group(1))  # type: ignore[union-attr]
 
 
-# The histogram figure's graph div (it is drawn in the live chart's iframe).
-MOVIE = CHART_JS + "const movie = () => chartIn('.st-key-movie');"
-# The step the histograms' player shows beside its slider ("step 120"), read in the browser.
-SCRUBBER_STEP = f"""() => {{ {MOVIE}
-  const label = movie().ownerDocument.getElementById('step').textContent;
-  return /^step \\d+$/.test(label) ? Number(label.slice(5)) : null;
-}}"""
-# Paused: the player's button says so and it has no frame left to draw.
-PAUSED = f"""() => {{ {MOVIE}
-  const doc = movie().ownerDocument;
-  return doc.getElementById('play').getAttribute('aria-pressed') === 'false'
-    && !doc.defaultView.livechart.busy();
-}}"""
 # Counts the server runs from now on (a client-side control must not cause any).
 COUNT_RUNS = """() => {
   window.__runs = 0;
@@ -47,7 +44,7 @@ COUNT_RUNS = """() => {
 
 def titles(page) -> list[str]:
     """The histogram panels' titles as drawn (SVG text: no innerText)."""
-    return page.evaluate(f"() => {{ {MOVIE} return Array.from(movie().querySelectorAll('.textpoint text'))"
+    return page.evaluate(f"() => {{ {MOVIE_JS} return Array.from(movie().querySelectorAll('.textpoint text'))"
                          ".map(t => t.textContent); }")
 
 
@@ -105,13 +102,13 @@ def test_keyboard_on_a_slider_retrains_and_redraws(app_server, page):
 def test_a_unit_change_redraws_the_mounted_histogram_chart_in_place(app_server, page):
     """The live chart keeps its graph div (no remount) and only the unit's data change."""
     open_app(page, app_server + "/")
-    page.evaluate(f"() => {{ {MOVIE} movie().__bnvizMark = 'still here'; }}")
+    page.evaluate(f"() => {{ {MOVIE_JS} movie().__bnvizMark = 'still here'; }}")
     before = plot_data(page)[0]
     with rerun(page):
         page.locator(".st-key-v_unit input").click()
         page.keyboard.type("unit 3")
         page.keyboard.press("Enter")
-    assert page.evaluate(f"() => {{ {MOVIE} return movie().__bnvizMark; }}") == "still here"
+    assert page.evaluate(f"() => {{ {MOVIE_JS} return movie().__bnvizMark; }}") == "still here"
     after = plot_data(page)[0]
     assert after[0]["y"] != before[0]["y"], "the histogram of unit 3, not unit 1"
     assert titles(page)[0].startswith("Z (unit 3)")
@@ -125,16 +122,16 @@ def test_play_advances_the_step_in_the_browser_and_pause_stops_it(app_server, pa
     with rerun(page):
         button(page, "v_reset").click()
     assert step_shown(page) == 0
-    assert page.evaluate(SCRUBBER_STEP) == 0
+    assert page.evaluate(PLAYER_STEP_JS) == 0
     before = plot_data(page)[0]
     titles_before = titles(page)
     assert len(titles_before) == 3 and titles_before[0].startswith("Z (unit 1)")
     page.evaluate(COUNT_RUNS)
     player_button(page, "▶ Play").click()
-    page.wait_for_function(f"() => ({SCRUBBER_STEP})() > 20", timeout=60_000)
+    page.wait_for_function(f"() => ({PLAYER_STEP_JS})() > 20", timeout=60_000)
     player_button(page, "❚❚ Pause").click()
-    page.wait_for_function(PAUSED)  # no tick and no frame left to draw, so the step stays
-    paused_at = page.evaluate(SCRUBBER_STEP)
+    page.wait_for_function(PLAYER_PAUSED_JS)  # no tick and no frame left to draw, so the step stays
+    paused_at = page.evaluate(PLAYER_STEP_JS)
     assert 20 < paused_at < 500
     assert plot_data(page)[0][0]["y"] != before[0]["y"], "the histograms moved with the steps"
     assert titles(page) != titles_before, "and so did their titles"
@@ -152,39 +149,39 @@ def test_scrubber_changes_the_histograms_in_the_browser_without_a_rerun(app_serv
     assert rail is not None
     page.mouse.click(rail["x"] + rail["width"] * 0.2, rail["y"] + rail["height"] / 2)
     page.wait_for_function(
-        f"(b) => {{ {MOVIE} return JSON.stringify(movie().data[0].y) !== b; }}",
+        f"(b) => {{ {MOVIE_JS} return JSON.stringify(movie().data[0].y) !== b; }}",
         arg=json.dumps(before[0]["y"]),
     )
     assert plot_data(page)[0][0]["y"] != before[0]["y"]
     assert page.evaluate("() => window.__runs") == 0, "scrubbing must not ask the server"
-    assert 0 < page.evaluate(SCRUBBER_STEP) < 500
+    assert 0 < page.evaluate(PLAYER_STEP_JS) < 500
 
 
 def test_the_step_slider_works_with_the_keyboard_and_play_at_the_end_starts_again(app_server, page):
     """The player is plain HTML: the range input takes arrow keys, Home and End, one
     checkpoint (10 steps by default) at a time, in the browser."""
     open_app(page, app_server + "/")
-    assert page.evaluate(SCRUBBER_STEP) == 500
+    assert page.evaluate(PLAYER_STEP_JS) == 500
     before = plot_data(page)[0]
     page.evaluate(COUNT_RUNS)
     scrub = chart_frame(page, "movie").get_by_role("slider", name="Training step shown by the histograms")
     scrub.focus()
     page.keyboard.press("ArrowLeft")
-    page.wait_for_function(PAUSED)
-    assert page.evaluate(SCRUBBER_STEP) == 490
+    page.wait_for_function(PLAYER_PAUSED_JS)
+    assert page.evaluate(PLAYER_STEP_JS) == 490
     assert scrub.get_attribute("aria-valuetext") == "step 490"
     assert plot_data(page)[0][0]["y"] != before[0]["y"], "frame 49 drawn"
     page.keyboard.press("Home")
-    page.wait_for_function(PAUSED)
-    assert page.evaluate(SCRUBBER_STEP) == 0
+    page.wait_for_function(PLAYER_PAUSED_JS)
+    assert page.evaluate(PLAYER_STEP_JS) == 0
     page.keyboard.press("End")
-    page.wait_for_function(PAUSED)
-    assert page.evaluate(SCRUBBER_STEP) == 500
+    page.wait_for_function(PLAYER_PAUSED_JS)
+    assert page.evaluate(PLAYER_STEP_JS) == 500
     assert plot_data(page)[0][0]["y"] == before[0]["y"], "back at the last frame"
     player_button(page, "▶ Play").click()  # at the end: from the start again
-    page.wait_for_function(f"() => {{ const s = ({SCRUBBER_STEP})(); return s > 0 && s < 500; }}")
+    page.wait_for_function(f"() => {{ const s = ({PLAYER_STEP_JS})(); return s > 0 && s < 500; }}")
     player_button(page, "❚❚ Pause").click()
-    page.wait_for_function(PAUSED)
+    page.wait_for_function(PLAYER_PAUSED_JS)
     assert page.evaluate("() => window.__runs") == 0, "the player never asks the server"
     assert page.bnviz_console_errors == []
 
