@@ -65,16 +65,6 @@ function themed(layout, theme) {
       out[k] = { gridcolor: grid, zerolinecolor: grid, tickcolor: grid, ...layout[k] };
     }
   }
-  if (layout.sliders) {
-    out.sliders = layout.sliders.map((s) => ({
-      bgcolor: face, bordercolor: grid, activebgcolor: text, ...s,
-    }));
-  }
-  if (layout.updatemenus) {
-    out.updatemenus = layout.updatemenus.map((u) => ({
-      bgcolor: face, bordercolor: grid, ...u, font: { color: text, ...(u.font || {}) },
-    }));
-  }
   out.autosize = true;
   delete out.width; // the iframe's width, followed on resize (config.responsive)
   return out;
