@@ -22,6 +22,7 @@ run: $(VENV)/.run  ## set up and start the app on http://localhost:$(PORT)
 test: $(VENV)/.dev  ## set up and run every check: lint, types, unit, app and browser tests
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev  ## speed figures (never part of test): core vs torch, sweeps, app latency

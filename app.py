@@ -20,8 +20,13 @@ st.set_page_config(page_title="bnviz: Batch Normalization made visible", page_ic
 
 # The default page is served at the app's root only ("/?<settings>" is the Explorer's permalink),
 # yet it reserves a path name: one nobody types, so "/explorer" can be the alias below.
+PAGES = "bnviz/app/pages"
 explorer = st.Page(
-    "views/explorer.py", title="Explorer", icon=":material/biotech:", default=True, url_path="explorer-root"
+    f"{PAGES}/explorer.py",
+    title="Explorer",
+    icon=":material/biotech:",
+    default=True,
+    url_path="explorer-root",
 )
 
 
@@ -32,39 +37,42 @@ def explorer_alias() -> None:
 
 explore = [
     explorer,
-    st.Page("views/sweep.py", title="Sweeps", icon=":material/grid_on:", url_path="sweep"),
+    st.Page(f"{PAGES}/sweep.py", title="Sweeps", icon=":material/grid_on:", url_path="sweep"),
     st.Page(explorer_alias, title="Explorer", url_path="explorer", visibility="hidden"),
 ]
 teaching = [
     st.Page(
-        "views/teach_glass_box.py",
+        f"{PAGES}/teach_glass_box.py",
         title="1 · One mini-batch, by hand",
         icon=":material/calculate:",
         url_path="glass-box",
     ),
     st.Page(
-        "views/teach_bias.py",
+        f"{PAGES}/teach_bias.py",
         title="2 · Why b does nothing",
         icon=":material/exposure_zero:",
         url_path="bias",
     ),
     st.Page(
-        "views/teach_covariate_shift.py",
+        f"{PAGES}/teach_covariate_shift.py",
         title="3 · Covariate shift",
         icon=":material/waves:",
         url_path="covariate-shift",
     ),
     st.Page(
-        "views/teach_noise.py",
+        f"{PAGES}/teach_noise.py",
         title="4 · Noise and regularization",
         icon=":material/grain:",
         url_path="noise",
     ),
     st.Page(
-        "views/teach_test_time.py", title="5 · At test time", icon=":material/science:", url_path="test-time"
+        f"{PAGES}/teach_test_time.py",
+        title="5 · At test time",
+        icon=":material/science:",
+        url_path="test-time",
     ),
     st.Page(
-        "views/teach_conventions.py",
+        f"{PAGES}/teach_conventions.py",
         title="6 · Conventions",
         icon=":material/translate:",
         url_path="conventions",

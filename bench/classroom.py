@@ -83,7 +83,7 @@ LOG = ROOT / "tests" / "output" / "classroom-server.log"
 # The shared link: a permalink with a few settings, as the address bar shows it (the
 # Explorer is the default page, so it lives at "/"); group g of the class gets seed=g.
 LINK = "/?dataset=moons&steps=300&width=8&lr=0.1&batch_size=16"
-KEY_PREFIX = "s_"  # bnviz.ui.KEY_PREFIX, the sidebar widgets' keys (importing bnviz.ui here would
+KEY_PREFIX = "s_"  # bnviz.app.ui.KEY_PREFIX, the sidebar widgets' keys (importing bnviz.app.ui here would
 # set up its st.cache_data outside a server)
 # Sidebar sliders a student moves (one key press there and one back). "steps" is left
 # out so the work per move stays that of the link's runs.
@@ -584,7 +584,7 @@ class WsStudent:
         elif kind == "markdown" and el.markdown.body.startswith("Test accuracy **"):  # the summary line
             self.summary = el.markdown.body
         elif kind == "component_instance" and widget_key(el.component_instance.id) == "curves_live":
-            # the curves are a live chart (bnviz.livechart): its one argument is the figure's JSON
+            # the curves are a live chart (bnviz.app.livechart): its one argument is the figure's JSON
             figure = json.loads(json.loads(el.component_instance.json_args)["figure"])
             ys = [t["y"] for t in figure.get("data", [])
                   if isinstance(t.get("y"), dict) or len(t.get("y") or ()) > 2]  # fmt: skip
@@ -905,7 +905,7 @@ def report(args: argparse.Namespace, res: Results, memory: MemorySampler, idle_k
               f"({100 * res.client_cpu / max(wall, 1e-9):.0f} % of a core), received "
               f"{res.bytes / 2**20:.0f} MB ({res.bytes / 2**10 / max(actions, 1):.0f} kB per rerun; "
               f"{res.refs} unchanged elements not resent, as for a browser's message cache)")
-    train = "bnviz.ui._cached_train"
+    train = "bnviz.app.ui._cached_train"
     hits = metrics.get(f"cache_lookups_total:{train}:hit", 0)
     misses = metrics.get(f"cache_lookups_total:{train}:miss", 0)
     if hits or misses:

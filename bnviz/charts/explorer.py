@@ -282,7 +282,7 @@ def boundary_images(run: Run, dark: bool = False) -> list[str]:
 
 
 def movie_player(run: Run, k: int) -> dict[str, Any]:
-    """The player under the histograms (``bnviz.livechart``): one frame per checkpoint,
+    """The player under the histograms (``bnviz.app.livechart``): one frame per checkpoint,
     labelled with its step, frame ``k`` shown first, Play at one checkpoint per ``PLAY_MS``."""
     nk = len(run.ckpt_steps)
     return {"active": min(max(k, 0), nk - 1), "labels": [str(int(t)) for t in run.ckpt_steps],
@@ -299,7 +299,7 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> d
     """Histograms of Z, Z_norm, Z̃ (and the decision boundary for 2-D data), one
     animation frame per checkpoint.
 
-    The player under the chart (:func:`movie_player`, drawn by ``bnviz.livechart``:
+    The player under the chart (:func:`movie_player`, drawn by ``bnviz.app.livechart``:
     Play / Pause and a step slider) moves between the frames without a server round
     trip. Frames carry only what changes (bar heights and positions, the mean ± sd
     lines, the panel titles as text traces, and the boundary as a small PNG in

@@ -18,7 +18,7 @@ from playwright.sync_api import FrameLocator, Page
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
 TIMEOUT_MS = 60_000
 
-# Idle: the script has finished, and every live chart (bnviz.livechart, in an iframe) has
+# Idle: the script has finished, and every live chart (bnviz.app.livechart, in an iframe) has
 # drawn the last figure it was sent (``livechart.busy()`` is its own report).
 IDLE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -80,7 +80,7 @@ def open_app(page: Page, url: str, timeout: float = TIMEOUT_MS) -> None:
 
 # JavaScript defining `charts()` (every Plotly graph div of the page, in page order) and
 # `chartIn(sel)` (the first one inside the element `sel`). A chart is either drawn by
-# st.plotly_chart in the page or by bnviz.livechart inside a same-origin iframe.
+# st.plotly_chart in the page or by bnviz.app.livechart inside a same-origin iframe.
 CHART_JS = """
 const charts = (root = document) => Array.from(root.querySelectorAll('.js-plotly-plot, iframe')).flatMap(el =>
   el.tagName === 'IFRAME'

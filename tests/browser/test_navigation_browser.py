@@ -1,9 +1,10 @@
 """A shared link to any page works on a freshly started server.
 
-With the pages in a folder named ``pages/``, Streamlit's older folder-based navigation
-answered a fresh server's first request for ``/sweep`` by running the page file alone:
-file names in the sidebar, no wide layout, no app.py setup. That is why the pages live
-in ``views/``. This test starts its own server so the request really is the first.
+A folder named ``pages/`` beside ``app.py`` would turn on Streamlit's older folder-based
+navigation, which answers a fresh server's first request for ``/sweep`` by running the page
+file alone: file names in the sidebar, no wide layout, no app.py setup. That is why the pages
+live in ``bnviz/app/pages/``, away from ``app.py``. This test starts its own server so the
+request really is the first.
 """
 
 import pytest

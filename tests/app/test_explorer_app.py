@@ -18,7 +18,7 @@ from bnviz import Settings
 from bnviz.train import train
 
 TIMEOUT = 60
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def app(query: dict[str, str] | None = None) -> AppTest:
@@ -51,7 +51,7 @@ def last_number(text: str) -> float:
 
 
 def charts(at: AppTest) -> dict[str, dict]:
-    """The Plotly figures the page sent to its live charts (bnviz.livechart), by key."""
+    """The Plotly figures the page sent to its live charts (bnviz.app.livechart), by key."""
     out = {}
     for el in at.get("component_instance"):
         if el.proto.component_name.endswith("livechart"):
@@ -198,7 +198,7 @@ def test_play_is_in_the_browser_not_a_server_timer():
     assert not any(b.key == "v_play" for b in at.button)
     options = player(at, "movie")
     assert options["interval_ms"] == 400 and len(options["labels"]) == len(figure(at, "movie")["frames"])
-    source = (ROOT / "views" / "explorer.py").read_text()
+    source = (ROOT / "bnviz" / "app" / "pages" / "explorer.py").read_text()
     assert "run_every" not in source, "no fragment timer: the page costs nothing while a class plays"
 
 
@@ -270,7 +270,7 @@ def test_settings_over_the_compute_budget_are_refused_visibly():
 
 
 def test_the_no_bn_baseline_is_cached_on_its_canonical_settings(monkeypatch):
-    from bnviz import ui
+    from bnviz.app import ui
 
     calls: list[Settings] = []
     monkeypatch.setattr(ui, "train", lambda s: calls.append(s) or train(s))

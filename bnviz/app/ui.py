@@ -32,9 +32,9 @@ from typing import Any
 
 import streamlit as st
 
-from .data import n_train
-from .settings import Settings, parse_number
-from .train import Run, train
+from ..data import n_train
+from ..settings import Settings, parse_number
+from ..train import Run, train
 
 __all__ = [
     "CACHE_ENTRIES",
@@ -309,3 +309,61 @@ def sync_url(settings: Settings | None = None, extra: Mapping[str, str] | None =
     for k in drop:
         if k in current:
             del st.query_params[k]
+
+
+# --------------------------------------------------------------------------- page layout
+
+
+def intro(title: str, text: str, latex: str | Sequence[str]) -> None:
+    """Title, a few plain sentences, then the equation(s)."""
+    st.title(title)
+    st.markdown(text)
+    for eq in [latex] if isinstance(latex, str) else latex:
+        st.latex(eq)
+
+
+def try_this(text: str) -> None:
+    st.info(f"**Try this.** {text}", icon=":material/lightbulb:")
+
+
+def num(x: float, digits: int = 4) -> str:
+    """A number for text and tables: 4 significant digits, never '-0'."""
+    if x == 0:
+        return "0"
+    return f"{x:.{digits}g}"
+
+
+def tex(x: float, digits: int = 4) -> str:
+    """A number for st.latex: powers of ten written out."""
+    text = num(x, digits)
+    if "e" in text:
+        mant, exp = text.split("e")
+        return (mant + r" \times " if mant != "1" else "") + f"10^{{{int(exp)}}}"
+    return text
+
+
+def url_float(name: str, default: float, lo: float, hi: float, notices: list[str]) -> float:
+    """A number from the URL, clamped to [lo, hi]; a notice when it was not taken as is."""
+    return float(url_number(name, default, lo, hi, notices))
+
+
+def first_run(key: str) -> bool:
+    """True once per session and page: the moment to read the page's own URL keys."""
+    flag = f"_loaded_{key}"
+    if flag in st.session_state:
+        return False
+    st.session_state[flag] = True
+    return True
+
+
+
+def persist(key: str, default: object) -> None:
+    """Give widget ``key`` a value that survives visits to other pages.
+
+    Streamlit forgets a widget's state when a run does not draw it (another page);
+    a plain copy under another key does not get forgotten.
+    """
+    store = "_keep_" + key
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(store, default)
+    st.session_state[store] = st.session_state[key]

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from bnviz import Settings
 from bnviz.sweep import METRICS, PRESETS, cli_command
 
-PAGE = str(Path(__file__).resolve().parents[1] / "views" / "sweep.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "bnviz" / "app" / "pages" / "sweep.py")
 TIMEOUT = 180  # the first sweep of a test session trains for real; later ones hit the cache
 
 

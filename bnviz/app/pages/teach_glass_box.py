@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from bnviz import teach, ui
+from bnviz import teach
+from bnviz.app import ui
+from bnviz.app.ui import first_run, intro, num, persist, show_notices, tex, try_this, url_float
 from bnviz.charts import teach as charts
-from views.teach_common import first_run, intro, num, persist, show_notices, tex, try_this, url_float
 
 DEFAULT = ["2", "4", "9", "5"]
 EPS_FMT = {0.0: "0"}

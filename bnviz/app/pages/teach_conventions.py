@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from bnviz import Settings, teach, ui
+from bnviz import Settings, teach
+from bnviz.app import ui
+from bnviz.app.ui import first_run, intro, num, persist, show_notices, try_this, url_float
 from bnviz.charts import teach as charts
-from views.teach_common import first_run, intro, num, persist, show_notices, try_this, url_float
 
 M_CHOICES = (2, 4, 8, 32, 128)
 STEPS = 300

@@ -10,7 +10,7 @@ figures from ``bnviz.charts.explorer``. What redraws on which control:
   statistics panel); the training curves do not depend on them and stay as drawn. The
   histograms go out first, then the fragment pauses (``HEAD_START_S``) so the browser
   draws them before the rest arrives;
-- every chart is a live chart (``bnviz.livechart``): a new figure updates the mounted
+- every chart is a live chart (``bnviz.app.livechart``): a new figure updates the mounted
   chart in place instead of replacing it;
 - the layer/unit view does not fade while it reruns (``CSS``): it is back within half a
   second, and the fade Streamlit starts on each element slowed its histograms down;
@@ -26,7 +26,8 @@ from typing import Any
 
 import streamlit as st
 
-from bnviz import Settings, livechart, ui
+from bnviz import Settings
+from bnviz.app import livechart, ui
 from bnviz.charts import explorer as charts
 from bnviz.train import Run
 

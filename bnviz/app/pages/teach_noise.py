@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bnviz import Settings, teach, ui
+from bnviz import Settings, teach
+from bnviz.app import ui
+from bnviz.app.ui import intro, num, persist, show_notices, try_this
 from bnviz.charts import explorer as explorer_charts
 from bnviz.charts import teach as charts
 from bnviz.data import n_train
-from views.teach_common import intro, num, persist, show_notices, try_this
 
 DRAWS = 200
 GAP_SIZES = (2, 4, 8, 16, 32, 64, 128)

@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from bnviz import Settings, ui
+from bnviz import Settings
+from bnviz.app import ui
 from bnviz.charts import sweep as charts
 from bnviz.data import n_train
 from bnviz.sweep import METRICS, PRESETS, SWEEPABLE, SweepSpec, cli_command, run, summarize

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from bnviz import nn, teach, ui
+from bnviz import nn, teach
+from bnviz.app import ui
+from bnviz.app.ui import first_run, intro, persist, show_notices, try_this, url_float
 from bnviz.charts import teach as charts
-from views.teach_common import first_run, intro, persist, show_notices, try_this, url_float
 
 GRID_M = (2, 8, 32)
 GRID_DECAY = (0.9, 0.99, 0.999)

@@ -26,7 +26,7 @@ from bnviz.sweep import (
 )
 from bnviz.train import STATS_COLUMNS, train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TARGET = 0.9
 CURVE_COLUMNS = ["train_acc", "test_acc", *STATS_COLUMNS.values()]
 

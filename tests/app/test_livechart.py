@@ -8,7 +8,7 @@ from pathlib import Path
 import plotly
 import plotly.graph_objects as go
 
-from bnviz import livechart
+from bnviz.app import livechart
 
 
 def test_served_folder_holds_our_files_and_the_installed_plotly_js():

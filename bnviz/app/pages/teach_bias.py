@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from bnviz import teach, ui
+from bnviz import teach
+from bnviz.app import ui
+from bnviz.app.ui import first_run, intro, num, persist, show_notices, try_this, url_float
 from bnviz.charts import teach as charts
-from views.teach_common import first_run, intro, num, persist, show_notices, try_this, url_float
 
 SHIFTS = np.round(np.linspace(-3.0, 3.0, 25), 6)
 
