@@ -30,7 +30,7 @@ bench: $(VENV)/.dev  ## speed figures (never part of test): core vs torch, sweep
 	$(PY) bench/sweep.py
 	$(PY) bench/app_latency.py
 
-classroom: $(VENV)/.dev  ## load test: 30 browser sessions against one local server
+classroom: $(VENV)/.dev  ## load test: 30 websocket sessions against one local server
 	$(PY) bench/classroom.py
 
 screenshots: $(VENV)/.dev  ## regenerate the README screenshots in assets/ from the real app
