@@ -85,6 +85,9 @@ _GENERATORS = {
     "xor": _xor,
     "blobs": _blobs,
 }
+# (examples, features, classes) of every dataset, known without loading it; the digits'
+# are those of the shipped file (a test checks it).
+_SHAPES = {name: (N_2D, 2, 2) for name in _GENERATORS} | {"digits": (1797, 64, 10)}
 
 
 @lru_cache(maxsize=1)
@@ -94,15 +97,31 @@ def _digits_raw() -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     return table[:, :-1], table[:, -1].astype(np.int64)
 
 
+def _shape(name: str) -> tuple[int, int, int]:
+    if name not in _SHAPES:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {name!r}")
+    return _SHAPES[name]
+
+
 def n_total(name: str) -> int:
     """Examples in the named dataset before the split."""
-    return 1797 if name == "digits" else N_2D
+    return _shape(name)[0]
 
 
 def n_train(name: str) -> int:
     """Training examples after the split (the largest possible batch)."""
     n = n_total(name)
     return n - round(n * TEST_FRACTION)
+
+
+def n_features(name: str) -> int:
+    """Inputs per example of the named dataset (the network's first layer width)."""
+    return _shape(name)[1]
+
+
+def n_classes(name: str) -> int:
+    """Classes of the named dataset (the network's output width)."""
+    return _shape(name)[2]
 
 
 def load(name: str = "moons", noise: float = 0.2, seed: int = 0) -> Dataset:
@@ -114,11 +133,9 @@ def load(name: str = "moons", noise: float = 0.2, seed: int = 0) -> Dataset:
     rng = np.random.default_rng([seed, 12345])
     if name == "digits":
         X, y = _digits_raw()
-        n_classes = 10
     elif name in _GENERATORS:
-        X, yf = _GENERATORS[name](N_2D, float(noise), rng)
+        X, yf = _GENERATORS[name](n_total(name), float(noise), rng)
         y = yf.astype(np.int64)
-        n_classes = 2
     else:
         raise ValueError(f"dataset must be one of {DATASETS}, got {name!r}")
     order = rng.permutation(len(y))
@@ -133,7 +150,7 @@ def load(name: str = "moons", noise: float = 0.2, seed: int = 0) -> Dataset:
         y_train=y[train],
         X_test=(X[test] - mean) / std,
         y_test=y[test],
-        n_classes=n_classes,
+        n_classes=n_classes(name),
         mean=mean,
         std=std,
     )

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .data import DATASETS, n_total, n_train
+from . import fmt
+from .data import DATASETS, n_classes, n_features, n_total, n_train
 from .nn import ACTIVATIONS
 from .optim import OPTIMIZERS
 
@@ -22,6 +23,9 @@ from .optim import OPTIMIZERS
 MAX_COST = 2e10
 # Fields that only matter when Batch Norm is on.
 BN_ONLY = ("eps", "gamma_init", "beta_init", "freeze_affine", "decay", "bias_correction")
+# How an on/off setting may be written in a URL or on the command line.
+ON_WORDS = ("1", "true", "on", "yes")
+OFF_WORDS = ("0", "false", "off", "no")
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class Settings:
             "Batch size m",
             "Examples per mini-batch; BN's mu and sigma² are computed over these m.",
             1,
-            1198,
+            max(n_train(name) for name in DATASETS),  # the largest training set: a full batch
             log=True,
         ),
     )
@@ -130,10 +134,11 @@ class Settings:
                 f"batch_size: {self.batch_size} is more than the {limit} training examples of {self.dataset}"
             )
         if self.cost() > MAX_COST:
+            need, budget = (fmt.number(round(c / 1e9)) for c in (self.cost(), MAX_COST))
             raise ValueError(
-                f"steps: {self.steps} steps of this network need about {self.cost() / 1e9:.0f} billion "
-                f"multiply-adds, more than the {MAX_COST / 1e9:.0f} billion one run may use on a shared "
-                "server; lower steps, batch size, width or depth"
+                f"steps: {self.steps} steps of this network need about {need} billion multiply-adds, "
+                f"more than the {budget} billion one run may use on a shared server; lower steps, "
+                "batch size, width or depth"
             )
 
     def cost(self) -> float:
@@ -143,7 +148,7 @@ class Settings:
         the ~51 checkpoints: the training set twice and the test set four times, plus
         the decision-boundary grid (1,024 points).
         """
-        n_in, n_out = (64, 10) if self.dataset == "digits" else (2, 2)
+        n_in, n_out = n_features(self.dataset), n_classes(self.dataset)
         per_example = n_in * self.width + (self.depth - 1) * self.width**2 + self.width * n_out
         total = n_total(self.dataset)
         checkpoint = 2 * n_train(self.dataset) + 4 * (total - n_train(self.dataset)) + 1024
@@ -170,13 +175,15 @@ class Settings:
         return out
 
     def to_query(self) -> dict[str, str]:
-        """Every field as a URL query value (floats by repr: they round-trip exactly)."""
+        """Every field as a URL query value (floats by ``fmt.exact``: they round-trip exactly)."""
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             out[f.name] = (
-                ("1" if v else "0") if isinstance(v, bool) else repr(v) if isinstance(v, float) else str(v)
-            )
+                ("1" if v else "0") if isinstance(v, bool)
+                else fmt.exact(v) if isinstance(v, float)
+                else str(v)
+            )  # fmt: skip
         return out
 
     @classmethod
@@ -249,17 +256,18 @@ def _check(spec: Spec, value: Any) -> str | None:
         return f"must be a finite number, got {value!r}"
     assert spec.lo is not None and spec.hi is not None
     if not spec.lo <= value <= spec.hi:
-        return f"must be between {spec.lo:g} and {spec.hi:g}, got {value!r}"
+        return f"must be between {fmt.number(spec.lo, 6)} and {fmt.number(spec.hi, 6)}, got {value!r}"
     return None
 
 
-def parse_number(
+def number_from_url(
     text: str, default: Any, lo: float, hi: float, integer: bool = False
 ) -> tuple[Any, str | None]:
     """A number typed into a URL: malformed -> ``default``, out of [lo, hi] -> clamped.
 
     Returns the value and a notice saying what was changed (None when taken as is).
-    The same rules as every Settings field's, for a page's own URL keys.
+    The same rules as every Settings field's, for a page's own URL keys; the text is
+    read by ``fmt.parse_number``.
     """
     return _parse(Spec("int" if integer else "float", "", "", lo, hi), text[:64], default)
 
@@ -267,9 +275,9 @@ def parse_number(
 def _parse(spec: Spec, text: str, default: Any) -> tuple[Any, str | None]:
     text = text.strip()
     if spec.kind == "bool":
-        if text.lower() in ("1", "true", "on", "yes"):
+        if text.lower() in ON_WORDS:
             return True, None
-        if text.lower() in ("0", "false", "off", "no"):
+        if text.lower() in OFF_WORDS:
             return False, None
         return default, "not on/off, using the default"
     if spec.kind == "choice":
@@ -277,16 +285,15 @@ def _parse(spec: Spec, text: str, default: Any) -> tuple[Any, str | None]:
             return text, None
         return default, f"not one of {', '.join(spec.choices)}, using the default"
     try:
-        number = float(text)
-    except ValueError:
-        return default, "not a number, using the default"
-    if not math.isfinite(number):
-        return default, "not a finite number, using the default"
+        number = fmt.parse_number(text)
+    except fmt.NumberError as err:
+        return default, f"{err.reason}, using the default"
     assert spec.lo is not None and spec.hi is not None
     note = None
     if number < spec.lo or number > spec.hi:
         number = min(max(number, spec.lo), spec.hi)
-        note = f"outside {spec.lo:g} … {spec.hi:g}, clamped to {number:g}"
+        lo, hi, now = (fmt.number(v, 6) for v in (spec.lo, spec.hi, number))
+        note = f"outside {lo} … {hi}, clamped to {now}"
     if spec.kind == "int":
         if number != int(number):
             note = note or f"not a whole number, rounded to {round(number)}"

@@ -16,12 +16,12 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from .. import fmt
 from ..settings import Settings
 from ..sweep import METRICS
+from .style import BN, SERIES, base_layout, legend_above
 
-LINE = "#1f77d0"
-SERIES = ("#1f77d0", "#e8710a", "#2ca58d", "#c25ad6", "#d62728", "#7f7f7f", "#8c564b", "#bcbd22")
-_FONT = 12
+MARGIN = {"l": 64, "r": 16, "t": 40, "b": 48}  # room for the metric's axis title
 
 
 def param_label(name: str) -> str:
@@ -30,11 +30,11 @@ def param_label(name: str) -> str:
 
 
 def value_label(name: str, value: Any) -> str:
-    """A setting's value as the app writes it: on/off, ``1e-05``, ``0.9``, ``relu``."""
+    """A setting's value as the app writes it: on/off, ``1e-5``, ``0.9``, ``relu``."""
     if isinstance(value, bool) or Settings.spec(name).kind == "bool":
         return "on" if value else "off"
     if isinstance(value, float):
-        return f"{value:g}"
+        return fmt.number(value, 6)
     return str(value)
 
 
@@ -69,14 +69,7 @@ def _seeds_hover(f: str) -> str:
 def _layout(metric: str, height: int) -> dict[str, Any]:
     m = METRICS[metric]
     yaxis: dict[str, Any] = {"title": {"text": m.label}, "tickformat": m.fmt.replace(".1%", ".0%")}
-    return {
-        "height": height,
-        "margin": {"l": 64, "r": 16, "t": 40, "b": 48},
-        "font": {"size": _FONT},
-        "hovermode": "closest",
-        "yaxis": yaxis,
-        "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
-    }
+    return base_layout(height, margin=MARGIN, legend=legend_above(), yaxis=yaxis)
 
 
 def _custom(name: str, part: pd.DataFrame) -> list[list[Any]]:
@@ -110,7 +103,7 @@ def line(
     categorical = _numeric_axis(param, list(summary[param]))["type"] == "category"
     groups = [(None, summary)] if series is None else list(summary.groupby(series, sort=False))
     for i, (key, part) in enumerate(groups):
-        color = LINE if series is None else SERIES[i % len(SERIES)]
+        color = BN if series is None else SERIES[i % len(SERIES)]
         x = [value_label(param, v) for v in part[param]] if categorical else list(part[param])
         name = "mean over seeds" if series is None else f"{param_label(series)} = {value_label(series, key)}"
         if int(part["seeds"].max()) > 1:

@@ -13,6 +13,7 @@ def test_every_dataset_splits_deterministically_and_standardizes_on_train(name):
     np.testing.assert_array_equal(a.y_test, b.y_test)
     assert len(a.X_train) == data.n_train(name)
     assert len(a.X_train) + len(a.X_test) == data.n_total(name)
+    assert a.n_features == data.n_features(name) and a.n_classes == data.n_classes(name)
     moving = a.std != 1.0  # columns that were scaled (digits has constant border pixels)
     np.testing.assert_allclose(a.X_train.mean(axis=0)[moving], 0, atol=1e-12)
     np.testing.assert_allclose(a.X_train.std(axis=0)[moving], 1, rtol=1e-12)
@@ -40,6 +41,16 @@ def test_shipped_digits_are_scikit_learns_digits():
     np.testing.assert_array_equal(y, ref.target)
 
 
+def test_the_digits_shape_is_the_shipped_files():
+    X, y = data._digits_raw()
+    assert (data.n_total("digits"), data.n_features("digits"), data.n_classes("digits")) == (
+        len(X), X.shape[1], len(np.unique(y)))  # fmt: skip
+    assert data.n_train("digits") == 1198  # the largest batch the Explorer offers
+
+
 def test_unknown_dataset_is_refused_by_name():
     with pytest.raises(ValueError, match="dataset must be one of"):
         data.load("mnist")
+    for shape in (data.n_total, data.n_train, data.n_features, data.n_classes):
+        with pytest.raises(ValueError, match="dataset must be one of"):
+            shape("mnist")

@@ -72,10 +72,14 @@ def test_inference_with_the_batch_statistics_equals_training_mode():
     net, rng = make()
     X, _ = batch(rng, 12)
     train_logits, taps = nn.forward(net, X)
-    stats = [(t.cache.mu, t.cache.var) for t in taps]
+    stats = []
+    for t in taps:
+        assert t.cache is not None, "a BN layer keeps its cache in training mode"
+        stats.append((t.cache.mu, t.cache.var))
     infer_logits, infer_taps = nn.forward(net, X, stats)
     np.testing.assert_allclose(infer_logits, train_logits, rtol=1e-12)
     for a, b in zip(infer_taps, taps):
+        assert a.z_norm is not None and b.z_norm is not None
         np.testing.assert_allclose(a.z_norm, b.z_norm, rtol=1e-12)
 
 

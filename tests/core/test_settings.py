@@ -5,13 +5,16 @@ import dataclasses
 import pytest
 
 from bnviz import Settings
+from bnviz.data import DATASETS, n_train
+
+MOONS = n_train("moons")  # 400 training examples
 
 
 @pytest.mark.parametrize(
     "field,value",
     [
         ("batch_size", 0),
-        ("batch_size", 401),  # more than moons' 400 training examples
+        ("batch_size", MOONS + 1),  # more than moons' training examples
         ("eps", -1e-3),
         ("eps", float("nan")),
         ("lr", float("inf")),
@@ -47,9 +50,9 @@ def test_query_round_trip_is_exact():
         ({"width": "3.7"}, {"width": 4}, "rounded"),
         ({"use_bn": "maybe"}, {"use_bn": True}, "on/off"),
         ({"activation": "<script>alert(1)</script>"}, {"activation": "relu"}, "not one of"),
-        ({"dataset": "moons", "batch_size": "1000"}, {"batch_size": 400}, "training examples"),
+        ({"dataset": "moons", "batch_size": "1000"}, {"batch_size": MOONS}, "training examples"),
         ({"batch_size": ["8", "16"]}, {"batch_size": 16}, None),  # repeated key: the last wins
-        ({"batch_size": "9" * 5000}, {"batch_size": 400}, "clamped"),  # then to moons' 400
+        ({"batch_size": "9" * 5000}, {"batch_size": MOONS}, "clamped"),  # then to moons' size
     ],
 )
 def test_malformed_query_falls_back_with_a_notice(params, expect, fragment):
@@ -60,6 +63,21 @@ def test_malformed_query_falls_back_with_a_notice(params, expect, fragment):
         assert any(fragment in n for n in notices), notices
     else:
         assert notices == []
+
+
+def test_notices_write_numbers_as_fmt_does():
+    _, notices = Settings.from_query({"lr": "1e9", "eps": "-1"})
+    assert notices == ["eps='-1': outside 0 … 1, clamped to 0", "lr='1e9': outside 1e-5 … 10, clamped to 10"]
+    with pytest.raises(ValueError, match=r"^lr: must be between 1e-5 and 10, got 20.0$"):
+        Settings(lr=20.0)
+    _, notices = Settings.from_query({"lr": "−0.5"})  # a Unicode minus is a minus
+    assert notices == ["lr='−0.5': outside 1e-5 … 10, clamped to 1e-5"]
+
+
+def test_the_largest_batch_is_the_largest_training_set():
+    top = max(n_train(name) for name in DATASETS)
+    assert Settings.spec("batch_size").hi == top
+    assert Settings(dataset="digits", batch_size=n_train("digits")).batch_size == top
 
 
 def test_unknown_keys_are_ignored_and_every_field_has_a_help_text():
@@ -74,7 +92,8 @@ def test_no_setting_can_ask_for_unbounded_compute():
 
     with pytest.raises(ValueError, match=r"^steps: .* billion multiply-adds"):
         Settings(dataset="digits", width=128, depth=8)
-    worst = {"dataset": "digits", "width": "128", "depth": "8", "batch_size": "1198", "steps": "5000"}
+    worst = {"dataset": "digits", "width": "128", "depth": "8", "batch_size": str(n_train("digits")),
+             "steps": "5000"}  # fmt: skip
     s, notices = Settings.from_query(worst)
     assert s.cost() <= MAX_COST
     assert s.steps >= 1 and s.width <= 128
@@ -109,8 +128,11 @@ def test_canonical_settings_drop_what_cannot_change_a_no_bn_run():
     ],
 )
 def test_a_page_url_number_follows_the_settings_rules(text, integer, expect, fragment):
-    from bnviz.settings import parse_number
+    from bnviz.settings import number_from_url
 
-    value, note = parse_number(text, 1.0, -3.0, 3.0, integer)
+    value, note = number_from_url(text, 1.0, -3.0, 3.0, integer)
     assert value == expect
-    assert (note is None) if fragment is None else (fragment in note)
+    if fragment is None:
+        assert note is None
+    else:
+        assert note is not None and fragment in note
