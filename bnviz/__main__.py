@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
-from .settings import Settings
+from . import fmt
+from .settings import OFF_WORDS, ON_WORDS, Settings
 from .sweep import PRESETS, SWEEPABLE, SweepSpec, run
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Settings))
-TRUE, FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
 
 
 class UsageError(Exception):
@@ -35,9 +37,9 @@ def parse_value(name: str, text: str) -> Any:
     spec = Settings.spec(name)
     t = text.strip()
     if spec.kind == "bool":
-        if t.lower() in TRUE:
+        if t.lower() in ON_WORDS:
             return True
-        if t.lower() in FALSE:
+        if t.lower() in OFF_WORDS:
             return False
         raise UsageError(f"{name}: {text!r} is not on/off (use on, off, true, false, 1 or 0)")
     if spec.kind == "choice":
@@ -45,11 +47,9 @@ def parse_value(name: str, text: str) -> Any:
             raise UsageError(f"{name}: {text!r} is not one of {', '.join(spec.choices)}")
         return t
     try:
-        number = float(t)
-    except ValueError:
-        raise UsageError(f"{name}: {text!r} is not a number") from None
-    if not math.isfinite(number):
-        raise UsageError(f"{name}: {text!r} is not a finite number")
+        number = fmt.parse_number(text)
+    except fmt.NumberError as err:
+        raise UsageError(f"{name}: {err}") from None
     if spec.kind == "int":
         if number != int(number):
             raise UsageError(f"{name}: {text!r} is not a whole number")
@@ -97,6 +97,43 @@ def build_spec(args: argparse.Namespace) -> SweepSpec:
         raise UsageError(str(e)) from None
 
 
+def check_out(out: str) -> None:
+    """Raise UsageError unless ``out`` can be written: checked before the sweep trains.
+
+    ``-`` is standard output. Otherwise the name ends in .csv or .parquet (parquet needs
+    pyarrow), its folder exists and takes a new file (tried with a temporary file, which
+    catches read-only disks and permissions alike), and ``out`` is not a folder.
+    """
+    if out == "-":
+        return
+    suffix = Path(out).suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise UsageError(f"--out {out}: write to a .csv or .parquet file (or leave --out out for stdout)")
+    if suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise UsageError(
+                f"--out {out}: writing .parquet needs pyarrow, which is not installed; "
+                "install it (pip install pyarrow) or write .csv"
+            ) from None
+    path = Path(out)
+    folder = path.parent
+    if not folder.exists():
+        raise UsageError(f"--out {out}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise UsageError(f"--out {out}: {folder} is not a folder")
+    if path.is_dir():
+        raise UsageError(f"--out {out}: is a folder; name a file in it, e.g. {path / ('results' + suffix)}")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise UsageError(f"--out {out}: folder {folder} is not writable ({e.strerror or e})") from None
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"--out {out}: the file exists and is not writable")
+
+
 class Bar:
     """A one-line progress bar on a stream: ``[#####-----]  50%  1,000/2,000 model-steps  3 s``."""
 
@@ -110,8 +147,8 @@ class Bar:
         self.last = pct
         full = self.width * done // max(total, 1)
         bar = "#" * full + "-" * (self.width - full)
-        elapsed = time.monotonic() - self.start
-        self.stream.write(f"\r[{bar}] {pct:3d}%  {done:,}/{total:,} model-steps  {elapsed:.0f} s")
+        elapsed = fmt.number(round(time.monotonic() - self.start))
+        self.stream.write(f"\r[{bar}] {pct:3d}%  {done:,}/{total:,} model-steps  {elapsed} s")
         if done >= total:
             self.stream.write("\n")
         self.stream.flush()
@@ -176,18 +213,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)  # exits with status 2 and a usage message on its own errors
+    out = args.out
+    parquet = out != "-" and Path(out).suffix.lower() == ".parquet"
     try:
-        out = args.out
-        parquet = out.lower().endswith(".parquet")
-        if out != "-" and not parquet and not out.lower().endswith(".csv"):
-            raise UsageError(
-                f"--out {out!r}: write to a .csv or .parquet file (or leave --out out for stdout)"
-            )
-        if parquet:
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError:
-                raise UsageError("--out: writing .parquet needs pyarrow; install it or write .csv") from None
+        check_out(out)  # before training: a sweep may take minutes
         spec = build_spec(args)
     except UsageError as e:
         print(f"python -m bnviz sweep: error: {e}", file=sys.stderr)
@@ -202,11 +231,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if out == "-":
             table.to_csv(sys.stdout, index=False)
         elif parquet:
-            table.to_parquet(out, index=False)
+            table.to_parquet(out, index=False, engine="pyarrow")
         else:
             table.to_csv(out, index=False)
-    except OSError as e:
-        print(f"python -m bnviz sweep: error: --out: {e.strerror}: {out}", file=sys.stderr)
+    except OSError as e:  # checked before training; a disk can still fill up
+        print(f"python -m bnviz sweep: error: --out {out}: {e.strerror or e}", file=sys.stderr)
         return 1
     if out != "-":
         diverged = int(table["diverged"].sum())

@@ -1,13 +1,13 @@
 """What the teaching views compute: pure NumPy on top of ``bn``, ``nn`` and ``train``.
 
-One section per view, in the order of the seed note:
+One section per view, in the order of the note:
 
-1. glass box      -- one mini-batch of one unit, every intermediate of the seed's equations
+1. glass box      -- one mini-batch of one unit, every intermediate of the note's equations
 2. bias           -- the gradient of b with BN is zero; shifting b changes nothing after BN
 3. covariate      -- Ioffe & Szegedy (2015) Fig. 1 in the small: percentiles of a sigmoid's input
 4. noise          -- spread of mu_B and sigma²_B around the population values against m
 5. test time      -- one example at a time: batch statistics vs running / corrected / population
-6. conventions    -- the seed's EWA, PyTorch's and Keras's running-statistics updates
+6. conventions    -- the note's EWA, PyTorch's and Keras's running-statistics updates
 
 No Streamlit and no Plotly here: the pages place what these functions return.
 """
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
-from . import bn, nn
+from . import bn, fmt, nn
 from .settings import Settings
 from .train import PERCENTILES, Run
 
@@ -34,47 +34,64 @@ Array = NDArray[np.floating]
 
 MAX_GLASS_VALUES = 16
 MAX_ABS_VALUE = 1e6
+MAX_PROBLEMS = 5  # bad cells named one by one; the rest are counted
 
 
-def parse_values(cells: Iterable[object]) -> tuple[Array, list[str]]:
-    """Numbers from table cells or text pieces, and one problem sentence per bad cell.
+def parse_values(cells: Iterable[object], limit: int | None = None) -> tuple[Array, list[str]]:
+    """Numbers from table cells or text pieces, and one sentence per thing left out.
 
     Empty cells (``None``, NaN, blank text) are skipped silently: an editable table
-    always has some. ``"−2"`` (Unicode minus) and ``"2,5"`` (decimal comma) are read
-    as -2 and 2.5.
+    always has some. Each cell is read by ``fmt.parse_number(typed=True)``: ``"−2"``
+    (Unicode minus) and ``"2,5"`` (decimal comma) are -2 and 2.5. A bad cell gets a
+    sentence naming its row (the first ``MAX_PROBLEMS`` of them; one more sentence
+    counts the rest). With ``limit``, the first ``limit`` numbers are kept and, when
+    there were more cells, a last sentence says so: "kept the first 16 of 1000 values".
     """
     values: list[float] = []
     problems: list[str] = []
+    bad = 0
+    rest = 0  # non-empty cells after the limit was reached: counted, not read
     for row, cell in enumerate(cells, start=1):
         if cell is None or (isinstance(cell, float) and math.isnan(cell)):
             continue
         text = str(cell).strip()
         if not text:
             continue
-        cleaned = text.replace("−", "-").replace(",", ".").replace(" ", "")
-        try:
-            x = float(cleaned)
-        except ValueError:
-            problems.append(f"row {row}: {text[:20]!r} is not a number")
+        if limit is not None and len(values) >= limit:
+            rest += 1
             continue
-        if not math.isfinite(x):
-            problems.append(f"row {row}: {text[:20]!r} is not a finite number")
-        elif abs(x) > MAX_ABS_VALUE:
-            problems.append(f"row {row}: {text[:20]!r} is too large (keep |z| ≤ {MAX_ABS_VALUE:g})")
+        try:
+            x = fmt.parse_number(text, typed=True)
+        except fmt.NumberError as err:
+            problem = f"row {row}: {text[:20]!r} is {err.reason}"
         else:
-            values.append(x)
+            if abs(x) <= MAX_ABS_VALUE:
+                values.append(x)
+                continue
+            problem = f"row {row}: {text[:20]!r} is too large (keep |z| ≤ {MAX_ABS_VALUE:g})"
+        bad += 1
+        if bad <= MAX_PROBLEMS:
+            problems.append(problem)
+    if bad > MAX_PROBLEMS:
+        more = bad - MAX_PROBLEMS
+        problems.append(f"{more} more row{'s' if more > 1 else ''} not read as numbers")
+    if rest:
+        problems.append(f"kept the first {limit} of {len(values) + rest} values")
     return np.asarray(values, dtype=np.float64), problems
 
 
-def parse_text(text: str) -> tuple[Array, list[str]]:
-    """Numbers from text separated by spaces or semicolons, e.g. a URL's ``z=1;2;4``."""
+def parse_text(text: str, limit: int | None = None) -> tuple[Array, list[str]]:
+    """Numbers from text separated by spaces or semicolons, e.g. a URL's ``z=1;2;4``.
+
+    ``limit`` and the sentences returned are those of :func:`parse_values`.
+    """
     pieces = text.replace(";", " ").split()
-    return parse_values(pieces)
+    return parse_values(pieces, limit)
 
 
 @dataclass(frozen=True)
 class GlassBox:
-    """Every intermediate of the seed's equations for one unit over one mini-batch."""
+    """Every intermediate of the note's equations for one unit over one mini-batch."""
 
     z: Array
     gamma: float
@@ -86,20 +103,32 @@ class GlassBox:
     z_norm: Array
     z_tilde: Array
     notes: tuple[str, ...]  # what is special about this batch (m = 1, sigma² + eps = 0, ...)
+    # The values differ, yet sigma² is below float64's smallest normal number (2.2e-308):
+    # the squares (z − mu)² underflow, so sigma² is 0 or keeps only a few digits.
+    var_underflows: bool = False
 
     @property
     def m(self) -> int:
         return len(self.z)
 
+    @property
+    def centred(self) -> Array:
+        """z − μ, one value per example."""
+        return self.z - self.mu
+
+    @property
+    def squared(self) -> Array:
+        """(z − μ)², the terms whose mean is σ²."""
+        return self.centred**2
+
     def table(self) -> pd.DataFrame:
         """One row per example: z, z − μ, (z − μ)², z_norm, z̃."""
-        centred = self.z - self.mu
         return pd.DataFrame(
             {
                 "i": np.arange(1, self.m + 1),
                 "z": self.z,
-                "z − μ": centred,
-                "(z − μ)²": centred**2,
+                "z − μ": self.centred,
+                "(z − μ)²": self.squared,
                 "z_norm": self.z_norm,
                 "z̃": self.z_tilde,
             }
@@ -109,7 +138,7 @@ class GlassBox:
 def glass_box(
     values: Sequence[float] | Array, gamma: float = 1.0, beta: float = 0.0, eps: float = 1e-5
 ) -> GlassBox:
-    """The seed's BN for one unit, computed by :func:`bnviz.bn.forward`, with notes.
+    """The note's BN for one unit, computed by :func:`bnviz.bn.forward`, with notes.
 
     Raises ``ValueError`` for an empty batch or a negative ε.
     """
@@ -120,13 +149,31 @@ def glass_box(
         raise ValueError(f"ε must be a finite number ≥ 0, got {eps!r}")
     z_tilde, cache = bn.forward(z[:, None], np.array([gamma]), np.array([beta]), eps)
     mu, var = float(cache.mu[0]), float(cache.var[0])
+    spread = float(z.max() - z.min())
+    underflows = spread > 0 and var < float(np.finfo(np.float64).tiny)
     notes: list[str] = []
     if z.size == 1:
         notes.append(
             "With m = 1 the batch mean is the value itself: μ = z, σ² = 0 and z − μ = 0, so "
             "z_norm = 0 whatever z was, and z̃ = β. The unit forgets its input."
         )
-    if var + eps == 0:
+    if underflows and var == 0:
+        if eps == 0:
+            then = "√(σ² + ε) = 0: bnviz sets z_norm = 0 (in exact arithmetic σ² > 0, z_norm has spread 1)"
+        else:
+            then = "z_norm = (z − μ) / √ε ≈ 0, as in exact arithmetic: ε dwarfs the true σ²"
+        notes.append(
+            f"The values differ (by up to {fmt.number(spread)}), but σ² underflows to 0 in float64: the "
+            f"squares (z − μ)² are below the smallest float64 number (about 5e-324), so σ² = 0 "
+            f"and {then}."
+        )
+    elif underflows:
+        notes.append(
+            f"The values differ by up to {fmt.number(spread)} only: σ² = {fmt.number(var)} is below the "
+            f"smallest normal float64 number (2.2e-308) and keeps only a few significant digits, "
+            f"so σ² and z_norm are rounded coarsely."
+        )
+    elif var + eps == 0:
         notes.append(
             "σ² + ε = 0: the formula divides 0 by 0. bnviz sets z_norm = 0 (its value for every "
             "ε > 0). Raise ε above 0 to see that ε is what keeps the division finite."
@@ -136,7 +183,7 @@ def glass_box(
     elif var > 0 and eps > 0.1 * var:
         notes.append(
             f"ε is not small next to σ² here: z_norm has spread √(σ²/(σ²+ε)) = "
-            f"{math.sqrt(var / (var + eps)):.3g} instead of 1."
+            f"{fmt.number(math.sqrt(var / (var + eps)), 3)} instead of 1."
         )
     return GlassBox(
         z=z,
@@ -149,13 +196,23 @@ def glass_box(
         z_norm=cache.z_norm[:, 0].copy(),
         z_tilde=z_tilde[:, 0].copy(),
         notes=tuple(notes),
+        var_underflows=underflows,
     )
 
 
-def draw_from_network(run: Run, m: int, layer: int = 0, unit: int = 0, seed: int = 0) -> Array:
+RANDOM_MEAN, RANDOM_SD = 5.0, 2.0  # the glass box's "Random" batch: z ~ N(5, 2²)
+
+
+def random_batch(m: int, seed: int | None = None) -> Array:
+    """m values of z drawn from N(RANDOM_MEAN, RANDOM_SD²); ``seed=None``: fresh each call."""
+    return np.random.default_rng(seed).normal(RANDOM_MEAN, RANDOM_SD, m)
+
+
+def draw_from_network(run: Run, m: int, layer: int = 0, unit: int = 0, seed: int | None = 0) -> Array:
     """The pre-BN values z of one unit for a random mini-batch of m training examples.
 
     Uses the run's final network in training mode, exactly as a training step would.
+    ``seed=None`` draws another mini-batch on each call.
     """
     X = run.dataset.X_train
     if not 1 <= m <= len(X):
@@ -169,6 +226,9 @@ def draw_from_network(run: Run, m: int, layer: int = 0, unit: int = 0, seed: int
 # --------------------------------------------------------------------------------------
 # 2. Why b does nothing
 # --------------------------------------------------------------------------------------
+
+
+BIAS_SHIFTS = np.round(np.linspace(-3.0, 3.0, 25), 6)  # δ from −3 to 3 in steps of 0.25
 
 
 def clone(net: nn.MLP) -> nn.MLP:
@@ -235,6 +295,11 @@ def bias_shift_effect(
     return pd.DataFrame(rows)
 
 
+def largest_hidden_bias(net: nn.MLP) -> float:
+    """The largest |b| over every hidden layer (the output layer's b is left out: no BN there)."""
+    return max(float(np.abs(b).max()) for b in net.b[:-1])
+
+
 # --------------------------------------------------------------------------------------
 # 3. Covariate shift (Ioffe & Szegedy 2015, Fig. 1, in the small)
 # --------------------------------------------------------------------------------------
@@ -288,6 +353,22 @@ def percentile_drift(run: Run, layer: int = -1, quantity: str | None = None) -> 
     )
 
 
+@dataclass(frozen=True)
+class MedianDrift:
+    """The median over units of :func:`percentile_drift`'s columns."""
+
+    p50_range: float  # how far the median moved
+    spread_range: float  # how much the width p85 − p15 changed
+
+
+def median_drift(drift: pd.DataFrame) -> MedianDrift:
+    """The typical unit's drift: medians over units of a :func:`percentile_drift` table."""
+    return MedianDrift(
+        p50_range=float(np.median(drift["p50_range"])),
+        spread_range=float(np.median(drift["spread_range"])),
+    )
+
+
 def steps_to_accuracy(curves: pd.DataFrame, threshold: float, column: str = "test_acc") -> int | None:
     """The first checkpoint step at which ``column`` reaches ``threshold`` (None if never)."""
     hit = curves.loc[curves[column] >= threshold, "step"]
@@ -303,6 +384,14 @@ def population_stats(net: nn.MLP, X: Array) -> list[tuple[Array, Array]]:
     """μ and σ² of every BN layer over the whole of X (one batch), as train.py records them."""
     _, taps = nn.forward(net, X.astype(net.theta.dtype))
     return [(t.cache.mu.copy(), t.cache.var.copy()) for t in taps if t.cache is not None]
+
+
+SPREAD_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+def spread_batch_sizes(n: int) -> list[int]:
+    """The batch sizes the noise view measures for a training set of n: SPREAD_SIZES below n, and n."""
+    return sorted({m for m in SPREAD_SIZES if m < n} | {n})
 
 
 def batch_stat_spread(
@@ -406,6 +495,43 @@ def probabilities(logits: Array) -> Array:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+@dataclass(frozen=True)
+class OneExample:
+    """One test example under each choice of statistics (keys: :data:`TEST_TIME_CHOICES`' labels)."""
+
+    z_norm: dict[str, Array]  # z_norm of every unit of hidden layer 1
+    probs: dict[str, Array]  # the network's class probabilities
+    true_class: int
+
+
+def one_example(run: Run, index: int) -> OneExample:
+    """Test example ``index`` (0-based) alone through the run's final network, once per choice.
+
+    "batch of one" normalizes the example with its own μ and σ² (training mode); the
+    other choices with the run's estimated statistics.
+    """
+    ds = run.dataset
+    x = ds.X_test[index : index + 1]
+    z_norm, probs = {}, {}
+    for label, choice in TEST_TIME_CHOICES.items():
+        stats = None if choice == "one" else run.inference_stats(choice)
+        _, taps = nn.forward(run.net, x.astype(run.net.theta.dtype), stats)
+        assert taps[0].z_norm is not None
+        z_norm[label] = taps[0].z_norm[0]
+        probs[label] = probabilities(logits_with(run, x, choice))[0]
+    return OneExample(z_norm=z_norm, probs=probs, true_class=int(ds.y_test[index]))
+
+
+def majority_share(y: NDArray[np.int64]) -> float:
+    """The share of the most frequent class in y: the accuracy of a constant prediction at best."""
+    return float(np.bincount(y).max() / len(y))
+
+
+def ewa_start_weight(decay: float, t: int) -> float:
+    """decayᵗ: the weight the raw EWA still gives its start v₀ = 0 after t steps."""
+    return float(decay**t)
+
+
 def batched_accuracy(net: nn.MLP, X: Array, y: NDArray[np.int64], m: int, seed: int = 0) -> float:
     """Accuracy when X is cut into random mini-batches of m, each normalized with its own
     μ_B and σ²_B (training mode). A last incomplete batch is left out, as in training."""
@@ -447,14 +573,13 @@ def test_time_table(runs: Iterable[Run]) -> pd.DataFrame:
 
 CONVENTIONS = ("seed", "pytorch", "keras")
 DEFAULT_EPS = {"seed": 1e-5, "pytorch": 1e-5, "keras": 1e-3}
-DEFAULT_DECAY = {"seed": 0.9, "pytorch": 0.9, "keras": 0.99}  # PyTorch momentum 0.1, Keras 0.99
-# initial running (mean, variance): bnviz follows the seed's EWA (v_0 = 0); the
+# initial running (mean, variance): bnviz follows the note's EWA (v_0 = 0); the
 # frameworks start their running variance at 1
 INITIAL = {"seed": (0.0, 0.0), "pytorch": (0.0, 1.0), "keras": (0.0, 1.0)}
 
 
 def momentum(convention: str, decay: float) -> float:
-    """The framework's ``momentum`` argument for the seed's EWA ``decay``."""
+    """The framework's ``momentum`` argument for the note's EWA ``decay``."""
     if convention == "pytorch":
         return 1.0 - decay
     if convention in ("keras", "seed"):
@@ -463,7 +588,7 @@ def momentum(convention: str, decay: float) -> float:
 
 
 def decay_from(convention: str, momentum_value: float) -> float:
-    """The seed's EWA ``decay`` for a framework's ``momentum`` argument."""
+    """The note's EWA ``decay`` for a framework's ``momentum`` argument."""
     if convention == "pytorch":
         return 1.0 - momentum_value
     if convention in ("keras", "seed"):
@@ -481,7 +606,7 @@ def running_estimates(
 ) -> tuple[Array, Array]:
     """Running μ and σ² after each step, for mini-batch statistics ``(T, n)`` of size m.
 
-    Every convention is the seed's EWA ``v ← decay·v + (1−decay)·x`` (``bn.ewa``) with
+    Every convention is the note's EWA ``v ← decay·v + (1−decay)·x`` (``bn.ewa``) with
     its own starting values and input: PyTorch feeds the unbiased σ²·m/(m−1) into the
     running variance (while normalizing the batch with the biased σ²) and starts it at
     1; Keras feeds the biased σ² and starts at 1; bnviz starts both at 0 and may
@@ -511,10 +636,95 @@ def running_estimates(
     return out_mu, out_var
 
 
-def eps_shrink(var: Array | float, eps: float) -> Array:
+@dataclass(frozen=True)
+class RunningVariance:
+    """One unit's recorded σ²_B and its running σ² under each convention, by recorded step."""
+
+    steps: NDArray[np.integer]
+    batch_var: Array
+    running_var: dict[str, Array]  # legend label -> running σ² after each step
+    population_var: float  # σ² over the whole training set, final weights
+
+
+def _batch_stats(run: Run) -> tuple[Array, Array]:
+    rec = run.layers[0]
+    return rec.batch_mu.astype(np.float64), rec.batch_var.astype(np.float64)
+
+
+def running_var_by_convention(run: Run, unit: int) -> RunningVariance:
+    """Hidden layer 1, ``unit`` (0-based): the run's recorded σ²_B averaged four ways.
+
+    The note's EWA from 0 (raw and bias-corrected), PyTorch's and Keras's updates, all
+    with the run's batch size m and decay (:func:`running_estimates`).
+    """
+    m, decay = run.settings.batch_size, run.settings.decay
+    bmu, bvar = _batch_stats(run)
+    running = {
+        "bnviz (the note), v₀ = 0": running_estimates(bmu, bvar, m, decay, "seed")[1][:, unit],
+        "bnviz, bias-corrected": running_estimates(bmu, bvar, m, decay, "seed", True)[1][:, unit],
+        "PyTorch": running_estimates(bmu, bvar, m, decay, "pytorch")[1][:, unit],
+        "Keras": running_estimates(bmu, bvar, m, decay, "keras")[1][:, unit],
+    }
+    return RunningVariance(
+        steps=run.stat_steps,
+        batch_var=bvar[:, unit],
+        running_var=running,
+        population_var=float(run.layers[0].pop_var[-1, unit]),
+    )
+
+
+def _largest_diff(ours: tuple[Array, Array], ref: tuple[Array, Array]) -> float:
+    """The largest |ours − ref| over the units, of μ and of σ²."""
+    return float(max(np.abs(ours[0] - ref[0]).max(), np.abs(ours[1] - ref[1]).max()))
+
+
+def conventions_check(run: Run, unit: int) -> pd.DataFrame:
+    """Does :func:`running_estimates` reproduce each convention? One row per convention.
+
+    PyTorch and Keras: against :func:`framework_reference` (their documented updates);
+    the note's: against the running estimate the training loop itself kept. Columns: the
+    final running σ² of ``unit`` (0-based, named 1-based) by bnviz and by the
+    reference, and the largest |difference| of μ and σ² over all units of hidden layer 1.
+    """
+    m, decay = run.settings.batch_size, run.settings.decay
+    bmu, bvar = _batch_stats(run)
+    ours_col, ref_col = f"σ² unit {unit + 1}: bnviz", f"σ² unit {unit + 1}: reference"
+    rows: list[dict[str, object]] = []
+    for conv in ("pytorch", "keras"):
+        mom = momentum(conv, decay)
+        ours_mu, ours_var = running_estimates(bmu, bvar, m, decay, conv)
+        ref_mu, ref_var = framework_reference(conv, bmu, bvar, m, mom)
+        rows.append({
+            "convention": conv, "momentum": mom, ours_col: ours_var[-1, unit], ref_col: ref_var[unit],
+            "max |diff|, all units": _largest_diff((ours_mu[-1], ours_var[-1]), (ref_mu, ref_var)),
+        })  # fmt: skip
+    seed_mu, seed_var = running_estimates(bmu, bvar, m, decay, "seed")
+    kept_mu, kept_var = run.running[0]
+    rows.append({
+        "convention": "the note (the training loop's own)", "momentum": decay,
+        ours_col: seed_var[-1, unit], ref_col: float(kept_var[unit]),
+        "max |diff|, all units": _largest_diff((seed_mu[-1], seed_var[-1]), (kept_mu, kept_var)),
+    })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+EPS_TABLE_VARIANCES = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+
+
+def eps_shrink_table(variances: Sequence[float] = EPS_TABLE_VARIANCES) -> pd.DataFrame:
+    """The spread of z_norm for units of each variance, with PyTorch's and Keras's default ε."""
+    var = np.array(variances, dtype=np.float64)
+    return pd.DataFrame({
+        "σ² of a unit": var,
+        "sd of z_norm, ε = 1e-5 (PyTorch)": eps_shrink(var, DEFAULT_EPS["pytorch"]),
+        "sd of z_norm, ε = 1e-3 (Keras)": eps_shrink(var, DEFAULT_EPS["keras"]),
+    })  # fmt: skip
+
+
+def eps_shrink(var: ArrayLike, eps: float) -> NDArray[np.float64]:
     """The standard deviation of z_norm for a unit of variance σ²: √(σ²/(σ²+ε))."""
-    var = np.asarray(var, dtype=np.float64)
-    return np.sqrt(var / (var + eps))
+    v = np.asarray(var, dtype=np.float64)
+    return np.sqrt(v / (v + eps))
 
 
 def framework_reference(

@@ -32,8 +32,9 @@ from typing import Any
 
 import streamlit as st
 
+from .. import fmt
 from ..data import n_train
-from ..settings import Settings, parse_number
+from ..settings import Settings, number_from_url
 from ..train import Run, train
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "cached_run",
     "current_settings",
     "ladder",
+    "ladder_format",
+    "load_settings",
     "plain",
     "settings_from_widgets",
     "settings_problem",
@@ -118,12 +121,12 @@ def ladder(name: str, value: Any, dataset: str | None = None) -> list[Any]:
     return sorted(set(values))
 
 
-def _fmt(name: str) -> Callable[[Any], str]:
+def ladder_format(name: str) -> Callable[[Any], str]:
+    """How a ladder widget of field ``name`` writes its values: ε as powers of ten (1e-5),
+    the others as numbers (``fmt.number``, 6 digits: a URL value such as 0.037 as is)."""
     if name == "eps":
-        return lambda v: "0" if v == 0 else f"{v:.0e}".replace("e-0", "e-")
-    if name == "batch_size":
-        return lambda v: f"{v}"
-    return lambda v: f"{v:g}"
+        return lambda v: fmt.number(v, 3, exponent=True)
+    return lambda v: fmt.number(v, 6)
 
 
 def plain(text: str) -> str:
@@ -137,12 +140,12 @@ def url_number(
     """Query parameter ``name`` as a number in [lo, hi] (``default`` when absent or malformed).
 
     What was not taken as is gets a notice appended to ``notices`` (show them with
-    :func:`show_notices`). Same rules as the Settings fields (``settings.parse_number``).
+    :func:`show_notices`). Same rules as the Settings fields (``settings.number_from_url``).
     """
     if name not in st.query_params:
         return default
     text = str(st.query_params[name])
-    value, note = parse_number(text, default, lo, hi, integer)
+    value, note = number_from_url(text, default, lo, hi, integer)
     if note:
         notices.append(f"{name}={text[:32]!r}: {note}")
     return value
@@ -197,7 +200,8 @@ def widget(name: str, container: Any = None, dataset: str | None = None) -> Any:
         return where.selectbox(spec.label, spec.choices, key=key, help=spec.help)
     if name in _LADDERS or name == "batch_size":
         return where.select_slider(
-            spec.label, ladder(name, value, dataset), key=key, help=spec.help, format_func=_fmt(name)
+            spec.label, ladder(name, value, dataset), key=key, help=spec.help,
+            format_func=ladder_format(name),
         )
     assert spec.lo is not None and spec.hi is not None
     if name == "seed":
@@ -231,6 +235,16 @@ def settings_from_widgets(base: Settings) -> Settings:
         return base
     st.session_state.pop(_PROBLEM, None)
     return settings
+
+
+def load_settings(settings: Settings) -> None:
+    """Set every settings widget to ``settings``: the sidebar shows them when it is next drawn.
+
+    For a callback (e.g. a preset) that changes several settings at once; it must run
+    before :func:`settings_sidebar` draws the widgets in this script run.
+    """
+    for f in dataclasses.fields(Settings):
+        st.session_state[KEY_PREFIX + f.name] = getattr(settings, f.name)
 
 
 def settings_problem() -> str | None:
@@ -285,7 +299,8 @@ def settings_sidebar(fields: Sequence[str] | None = None, groups: bool = True) -
                 widget(name, st.sidebar)
             if name == "decay":
                 d = float(st.session_state[KEY_PREFIX + "decay"])
-                st.sidebar.caption(f"= PyTorch momentum {1 - d:.4g} · Keras momentum {d:.4g}")
+                st.sidebar.caption(f"= PyTorch momentum {fmt.number(1 - d, 4)} · "
+                                   f"Keras momentum {fmt.number(d, 4)}")
     settings = settings_from_widgets(base)
     show_settings_problem(problem_box)
     st.session_state[_STATE] = settings
@@ -324,22 +339,6 @@ def intro(title: str, text: str, latex: str | Sequence[str]) -> None:
 
 def try_this(text: str) -> None:
     st.info(f"**Try this.** {text}", icon=":material/lightbulb:")
-
-
-def num(x: float, digits: int = 4) -> str:
-    """A number for text and tables: 4 significant digits, never '-0'."""
-    if x == 0:
-        return "0"
-    return f"{x:.{digits}g}"
-
-
-def tex(x: float, digits: int = 4) -> str:
-    """A number for st.latex: powers of ten written out."""
-    text = num(x, digits)
-    if "e" in text:
-        mant, exp = text.split("e")
-        return (mant + r" \times " if mant != "1" else "") + f"10^{{{int(exp)}}}"
-    return text
 
 
 def url_float(name: str, default: float, lo: float, hi: float, notices: list[str]) -> float:

@@ -1,11 +1,11 @@
 """Figures and tables of the Explorer page: a Run in, a Plotly figure or a DataFrame out.
 
-No Streamlit here. What is drawn is what ``bnviz.train`` recorded; the only arithmetic
-is display arithmetic (bin centres, a standard deviation from a variance, the mean of
-recorded values when all units are pooled), collected in :func:`unit_numbers` and
-:func:`stat_numbers` so the page can write the same numbers into its equations.
+No Streamlit here, and no statistics: what is drawn is what ``bnviz.train`` recorded,
+and the numbers marked on it (μ, σ, what γ and β imply, the pooled values of all units)
+come from ``bnviz.explorer``, where the page reads the same numbers for its equations.
+The only arithmetic here is display arithmetic (bin centres, axis ranges, colours).
 
-Names follow the seed: ``z``, ``z_norm``, ``z_tilde``, ``mu``, ``var``, ``eps``,
+Names follow the note: ``z``, ``z_norm``, ``z_tilde``, ``mu``, ``var``, ``eps``,
 ``gamma``, ``beta``, ``decay``. ``layer`` is 0-based, ``unit`` is 0-based or ``-1`` for
 all units pooled, ``k`` is a checkpoint index into ``run.ckpt_steps``.
 """
@@ -23,21 +23,24 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .. import fmt
+from ..explorer import UnitNumbers, stat_series, unit_numbers
 from ..train import Run
+from .style import (
+    BATCH,
+    BN,
+    CLASS_COLORS,
+    CORRECTED,
+    FONT,
+    HIST,
+    IMPLIED,
+    MARK,
+    PLAIN,
+    POP,
+    RUNNING,
+    base_layout,
+)
 
-# Colours chosen to read on both Streamlit's light and dark backgrounds.
-BN = "#1f77d0"  # the BN run
-PLAIN = "#e8710a"  # the no-BN baseline
-HIST = ("#5b8def", "#2ca58d", "#c25ad6")  # Z, Z_norm, Z~
-MARK = "#d62728"  # mu and sigma markers
-IMPLIED = "#7f7f7f"  # what gamma, beta imply
-BATCH = "rgba(120,120,120,0.45)"
-RUNNING = "#1f77d0"
-CORRECTED = "#2ca58d"
-POP = "#d62728"
-CLASS_COLORS = ("#f28e2b", "#4e79a7")
-
-TITLES = {"z": "Z (before BN)", "z_norm": "Z_norm = (z − μ)/√(σ² + ε)", "z_tilde": "Z̃ = γ·z_norm + β"}
 STATS_LABELS = {
     "running": "running EWA (raw)",
     "corrected": "running EWA, bias-corrected",
@@ -49,7 +52,6 @@ MOVIE_HEIGHT = 340  # the histograms; their player's bar adds 44 px (the page's 
 MAP_POINTS = 300  # training points drawn over the decision boundary (the first ones: a random sample)
 MAP_PIXELS = 480  # side of the training points' image (drawn at about half size: smooth dots)
 DOT = 4  # radius of a training point in that image, in pixels
-_FONT = 12
 
 
 def _subplot_titles(*texts: tuple[str, float]) -> list[dict[str, Any]]:
@@ -60,19 +62,9 @@ def _subplot_titles(*texts: tuple[str, float]) -> list[dict[str, Any]]:
     """
     return [
         {"text": t, "x": x, "y": 1.0, "xref": "paper", "yref": "paper", "xanchor": "left",
-         "yanchor": "bottom", "showarrow": False, "font": {"size": _FONT}}
+         "yanchor": "bottom", "showarrow": False, "font": {"size": FONT}}
         for t, x in texts
     ]  # fmt: skip
-
-
-def _base_layout(height: int) -> dict[str, Any]:
-    return {
-        "height": height,
-        "margin": {"l": 48, "r": 16, "t": 48, "b": 40},
-        "font": {"size": _FONT},
-        "legend": {"orientation": "h", "y": -0.18, "x": 0},
-        "hovermode": "closest",
-    }
 
 
 def _figure(data: list[dict[str, Any]], layout: dict[str, Any],
@@ -94,97 +86,8 @@ def _figure(data: list[dict[str, Any]], layout: dict[str, Any],
 
 
 def _fmt(x: float) -> str:
-    if abs(x) < 1e-9:
-        return "0"  # rounding noise of an exact zero mean
-    return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.2e}"
-
-
-# --------------------------------------------------------------------------- numbers
-
-
-def unit_numbers(run: Run, layer: int, unit: int, k: int) -> dict[str, float]:
-    """The numbers the histograms of checkpoint ``k`` show, for the equations.
-
-    ``mu``, ``var`` are the whole training set's statistics of z at that checkpoint
-    (the batch the histograms were computed on, ``m`` examples). With BN, ``gamma``,
-    ``beta``, the standard deviation of z_norm (``sd_norm`` = √(σ²/(σ²+ε))) and the
-    mean / standard deviation that γ, β imply for z̃ (β and |γ|·sd_norm). For
-    ``unit == -1`` (pooled) the values describe all units together: the pooled mean
-    and the pooled variance (mean of the per-unit second moments minus the squared mean).
-    """
-    rec = run.layers[layer]
-    eps = float(run.settings.eps)
-    mu_u = rec.pop_mu[k].astype(np.float64)
-    var_u = rec.pop_var[k].astype(np.float64)
-    vn_u = np.divide(var_u, var_u + eps, out=np.zeros_like(var_u), where=(var_u + eps) > 0)
-    g_u = rec.gamma[k].astype(np.float64)
-    b_u = rec.beta[k].astype(np.float64)
-    if unit >= 0:
-        mu, var, vn = mu_u[unit], var_u[unit], vn_u[unit]
-        gamma, beta = g_u[unit], b_u[unit]
-        zt_mean, zt_var = beta, gamma**2 * vn
-    else:
-        mu = mu_u.mean()
-        var = (var_u + mu_u**2).mean() - mu**2
-        vn = vn_u.mean()
-        gamma, beta = g_u.mean(), b_u.mean()
-        zt_mean = b_u.mean()
-        zt_var = (g_u**2 * vn_u + b_u**2).mean() - zt_mean**2
-    return {
-        "step": int(run.ckpt_steps[k]),
-        "m": len(run.dataset.y_train),
-        "mu": float(mu),
-        "var": float(max(var, 0.0)),
-        "sd": float(np.sqrt(max(var, 0.0))),
-        "eps": eps,
-        "sd_norm": float(np.sqrt(vn)),
-        "gamma": float(gamma),
-        "beta": float(beta),
-        "implied_mean": float(zt_mean),
-        "implied_sd": float(np.sqrt(max(zt_var, 0.0))),
-    }
-
-
-def stat_numbers(run: Run, layer: int, unit: int, step: int) -> dict[str, float | int | None]:
-    """Mini-batch, running and population statistics of one unit at (or just before) ``step``.
-
-    Keys: ``t`` (the recorded step used, 0 if none yet), ``mu_B``, ``var_B``,
-    ``run_mu``/``run_var`` (EWA, raw), ``prev_mu``/``prev_var`` (EWA one step before,
-    or None when that step was not recorded), ``cor_mu``/``cor_var`` (bias-corrected),
-    ``pop_mu``/``pop_var`` (population at the last checkpoint ≤ step), ``decay``.
-    ``unit == -1`` averages over units.
-    """
-    rec = run.layers[layer]
-    decay = float(run.settings.decay)
-
-    def pick(a: np.ndarray, i: int) -> float:
-        row = a[i].astype(np.float64)
-        return float(row[unit] if unit >= 0 else row.mean())
-
-    i = int(np.searchsorted(run.stat_steps, step, side="right")) - 1
-    out: dict[str, float | int | None] = {"decay": decay, "t": 0}
-    out.update(dict.fromkeys(("mu_B", "var_B", "prev_mu", "prev_var", "cor_mu", "cor_var")))
-    out.update(run_mu=0.0, run_var=0.0)
-    if i >= 0 and len(rec.batch_mu):
-        t = int(run.stat_steps[i])
-        cmu, cvar = run.corrected(layer)
-        out.update(
-            t=t, mu_B=pick(rec.batch_mu, i), var_B=pick(rec.batch_var, i),
-            run_mu=pick(rec.running_mu, i), run_var=pick(rec.running_var, i),
-            cor_mu=pick(cmu, i), cor_var=pick(cvar, i),
-        )  # fmt: skip
-        if i >= 1 and run.stat_steps[i - 1] == t - 1:
-            out.update(prev_mu=pick(rec.running_mu, i - 1), prev_var=pick(rec.running_var, i - 1))
-        elif i == 0 and t == 1:
-            out.update(prev_mu=0.0, prev_var=0.0)
-    kk = max(int(np.searchsorted(run.ckpt_steps, step, side="right")) - 1, 0)
-    out.update(pop_mu=pick(rec.pop_mu, kk), pop_var=pick(rec.pop_var, kk))
-    return out
-
-
-def checkpoint_at(run: Run, step: int) -> int:
-    """Index of the last recorded checkpoint at or before ``step`` (0 if none)."""
-    return max(int(np.searchsorted(run.ckpt_steps, step, side="right")) - 1, 0)
+    """A number in a panel title: 3 digits, and 0 for the rounding noise of an exact zero mean."""
+    return fmt.number(x, 3, zero_below=1e-9)
 
 
 # --------------------------------------------------------------------------- histograms
@@ -213,12 +116,12 @@ def _marks(centre: float, spread: float, top: float) -> dict[str, Any]:
     return {"x": xs, "y": ys}
 
 
-def _panel_titles(run: Run, n: dict[str, float], unit: int) -> list[str]:
+def _panel_titles(run: Run, n: UnitNumbers, unit: int) -> list[str]:
     who = f"unit {unit + 1}" if unit >= 0 else "all units"
-    titles = [f"<b>Z</b> ({who}) · μ = {_fmt(n['mu'])}, σ = {_fmt(n['sd'])}"]
+    titles = [f"<b>Z</b> ({who}) · μ = {_fmt(n.mu)}, σ = {_fmt(n.sd)}"]
     if len(run.quantities) > 1:
-        titles.append(f"<b>Z_norm</b> · mean 0, sd = {_fmt(n['sd_norm'])}")
-        titles.append(f"<b>Z̃</b> · β = {_fmt(n['implied_mean'])}, |γ|·sd = {_fmt(n['implied_sd'])}")
+        titles.append(f"<b>Z_norm</b> · mean 0, sd = {_fmt(n.sd_norm)}")
+        titles.append(f"<b>Z̃</b> · β = {_fmt(n.implied_mean)}, |γ|·sd = {_fmt(n.implied_sd)}")
     return titles
 
 
@@ -322,7 +225,7 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> d
     gap = 0.05
     w = (1 - gap * (ncols - 1)) / ncols
     domains = [[i * (w + gap), i * (w + gap) + w] for i in range(ncols)]
-    layout = _base_layout(MOVIE_HEIGHT)
+    layout = base_layout(MOVIE_HEIGHT)
     layout["margin"] = {"l": 40, "r": 16, "t": 56, "b": 28}  # the player's bar is under the figure
     layout["showlegend"] = False
     layout["bargap"] = 0.05
@@ -345,8 +248,7 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> d
                                 "showgrid": True}  # no axis title: Plotly draws a figure with one ~2× slower
         for kk in range(nk):
             n = numbers[kk]
-            centre, spread = [(n["mu"], n["sd"]), (0.0, n["sd_norm"]),
-                              (n["implied_mean"], n["implied_sd"])][q]  # fmt: skip
+            centre, spread = [(n.mu, n.sd), (0.0, n.sd_norm), (n.implied_mean, n.implied_sd)][q]
             frame_traces[kk].append({"type": "bar", **_bars(run, layer, q, unit, kk)})
             frame_traces[kk].append({"type": "scatter", **_marks(centre, spread, top)})
             title_frames[kk].append({"type": "scatter", "text": [titles[kk][q]]})
@@ -365,7 +267,7 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> d
         title_traces.append({
             "type": "scatter", "mode": "text", "x": [(lo + hi) / 2], "y": [top], "xaxis": f"x{ax}",
             "yaxis": f"y{ax}", "text": [titles[k][q]], "textposition": "top center", "cliponaxis": False,
-            "hoverinfo": "skip", "name": "title", "textfont": {"size": _FONT},
+            "hoverinfo": "skip", "name": "title", "textfont": {"size": FONT},
         })  # fmt: skip
     traces += title_traces
     annotations: list[dict[str, Any]] = []
@@ -398,7 +300,7 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> d
         annotations.append({
             "text": "<b>Decision boundary</b> · P(class 1)", "x": (d[0] + d[1]) / 2, "y": 1.0,
             "xref": "paper", "yref": "paper", "yanchor": "bottom", "xanchor": "center", "showarrow": False,
-            "font": {"size": _FONT}, "yshift": 4,
+            "font": {"size": FONT}, "yshift": 4,
         })  # fmt: skip
     layout["annotations"] = annotations
 
@@ -447,7 +349,7 @@ def curves_figure(bn_run: Run, plain_run: Run, step: int | None = None, chosen_b
     accuracy. A vertical line marks ``step``. ``chosen_bn`` says which run the page's
     settings describe; that one is drawn thicker.
     """
-    layout = _base_layout(330)
+    layout = base_layout(330)
     layout["xaxis"] = {"domain": [0, 0.46], "anchor": "y"}
     layout["yaxis"] = {"anchor": "x", "rangemode": "tozero"}
     layout["xaxis2"] = {"domain": [0.54, 1], "anchor": "y2"}
@@ -490,18 +392,11 @@ def stats_figure(run: Run, layer: int, unit: int, step: int | None = None) -> go
     """μ and σ² of one unit over training: noisy mini-batch values, the running EWA
     (raw and bias-corrected) and the population value at each checkpoint.
 
-    ``unit == -1`` shows the mean over units. A vertical line marks ``step``.
+    ``unit == -1`` shows the mean over units (``bnviz.explorer.stat_series``). A vertical
+    line marks ``step``.
     """
-    rec = run.layers[layer]
-    cmu, cvar = run.corrected(layer)
-
-    def col(a: np.ndarray) -> np.ndarray:
-        a = np.asarray(a)
-        if a.ndim < 2 or a.shape[0] == 0:
-            return np.zeros(0)
-        return a[:, unit] if unit >= 0 else a.mean(axis=1)
-
-    layout = _base_layout(360)
+    ser = stat_series(run, layer, unit)
+    layout = base_layout(360)
     layout["xaxis"] = {"domain": [0, 0.46], "anchor": "y"}
     layout["yaxis"] = {"anchor": "x"}
     layout["xaxis2"] = {"domain": [0.54, 1], "anchor": "y2"}
@@ -510,20 +405,20 @@ def stats_figure(run: Run, layer: int, unit: int, step: int | None = None) -> go
                                             ("<b>σ²</b> (variance) by step", 0.54))
     layout["margin"]["t"] = 24
     traces = []
-    s = run.stat_steps
+    s = ser.steps
     for (batch, raw, cor, pop), ax, first in (
-        ((rec.batch_mu, rec.running_mu, cmu, rec.pop_mu), "", True),
-        ((rec.batch_var, rec.running_var, cvar, rec.pop_var), "2", False),
+        ((ser.batch_mu, ser.running_mu, ser.corrected_mu, ser.pop_mu), "", True),
+        ((ser.batch_var, ser.running_var, ser.corrected_var, ser.pop_var), "2", False),
     ):
         common = {"xaxis": f"x{ax}", "yaxis": f"y{ax}", "showlegend": first}
         traces += [
-            {"type": "scatter", "x": s, "y": col(batch), "name": "mini-batch μ_B, σ²_B",
+            {"type": "scatter", "x": s, "y": batch, "name": "mini-batch μ_B, σ²_B",
              "line": {"color": BATCH, "width": 1}, "legendgroup": "b", **common},
-            {"type": "scatter", "x": s, "y": col(raw), "name": "running EWA (raw)",
+            {"type": "scatter", "x": s, "y": raw, "name": "running EWA (raw)",
              "line": {"color": RUNNING, "width": 2.2}, "legendgroup": "r", **common},
-            {"type": "scatter", "x": s, "y": col(cor), "name": "running EWA, bias-corrected",
+            {"type": "scatter", "x": s, "y": cor, "name": "running EWA, bias-corrected",
              "line": {"color": CORRECTED, "width": 2, "dash": "dash"}, "legendgroup": "c", **common},
-            {"type": "scatter", "x": run.ckpt_steps, "y": col(pop), "name": "population (whole training set)",
+            {"type": "scatter", "x": ser.ckpt_steps, "y": pop, "name": "population (whole training set)",
              "mode": "markers", "marker": {"color": POP, "size": 5, "symbol": "diamond-open"},
              "legendgroup": "p", **common},
         ]  # fmt: skip

@@ -1,7 +1,9 @@
 """Figures of the teaching views: numbers from ``bnviz.teach`` in, Plotly figures out.
 
-No Streamlit and no math here beyond arranging the numbers. Colours are the
-explorer's, so BN / no BN and the statistics look the same on every page.
+No Streamlit and no math here beyond arranging the numbers. Colours and the base
+layout are ``bnviz.charts.style``'s, so BN / no BN and the statistics look the same on
+every page; the font is a little larger (``PROJECTOR_FONT``): these views are shown on
+projectors.
 """
 
 from __future__ import annotations
@@ -13,23 +15,30 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .. import fmt
 from ..teach import GlassBox
-from .explorer import BN, CORRECTED, HIST, IMPLIED, MARK, PLAIN, POP, RUNNING
+from .style import (
+    BATCH,
+    BN,
+    CORRECTED,
+    GRID_COLOR,
+    HIST,
+    IMPLIED,
+    MARK,
+    PLAIN,
+    POP,
+    PROJECTOR_FONT,
+    RUNNING,
+    base_layout,
+    legend_above,
+    legend_below,
+)
 
-_FONT = 13  # a little larger than the explorer's: these views are shown on projectors
-GRID_COLOR = "rgba(128,128,128,0.25)"
+MARGIN = {"l": 56, "r": 16, "t": 40, "b": 44}  # room for the axis titles
 
 
 def _layout(height: int, **extra: Any) -> dict[str, Any]:
-    layout: dict[str, Any] = {
-        "height": height,
-        "margin": {"l": 56, "r": 16, "t": 40, "b": 44},
-        "font": {"size": _FONT},
-        "legend": {"orientation": "h", "y": -0.22, "x": 0},
-        "hovermode": "closest",
-    }
-    layout.update(extra)
-    return layout
+    return base_layout(height, font=PROJECTOR_FONT, margin=MARGIN, legend=legend_below(-0.22), **extra)
 
 
 def _vline(x: float, xref: str = "x", color: str = IMPLIED, dash: str = "dash") -> dict[str, Any]:
@@ -44,7 +53,7 @@ def glass_box_figure(gb: GlassBox) -> go.Figure:
     """Three number lines, top to bottom: z, z_norm, z̃, each example labelled by its row.
 
     The z line marks μ and μ ± √(σ² + ε); the z_norm line 0 and ±1; the z̃ line β and
-    β ± γ: the same band, moved and scaled by each step of the seed's equations.
+    β ± γ: the same band, moved and scaled by each step of the note's equations.
     """
     rows = [
         ("z", gb.z, gb.mu, gb.denom, HIST[0], "μ"),
@@ -174,7 +183,7 @@ def spread_figure(spread: pd.DataFrame) -> go.Figure:
          "marker": {"color": CORRECTED, "size": 10, "symbol": "diamond"}, "xaxis": "x2", "yaxis": "y2"},
     ]  # fmt: skip
     layout = _layout(360)
-    layout["legend"] = {"orientation": "h", "y": -0.28, "x": 0}
+    layout["legend"] = legend_below(-0.28)
     # labelled ticks only where a reader looks (log axes otherwise print every digit)
     m_ticks = {"tickvals": [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], "type": "log"}
     s_ticks = {"tickvals": [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], "type": "log"}
@@ -249,8 +258,7 @@ def test_example_figure(
              "legendgroup": label}
         )  # fmt: skip
     layout = _layout(380, barmode="group")
-    # the legend on top: it says what the four colours are before the reader scrolls
-    layout["legend"] = {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0}
+    layout["legend"] = legend_above()  # it says what the four colours are before the reader scrolls
     layout["margin"] = {**layout.get("margin", {}), "t": 60}
     layout["xaxis"] = {"domain": [0, 0.5], "title": {"text": "unit of hidden layer 1"}, "anchor": "y"}
     layout["yaxis"] = {"anchor": "x", "title": {"text": "z_norm"}}
@@ -262,7 +270,7 @@ def test_example_figure(
 
 def test_time_figure(table: pd.DataFrame, choices: list[str]) -> go.Figure:
     """Test accuracy per choice of statistics, one group of bars per (m, decay)."""
-    x = [f"m={m}, decay={d:g}" for m, d in zip(table["m"], table["decay"])]
+    x = [f"m={m}, decay={fmt.number(d, 6)}" for m, d in zip(table["m"], table["decay"])]
     colors = dict(CHOICE_COLORS)
     colors["batches of m"] = IMPLIED
     traces = [
@@ -270,7 +278,7 @@ def test_time_figure(table: pd.DataFrame, choices: list[str]) -> go.Figure:
         for c in choices
     ]
     layout = _layout(380, barmode="group")
-    layout["legend"] = {"orientation": "h", "y": -0.3, "x": 0}
+    layout["legend"] = legend_below(-0.3)
     layout["yaxis"] = {"range": [0, 1.02], "tickformat": ".0%", "title": {"text": "test accuracy"}}
     return go.Figure(data=traces, layout=layout)
 
@@ -285,7 +293,7 @@ def conventions_figure(
     colors = [RUNNING, PLAIN, CORRECTED, POP, IMPLIED]
     traces: list[dict[str, Any]] = [
         {"type": "scatter", "x": steps, "y": batch_var, "name": "mini-batch σ²_B", "mode": "lines",
-         "line": {"color": "rgba(120,120,120,0.45)", "width": 1}},
+         "line": {"color": BATCH, "width": 1}},
     ]  # fmt: skip
     for (label, v), color in zip(running_var.items(), colors):
         traces.append({"type": "scatter", "x": steps, "y": v, "name": label, "mode": "lines",

@@ -15,7 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bnviz import Settings
-from bnviz.train import train
+from bnviz.data import n_train
+from bnviz.train import Run, train
 
 TIMEOUT = 60
 ROOT = Path(__file__).resolve().parents[2]
@@ -217,12 +218,12 @@ def test_digits_has_no_decision_boundary_and_batch_ladder_follows_the_dataset():
     at.selectbox(key="s_dataset").set_value("digits").run()
     assert not at.exception
     assert not figure(at, "movie")["layout"].get("images"), "no decision boundary for 64-D data"
-    assert 1198 in at.select_slider(key="s_batch_size").options or "1198" in at.select_slider(
-        key="s_batch_size").options
-    at.select_slider(key="s_batch_size").set_value(1198).run()
+    full = n_train("digits")  # the whole training set as one batch
+    assert str(full) in at.select_slider(key="s_batch_size").options
+    at.select_slider(key="s_batch_size").set_value(full).run()
     at.selectbox(key="s_dataset").set_value("moons").run()
     assert not at.exception
-    assert qp(at)["batch_size"] == "400", "clamped to moons' training-set size"
+    assert qp(at)["batch_size"] == str(n_train("moons")), "clamped to moons' training-set size"
 
 
 @pytest.mark.parametrize(
@@ -273,7 +274,12 @@ def test_the_no_bn_baseline_is_cached_on_its_canonical_settings(monkeypatch):
     from bnviz.app import ui
 
     calls: list[Settings] = []
-    monkeypatch.setattr(ui, "train", lambda s: calls.append(s) or train(s))
+
+    def counted_train(s: Settings) -> Run:
+        calls.append(s)
+        return train(s)
+
+    monkeypatch.setattr(ui, "train", counted_train)
     ui._cached_train.clear()
     a = ui.cached_run(Settings(steps=20, use_bn=False, eps=1e-3, decay=0.99))
     b = ui.cached_run(Settings(steps=20, use_bn=False, eps=0.1, gamma_init=2.0))

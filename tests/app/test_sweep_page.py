@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.parse
 from pathlib import Path
@@ -120,3 +121,69 @@ def test_switching_the_metric_redraws_from_the_same_runs(first):
     assert at.selectbox(key="sw_preset").value == "decay", "reading another metric is the same sweep"
     off, on = before  # rows: bias correction off, on; columns: decay 0.5 ... 0.999
     assert off[-1] > 3 * on[-1], "at decay 0.999 only bias correction makes the variance usable"
+
+
+# ----------------------------------------------------------------------------- links
+
+
+def linked(**query: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def shown_notices(at: AppTest) -> str:
+    return " ".join(str(e.value) for e in [*at.warning, *at.text])
+
+
+def test_a_link_keeps_its_settings_over_the_questions_defaults():
+    # decay's own settings are steps=200 and the defaults; the link says steps=100, lr=0.3
+    at = linked(sweep="decay", steps="100", lr="0.3", dataset="moons")
+    preset = PRESETS["decay"]
+    assert at.selectbox(key="sw_preset").value == "decay"
+    expected = dataclasses.replace(
+        preset.spec, base=preset.spec.base.replace(steps=100, lr=0.3, dataset="moons")
+    )
+    assert command(at) == cli_command(expected)
+    assert at.select_slider(key="s_steps").value == 100
+    assert "replaced" not in shown_notices(at), "nothing the question sweeps was in the link"
+
+
+def test_a_link_value_of_a_swept_setting_is_named_as_replaced():
+    at = linked(steps="40", batch_size="8")  # the first question sweeps batch_size
+    notes = shown_notices(at)
+    assert "batch_size='8'" in notes and "sweeps batch_size" in notes and "replaced" in notes
+    spec = PRESETS["small-batch"].spec
+    assert command(at) == cli_command(dataclasses.replace(spec, base=spec.base.replace(steps=40)))
+
+
+def test_the_pages_own_url_reproduces_what_it_showed():
+    at = page()
+    at.selectbox(key="sw_preset").set_value("decay").run()
+    at.select_slider(key="s_steps").set_value(100).run()
+    at.selectbox(key="sw_metric").set_value("test_acc_corrected").run()
+    assert not at.exception, [e.value for e in at.exception]
+    link = {k: at.query_params[k] for k in at.query_params}
+    link = {k: v if isinstance(v, str) else v[-1] for k, v in link.items()}
+    assert link["sweep"] == "decay" and link["sweep_metric"] == "test_acc_corrected"
+    again = linked(**link)
+    assert again.selectbox(key="sw_preset").value == "decay"
+    assert again.selectbox(key="sw_metric").value == "test_acc_corrected"
+    assert command(again) == command(at)
+    assert figure(again)["data"][0]["z"] == figure(at)["data"][0]["z"]
+    assert shown_notices(again) == "", "a link the page wrote needs no notice"
+
+
+def test_bad_link_values_give_notices_not_tracebacks():
+    at = linked(sweep="nope", sweep_metric="bogus", steps="abc")
+    notes = shown_notices(at)
+    assert "sweep='nope'" in notes and "no such question" in notes
+    assert "sweep_metric='bogus'" in notes and "steps='abc'" in notes
+    assert at.selectbox(key="sw_preset").value == "small-batch"
+    assert at.selectbox(key="sw_metric").value == PRESETS["small-batch"].metric
+    custom = linked(sweep="custom", steps="40")
+    assert "sweep='custom'" in shown_notices(custom)
+    assert custom.select_slider(key="s_steps").value == 40

@@ -266,3 +266,24 @@ def test_conventions_view_matches_the_documented_formulas():
     assert at.dataframe[0].value.loc[1, "parameter"] == "momentum = 0.01"
     assert "σ² unit 3: bnviz" in at.dataframe[1].value.columns
     assert qp(at, "cv_decay") == "0.99"
+
+
+# ----------------------------------------------------------------------------- 1. glass box: limits
+
+
+def test_glass_box_says_it_kept_16_of_1000_url_values():
+    at = page("teach_glass_box.py", z=";".join(str(i) for i in range(1000)))
+    no_errors(at)
+    assert "kept the first 16 of 1000 values" in notices(at)
+    assert metrics(at)["m"] == "16"
+    assert qp(at, "z") == ";".join(str(i) for i in range(16))
+
+
+def test_glass_box_explains_var_underflow_not_equal_values():
+    at = page("teach_glass_box.py", z="0;1e-320;5e-324")
+    no_errors(at)
+    warnings = texts(at.warning)
+    assert "All values are equal" not in warnings
+    assert "underflows to 0 in float64" in warnings
+    sigma2 = next(m for m in at.metric if m.label == "σ²")
+    assert sigma2.value == "0" and "underflows" in str(sigma2.proto.delta)

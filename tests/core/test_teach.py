@@ -45,6 +45,13 @@ def test_glass_box_matches_the_seed_by_hand():
     assert gb.notes == ()
 
 
+def test_glass_box_centred_and_squared_values():
+    gb = teach.glass_box([1.0, 3.0, 8.0])
+    np.testing.assert_allclose(gb.centred, [-3.0, -1.0, 4.0])
+    np.testing.assert_allclose(gb.squared, [9.0, 1.0, 16.0])
+    assert np.mean(gb.squared) == pytest.approx(gb.var)  # σ² is the mean of the squares (1/m)
+
+
 def test_glass_box_batch_of_one_collapses_to_beta():
     gb = teach.glass_box([7.5], gamma=3.0, beta=-1.25, eps=1e-5)
     assert gb.mu == 7.5 and gb.var == 0.0
@@ -106,12 +113,24 @@ def test_parse_text_reads_a_url_value():
     assert problems == ["row 4: 'x' is not a number"]
 
 
+def test_random_batch_is_normal_around_five():
+    a, b = teach.random_batch(4, seed=3), teach.random_batch(4, seed=3)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, np.random.default_rng(3).normal(5.0, 2.0, 4))
+    many = teach.random_batch(20_000, seed=1)
+    assert many.mean() == pytest.approx(5.0, abs=0.05) and many.std() == pytest.approx(2.0, rel=0.02)
+    assert not np.array_equal(teach.random_batch(8), teach.random_batch(8)), "seed=None: fresh values"
+
+
 def test_draw_from_network_is_the_first_layer_z(bn_run):
     X = bn_run.dataset.X_train
     drawn = teach.draw_from_network(bn_run, len(X), layer=0, unit=3, seed=1)
     direct = X @ bn_run.net.W[0][:, 3] + bn_run.net.b[0][3]  # z = W a + b for every example
     np.testing.assert_allclose(np.sort(drawn), np.sort(direct), rtol=1e-12, atol=1e-12)
     assert len(teach.draw_from_network(bn_run, 5)) == 5
+    fresh = teach.draw_from_network(bn_run, 6, layer=0, unit=3, seed=None)
+    assert len(fresh) == 6
+    assert all(np.abs(direct - v).min() <= 1e-9 * (1 + abs(v)) for v in fresh), "each is some example's z"
     with pytest.raises(ValueError):
         teach.draw_from_network(bn_run, 0)
 
@@ -162,6 +181,21 @@ def test_shifting_b_changes_nothing_with_bn(bn_run, plain_run):
     assert e_plain.loc[e_plain["shift"] == 0.0, "max |Δ output|"].item() == 0.0
 
 
+def test_bias_shifts_run_from_minus_three_to_three_in_quarters():
+    np.testing.assert_allclose(teach.BIAS_SHIFTS, np.arange(-12, 13) / 4, atol=1e-12)
+    assert 0.0 in teach.BIAS_SHIFTS and 1.0 in teach.BIAS_SHIFTS
+
+
+def test_largest_hidden_bias(bn_run, plain_run):
+    for run in (bn_run, plain_run):
+        hidden = np.concatenate([run.net.b[l] for l in range(run.net.depth)])
+        assert teach.largest_hidden_bias(run.net) == pytest.approx(np.abs(hidden).max())
+    assert teach.largest_hidden_bias(bn_run.net) < 1e-10, "with BN, b's zero gradient never moves it"
+    assert teach.largest_hidden_bias(plain_run.net) > 1e-3
+    shifted = teach.shift_bias(plain_run.net, 0, -50.0)
+    assert teach.largest_hidden_bias(shifted) == pytest.approx(np.abs(plain_run.net.b[0] - 50.0).max())
+
+
 def test_shift_bias_and_clone_leave_the_original_alone(bn_run):
     before = bn_run.net.theta.copy()
     shifted = teach.shift_bias(bn_run.net, 1, 2.0)
@@ -203,6 +237,18 @@ def test_percentile_drift_is_max_minus_min(bn_run):
     assert len(drift) == bn_run.settings.width
 
 
+def test_median_drift_is_the_median_over_units(bn_run):
+    by_hand = pd.DataFrame({"p50_range": [3.0, 1.0, 2.0, 10.0, 0.5],
+                            "spread_range": [0.5, 0.1, 0.2, 0.3, 9.0]})  # fmt: skip
+    typical = teach.median_drift(by_hand)
+    assert (typical.p50_range, typical.spread_range) == (2.0, 0.3)
+    p = bn_run.layers[-1].percentiles[:, 0].astype(float)  # quantity "z": (k, 3, units)
+    width = p[:, 2] - p[:, 0]
+    typical = teach.median_drift(teach.percentile_drift(bn_run, quantity="z"))
+    assert typical.p50_range == pytest.approx(np.median(p[:, 1].max(axis=0) - p[:, 1].min(axis=0)))
+    assert typical.spread_range == pytest.approx(np.median(width.max(axis=0) - width.min(axis=0)))
+
+
 def test_steps_to_accuracy():
     curves = pd.DataFrame({"step": [0, 10, 20, 30], "test_acc": [0.1, 0.85, 0.92, 0.95]})
     assert teach.steps_to_accuracy(curves, 0.9) == 20
@@ -223,8 +269,15 @@ def test_batch_stat_spread_follows_the_one_over_root_m_law(bn_run):
         # E[biased sigma²_B] = (m-1)/m * N/(N-1) * sigma² when drawing without replacement
         assert row.loc[m, "mean_var_ratio"] == pytest.approx((m - 1) / m * N / (N - 1), rel=0.08)
     assert row.loc[1, "sd_var"] == 0.0 and row.loc[1, "mean_var_ratio"] == 0.0
-    assert row.loc[N, "sd_mu"] < 1e-12 and row.loc[N, "sd_var"] < 1e-12  # every batch is the whole set
+    assert row["sd_mu"][N] < 1e-12 and row["sd_var"][N] < 1e-12  # every batch is the whole set
     assert row.loc[N, "mean_var_ratio"] == pytest.approx(1.0)
+
+
+def test_spread_batch_sizes_end_with_the_whole_set():
+    assert teach.spread_batch_sizes(100) == [1, 2, 4, 8, 16, 32, 64, 100]
+    assert teach.spread_batch_sizes(64) == [1, 2, 4, 8, 16, 32, 64]
+    assert teach.spread_batch_sizes(1000) == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000]
+    assert teach.spread_batch_sizes(1) == [1]
 
 
 def test_batch_stat_spread_population_matches_the_run(bn_run):
@@ -277,6 +330,7 @@ def test_estimated_statistics_treat_examples_independently(bn_run):
     c = 1 - d**t
     z_norm = (z - mu / c) / np.sqrt(var / c + bn_run.settings.eps)
     _, taps = nn.forward(bn_run.net, X, bn_run.inference_stats("corrected"))
+    assert taps[0].z_norm is not None  # a BN layer keeps its z_norm
     np.testing.assert_allclose(taps[0].z_norm, z_norm, rtol=1e-10)
 
 
@@ -291,6 +345,41 @@ def test_test_time_accuracies(bn_run):
     # the run's own last checkpoint measured the same running-statistics accuracy
     assert accs["running EWA"] == pytest.approx(bn_run.curves["test_acc_running"].iloc[-1])
     assert accs["running EWA"] > accs["batch of one"]
+
+
+def test_one_example_under_each_choice_of_statistics(bn_run):
+    ds, i = bn_run.dataset, 5
+    one = teach.one_example(bn_run, i)
+    assert list(one.z_norm) == list(one.probs) == list(teach.TEST_TIME_CHOICES)
+    assert one.true_class == int(ds.y_test[i])
+    assert np.all(one.z_norm["batch of one"] == 0), "a batch of one: z − μ = 0"
+    z = ds.X_test[i] @ bn_run.net.W[0] + bn_run.net.b[0]  # z = W a + b of hidden layer 1
+    for label, which in (("running EWA", "running"), ("bias-corrected EWA", "corrected"),
+                         ("population", "population")):  # fmt: skip
+        mu, var = bn_run.inference_stats(which)[0]
+        z_norm = (z - mu) / np.sqrt(var + bn_run.settings.eps)
+        np.testing.assert_allclose(one.z_norm[label], z_norm, rtol=1e-9)
+        logits = nn.forward(bn_run.net, ds.X_test, bn_run.inference_stats(which))[0][i]
+        e = np.exp(logits - logits.max())
+        np.testing.assert_allclose(one.probs[label], e / e.sum(), rtol=1e-9)
+    for p in one.probs.values():
+        assert p.sum() == pytest.approx(1.0) and (p >= 0).all()
+
+
+def test_majority_share():
+    y = np.array([0, 1, 1, 2, 1], dtype=np.int64)
+    assert teach.majority_share(y) == pytest.approx(3 / 5)
+    assert teach.majority_share(np.zeros(7, dtype=np.int64)) == 1.0
+
+
+def test_ewa_start_weight_is_what_the_raw_average_still_owes_its_start():
+    """Averaging x = 1 from v₀ = 0 gives 1 − decayᵗ after t steps: the rest is the start's weight."""
+    t = 50
+    ones = np.ones((t, 1))
+    for decay in (0.9, 0.99, 0.999):
+        mu, _ = teach.running_estimates(ones, ones, 2, decay, "seed")
+        assert teach.ewa_start_weight(decay, t) == pytest.approx(1 - mu[-1, 0], rel=1e-9)
+    assert teach.ewa_start_weight(0.5, 3) == 0.125
 
 
 def test_batched_accuracy_with_the_whole_set_is_one_training_mode_batch(bn_run):
@@ -357,7 +446,7 @@ def test_conventions_reproduce_the_frameworks_documented_updates(m, decay):
     rng = np.random.default_rng(m)
     batches = [rng.normal(3.0, 2.0, m) for _ in range(40)]
     mu_b = np.array([[b.mean()] for b in batches])
-    var_b = np.array([[b.var()] for b in batches])  # the seed's 1/m variance, as bnviz records it
+    var_b = np.array([[b.var()] for b in batches])  # the note's 1/m variance, as bnviz records it
     mu, var = teach.running_estimates(mu_b, var_b, m, decay, "pytorch")
     assert (mu[-1, 0], var[-1, 0]) == pytest.approx(_pytorch_documented(batches, 1 - decay), rel=1e-12)
     mu, var = teach.running_estimates(mu_b, var_b, m, decay, "keras")
@@ -376,6 +465,55 @@ def test_seed_convention_is_what_training_keeps():
     np.testing.assert_allclose(mu[-1], run.running[0][0], rtol=1e-5, atol=1e-6)  # float32 records
     np.testing.assert_allclose(var[-1], run.running[0][1], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(var, rec.running_var, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def small_batch_run():
+    return train(Settings(steps=40, batch_size=4, decay=0.8))
+
+
+def test_running_var_by_convention(small_batch_run):
+    run, unit = small_batch_run, 2
+    rec = run.layers[0]
+    view = teach.running_var_by_convention(run, unit)
+    np.testing.assert_array_equal(view.steps, run.stat_steps)
+    np.testing.assert_allclose(view.batch_var, rec.batch_var[:, unit])
+    assert view.population_var == pytest.approx(float(rec.pop_var[-1, unit]))
+    raw, corrected, torch, keras = view.running_var.values()
+    np.testing.assert_allclose(raw, rec.running_var[:, unit], rtol=1e-5, atol=1e-6)  # what training kept
+    t = np.arange(1, len(raw) + 1)
+    np.testing.assert_allclose(corrected, raw / (1 - 0.8**t), rtol=1e-12)
+    batches = rec.batch_var[:, unit].astype(np.float64)
+    rv, mv = 1.0, 1.0  # PyTorch's and Keras's documented updates, by hand
+    for j, v in enumerate(batches):
+        rv = 0.8 * rv + 0.2 * v * 4 / 3
+        mv = mv * 0.8 + v * 0.2
+        assert (torch[j], keras[j]) == pytest.approx((rv, mv), rel=1e-12)
+
+
+def test_conventions_check(small_batch_run):
+    run, unit = small_batch_run, 1
+    table = teach.conventions_check(run, unit)
+    assert list(table.columns) == ["convention", "momentum", "σ² unit 2: bnviz", "σ² unit 2: reference",
+                                   "max |diff|, all units"]  # fmt: skip
+    assert list(table["convention"][:2]) == ["pytorch", "keras"]
+    assert list(table["momentum"]) == pytest.approx([0.2, 0.8, 0.8])
+    assert (table["max |diff|, all units"][:2] < 1e-12).all()
+    assert table["max |diff|, all units"][2] < 1e-5  # float32 records against the float64 loop
+    rv = 1.0
+    for v in run.layers[0].batch_var[:, unit].astype(np.float64):
+        rv = 0.8 * rv + 0.2 * v * 4 / 3
+    assert table["σ² unit 2: bnviz"][0] == pytest.approx(rv, rel=1e-12)
+    assert table["σ² unit 2: reference"][2] == pytest.approx(float(run.running[0][1][unit]))
+
+
+def test_eps_shrink_table():
+    table = teach.eps_shrink_table((1e-5, 1.0))
+    var = np.array([1e-5, 1.0])
+    np.testing.assert_allclose(table["σ² of a unit"], var)
+    np.testing.assert_allclose(table["sd of z_norm, ε = 1e-5 (PyTorch)"], np.sqrt(var / (var + 1e-5)))
+    np.testing.assert_allclose(table["sd of z_norm, ε = 1e-3 (Keras)"], np.sqrt(var / (var + 1e-3)))
+    assert len(teach.eps_shrink_table()) == len(teach.EPS_TABLE_VARIANCES)
 
 
 def test_pytorch_needs_two_values_per_batch():
@@ -423,3 +561,46 @@ def test_every_figure_is_valid_plotly(bn_run, plain_run):
     np.testing.assert_allclose(data[0].x, gb.z)
     np.testing.assert_allclose(data[1].x, gb.z_norm)
     np.testing.assert_allclose(data[2].x, gb.z_tilde)
+
+
+# ----------------------------------------------------------------------------- 1. glass box: limits
+
+
+def test_parse_text_says_how_many_values_it_kept():
+    text = ";".join(str(i) for i in range(1000))
+    values, problems = teach.parse_text(text, limit=teach.MAX_GLASS_VALUES)
+    np.testing.assert_array_equal(values, np.arange(16.0))
+    assert problems == ["kept the first 16 of 1000 values"]
+    values, problems = teach.parse_text("1;2;3", limit=3)
+    assert values.tolist() == [1.0, 2.0, 3.0] and problems == []  # nothing left out: no word
+    values, problems = teach.parse_text("1;x;2;3", limit=2)  # bad rows before the limit are still named
+    np.testing.assert_array_equal(values, [1.0, 2.0])
+    assert problems == ["row 2: 'x' is not a number", "kept the first 2 of 3 values"]
+
+
+def test_parse_values_names_a_few_bad_rows_and_counts_the_rest():
+    values, problems = teach.parse_values(["x"] * 1000 + ["4"])
+    np.testing.assert_array_equal(values, [4.0])
+    assert problems[: teach.MAX_PROBLEMS] == [f"row {i}: 'x' is not a number" for i in range(1, 6)]
+    assert problems[teach.MAX_PROBLEMS :] == ["995 more rows not read as numbers"]
+
+
+def test_glass_box_says_when_var_underflows_for_values_that_differ():
+    gb = teach.glass_box([0.0, 1e-320, 5e-324])
+    assert gb.var == 0.0 and gb.var_underflows
+    assert not any("All values are equal" in n for n in gb.notes)
+    assert any("underflows to 0 in float64" in n and "1e-320" in n for n in gb.notes)
+    at_zero_eps = teach.glass_box([0.0, 1e-320, 5e-324], eps=0.0)
+    assert at_zero_eps.var_underflows and at_zero_eps.z_norm.tolist() == [0.0, 0.0, 0.0]
+    assert not any("divides 0 by 0" in n for n in at_zero_eps.notes)
+    assert any("underflows to 0" in n for n in at_zero_eps.notes)
+
+
+def test_glass_box_says_when_var_is_subnormal():
+    gb = teach.glass_box([0.0, 1e-160])  # σ² = 2.5e-321: above 0, below float64's smallest normal
+    assert 0 < gb.var < np.finfo(np.float64).tiny and gb.var_underflows
+    assert any("2.2e-308" in n for n in gb.notes)
+    # values equal, or σ² normal: no underflow
+    assert not teach.glass_box([2.0, 2.0]).var_underflows
+    assert not teach.glass_box([0.0, 1e-150]).var_underflows
+    assert not teach.glass_box([7.5]).var_underflows

@@ -1,7 +1,8 @@
 """Explorer: move a slider, watch a small network train with and without Batch Normalization.
 
 Layout only. Settings come from the sidebar (and the URL), runs from ``ui.cached_run``,
-figures from ``bnviz.charts.explorer``. What redraws on which control:
+the numbers in the equations from ``bnviz.explorer``, figures from ``bnviz.charts.explorer``.
+What redraws on which control:
 
 - a sidebar setting: the whole page (both runs come from the cache or are trained);
 - Reset / Step (the step the equations, curves and statistics show): the whole page,
@@ -22,16 +23,15 @@ from __future__ import annotations
 
 import bisect
 import time
-from typing import Any
 
 import streamlit as st
 
-from bnviz import Settings
+from bnviz import Settings, fmt
+from bnviz import explorer as numbers
 from bnviz.app import livechart, ui
 from bnviz.charts import explorer as charts
 from bnviz.train import Run
 
-VIEW_KEYS = ("layer", "unit", "t")  # the URL keys of the display choices (1-based layer and unit)
 # A rerun of the layer/unit fragment alone pauses this long after sending the histograms,
 # so the browser draws them before the equations and statistics reach it: on the page's
 # one main thread the two otherwise compete, and the histograms come last
@@ -52,29 +52,17 @@ CSS = ('[data-testid="stMainBlockContainer"] {padding-top: 3.6rem;}\n'
 # --------------------------------------------------------------------------- formatting
 
 
-def tex(x: float | int | None, digits: int = 3) -> str:
-    """A number for LaTeX: 3 significant digits, powers of ten written out."""
-    if x is None:
-        return r"\text{–}"
-    if abs(x) < 1e-9:
-        return "0"  # rounding noise of an exact zero
-    if isinstance(x, int) or (float(x).is_integer() and abs(x) < 1e6):
-        return f"{int(x)}" if float(x).is_integer() else f"{x}"
-    text = f"{x:.{digits}g}"
-    if "e" in text:
-        mant, exp = text.split("e")
-        mant = "" if mant == "1" else mant + r" \times "
-        return f"{mant}10^{{{int(exp)}}}"
-    return text
+ZERO = 1e-9  # |x| below this is the rounding noise of an exact zero, written 0
+
+
+def tex(x: float | None, digits: int = 3) -> str:
+    """A number for LaTeX (``fmt.latex``), 3 significant digits; a dash for a value not recorded."""
+    return r"\text{–}" if x is None else fmt.latex(x, digits, zero_below=ZERO)
 
 
 def num(x: float) -> str:
-    """A number for text: 3 significant digits, 0 for rounding noise."""
-    return "0" if abs(x) < 1e-9 else f"{x:.3g}"
-
-
-def pct(x: float) -> str:
-    return f"{x:.1%}"
+    """A number for text (``fmt.number``), 3 significant digits."""
+    return fmt.number(x, 3, zero_below=ZERO)
 
 
 # --------------------------------------------------------------------------- view state
@@ -128,17 +116,17 @@ def _current_k(step_of: list[int]) -> int:
 # --------------------------------------------------------------------------- sections
 
 
-def _math_histograms(run: Run, n: dict[str, Any], unit: int, layer: int) -> None:
-    """The seed's equations under the Z, Z_norm, Z̃ panels, numbers of this step and unit."""
+def _math_histograms(run: Run, n: numbers.UnitNumbers, unit: int, layer: int) -> None:
+    """The note's equations under the Z, Z_norm, Z̃ panels, numbers of this step and unit."""
     cols = st.columns(4 if run.boundary is not None else 3)
-    m = n["m"]
+    m = n.m
     sub = unit >= 0
     with cols[0]:
-        st.latex(r"\small \mu = \frac{1}{m}\sum_{i=1}^{m} z^{(i)}" + (f" = {tex(n['mu'])}" if sub else ""))
+        st.latex(r"\small \mu = \frac{1}{m}\sum_{i=1}^{m} z^{(i)}" + (f" = {tex(n.mu)}" if sub else ""))
         st.latex(r"\small \sigma^2 = \frac{1}{m}\sum_{i=1}^{m}\left(z^{(i)}-\mu\right)^2"
-                 + (f" = {tex(n['var'])}" if sub else ""))
+                 + (f" = {tex(n.var)}" if sub else ""))
         st.caption(f"Here m = {m}: the whole training set, passed through the network at step "
-                   f"{n['step']} (training itself uses mini-batches of m = {run.settings.batch_size}).")
+                   f"{n.step} (training itself uses mini-batches of m = {run.settings.batch_size}).")
     if len(run.quantities) == 1:
         with cols[1]:
             st.info("Batch Norm is off: Z goes straight into the activation, A = g(Z + b). "
@@ -147,18 +135,18 @@ def _math_histograms(run: Run, n: dict[str, Any], unit: int, layer: int) -> None
     with cols[1]:
         st.latex(r"\small z_{norm} = \frac{z-\mu}{\sqrt{\sigma^2+\epsilon}}")
         if sub:
-            st.latex(rf"\small = \frac{{z - ({tex(n['mu'])})}}{{\sqrt{{{tex(n['var'])} + {tex(n['eps'])}}}}}")
+            st.latex(rf"\small = \frac{{z - ({tex(n.mu)})}}{{\sqrt{{{tex(n.var)} + {tex(n.eps)}}}}}")
         st.latex(r"\small \operatorname{sd}(z_{norm}) = \sqrt{\frac{\sigma^2}{\sigma^2+\epsilon}} = "
-                 + tex(n["sd_norm"], 4))
+                 + tex(n.sd_norm, 4))
         st.caption("b is redundant: z = W·a + b, and μ contains the same b, so z − μ does not "
                    "depend on b; its gradient is exactly 0. ε > σ² shrinks z_norm's spread below 1.")
     with cols[2]:
         st.latex(r"\small \tilde z = \gamma\, z_{norm} + \beta")
         if sub:
-            st.latex(rf"\small = {tex(n['gamma'])}\, z_{{norm}} + ({tex(n['beta'])})")
-        st.latex(rf"\small \operatorname{{mean}}(\tilde z) = \beta = {tex(n['implied_mean'])}")
+            st.latex(rf"\small = {tex(n.gamma)}\, z_{{norm}} + ({tex(n.beta)})")
+        st.latex(rf"\small \operatorname{{mean}}(\tilde z) = \beta = {tex(n.implied_mean)}")
         st.latex(r"\small \operatorname{sd}(\tilde z) = |\gamma|\,\operatorname{sd}(z_{norm}) = "
-                 + tex(n["implied_sd"]))
+                 + tex(n.implied_sd))
         affine = "frozen at their initial values" if run.settings.freeze_affine else "learned"
         st.caption(f"γ and β of layer {layer + 1} are {affine}; grey lines mark what they imply.")
     if run.boundary is not None:
@@ -167,21 +155,22 @@ def _math_histograms(run: Run, n: dict[str, Any], unit: int, layer: int) -> None
                         "if switched on).")
 
 
-def _math_stats(run: Run, s: dict[str, Any]) -> None:
-    d = s["decay"]
-    t = s["t"]
+def _math_stats(s: numbers.StatNumbers) -> None:
+    d, t = s.decay, s.t
+    w = s.pytorch_momentum  # 1 − decay: the weight of the new μ_B
     st.latex(r"\small v_\mu \leftarrow \text{decay}\cdot v_\mu + (1-\text{decay})\,\mu_B")
-    if s["mu_B"] is not None:
-        prev = tex(s["prev_mu"]) if s["prev_mu"] is not None else r"v_\mu^{\{t-1\}}"
-        st.latex(rf"\small {tex(s['run_mu'])} = {tex(d)}\cdot {prev} + {tex(1 - d)}\cdot ({tex(s['mu_B'])})")
+    if s.mu_B is not None:
+        prev = tex(s.prev_mu) if s.prev_mu is not None else r"v_\mu^{\{t-1\}}"
+        st.latex(rf"\small {tex(s.run_mu)} = {tex(d)}\cdot {prev} + {tex(w)}\cdot ({tex(s.mu_B)})")
         st.latex(r"\small \hat v_\mu = \frac{v_\mu}{1-\text{decay}^{\,t}} = "
-                 rf"\frac{{{tex(s['run_mu'])}}}{{1-{tex(d)}^{{{t}}}}} = {tex(s['cor_mu'])}")
-        st.latex(rf"\small v_{{\sigma^2}} = {tex(s['run_var'])},\quad "
-                 rf"\hat v_{{\sigma^2}} = {tex(s['cor_var'])},\quad \sigma^2_B = {tex(s['var_B'])}")
+                 rf"\frac{{{tex(s.run_mu)}}}{{1-{tex(d)}^{{{t}}}}} = {tex(s.cor_mu)}")
+        st.latex(rf"\small v_{{\sigma^2}} = {tex(s.run_var)},\quad "
+                 rf"\hat v_{{\sigma^2}} = {tex(s.cor_var)},\quad \sigma^2_B = {tex(s.var_B)}")
     else:
         st.latex(r"v_\mu = v_{\sigma^2} = 0 \quad\text{(before the first step)}")
-    st.caption(f"Step t = {t}, decay = {d:g} (PyTorch momentum = {1 - d:.4g}, Keras momentum = {d:g}). "
-               f"Population at this step: μ = {num(s['pop_mu'])}, σ² = {num(s['pop_var'])}.")
+    st.caption(f"Step t = {t}, decay = {fmt.number(d, 6)} (PyTorch momentum = {fmt.number(w, 4)}, "
+               f"Keras momentum = {fmt.number(d, 6)}). "
+               f"Population at this step: μ = {num(s.pop_mu)}, σ² = {num(s.pop_var)}.")
 
 
 def _notices(settings: Settings, run: Run) -> None:
@@ -270,7 +259,7 @@ def unit_view(run: Run) -> None:
     lo, hi = f"{{[{layer}]}}", f"{{[{layer + 1}]}}"
     c[3].latex(rf"A^{lo} \xrightarrow{{W^{hi}}} Z^{hi} \xrightarrow[BN]{{\gamma^{hi},\,\beta^{hi}}} "
                rf"\tilde Z^{hi} \to A^{hi} = g(\tilde Z^{hi})")
-    _math_histograms(run, charts.unit_numbers(run, layer, unit, k), unit, layer)
+    _math_histograms(run, numbers.unit_numbers(run, layer, unit, k), unit, layer)
 
     who = "all units (mean)" if unit < 0 else f"unit {unit + 1}"
     st.markdown(f"#### Statistics of layer {layer + 1}, {who}: mini-batch vs running vs population")
@@ -283,7 +272,7 @@ def unit_view(run: Run) -> None:
         livechart.plotly_chart(charts.stats_figure(run, layer, unit, t), key="stats",
                                title=f"Mini-batch, running and population statistics, layer {layer + 1}")
     with right:
-        _math_stats(run, charts.stat_numbers(run, layer, unit, t))
+        _math_stats(numbers.stat_numbers(run, layer, unit, t))
     tab, dl = st.columns([1.2, 1], vertical_alignment="bottom")
     with tab:
         table = charts.accuracy_table(run, k)
@@ -309,9 +298,9 @@ bn_run, plain_run = (run, other) if settings.use_bn else (other, run)
 if settings.use_bn and plain_run.diverged:
     baseline_notice.info("The no-BN baseline: " + ui.plain(plain_run.diverged), icon=":material/info:")
 summary.markdown(
-    f"Test accuracy **{pct(bn_run.curves['test_acc'].iloc[-1])}** with BN, "
-    f"**{pct(plain_run.curves['test_acc'].iloc[-1])}** without · final loss "
-    f"({'BN' if settings.use_bn else 'no BN'}) {run.curves['loss'].iloc[-1]:.3g} · "
+    f"Test accuracy **{fmt.percent(bn_run.curves['test_acc'].iloc[-1])}** with BN, "
+    f"**{fmt.percent(plain_run.curves['test_acc'].iloc[-1])}** without · final loss "
+    f"({'BN' if settings.use_bn else 'no BN'}) {fmt.number(run.curves['loss'].iloc[-1], 3)} · "
     f"{run.steps_done}/{settings.steps} steps trained.  \n"
     ":gray[Sidebar settings retrain (both networks, same seed); layer, unit and step only "
     "change the view.]"

@@ -3,6 +3,13 @@
 Layout only. The sweep runs in ``bnviz.sweep`` (vectorized across models) and is cached
 per SweepSpec, so going back to an earlier sweep is instant; figures come from
 ``bnviz.charts.sweep``. Settings that are not swept come from the shared sidebar.
+
+The URL holds the question (``sweep=decay``), the metric (``sweep_metric=...``) and every
+setting, so a shared link reproduces the page: on a session's first visit the question
+starts from the link's settings, not its own defaults; only the settings the question
+sweeps are its own, and a notice names each link value that this replaced. A sweep of
+one's own (``sweep=custom``) is not in the URL beyond its settings: such a link opens the
+first question with those settings, and says so.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from bnviz.sweep import METRICS, PRESETS, SWEEPABLE, SweepSpec, cli_command, run
 
 CUSTOM = "custom"
 DEFAULT_PRESET = "small-batch"
+URL_PRESET, URL_METRIC = "sweep", "sweep_metric"  # the page's own query keys
 MAX_MODEL_STEPS = 60_000  # configurations x seeds x steps the page trains; more goes to the CLI
 CACHE_ENTRIES = 16
 CACHE_TTL_SECONDS = 3600
@@ -70,8 +78,12 @@ def set_values(slot: int, name: str, values: tuple[Any, ...]) -> None:
 def apply_preset() -> None:
     """Callback of the question box: set every widget the preset needs, sidebar included."""
     key = st.session_state["sw_preset"]
-    if key == CUSTOM:
-        return
+    if key != CUSTOM:
+        load_preset(key, PRESETS[key].spec.base)
+
+
+def load_preset(key: str, base: Settings) -> None:
+    """Set the question's widgets to preset ``key``'s sweep and the sidebar to ``base``."""
     preset = PRESETS[key]
     spec = preset.spec
     st.session_state["sw_gen"] = st.session_state.get("sw_gen", 0) + 1
@@ -84,8 +96,67 @@ def apply_preset() -> None:
         set_values(2, *rest[0])
     st.session_state["sw_metric"] = preset.metric
     st.session_state["sw_seeds"] = spec.seeds
-    for f in dataclasses.fields(Settings):
-        st.session_state[ui.KEY_PREFIX + f.name] = getattr(spec.base, f.name)
+    ui.load_settings(base)
+
+
+def url_text(name: str) -> str:
+    """Query value ``name`` as text (the last one when the URL repeats it)."""
+    raw = st.query_params.get_all(name)
+    return str(raw[-1]) if raw else ""
+
+
+def preset_from_url(notices: list[str]) -> str:
+    """The question the URL names (``sweep=...``), or the first one."""
+    if URL_PRESET not in st.query_params:
+        return DEFAULT_PRESET
+    key = url_text(URL_PRESET)
+    if key in PRESETS:
+        return key
+    if key == CUSTOM:
+        notices.append(f"{URL_PRESET}={key!r}: a sweep of your own is not kept in a link; showing "
+                       f"the question {DEFAULT_PRESET!r} with the link's other settings")  # fmt: skip
+    else:
+        notices.append(f"{URL_PRESET}={key[:32]!r}: no such question (questions: {', '.join(PRESETS)}); "
+                       f"showing {DEFAULT_PRESET!r}")  # fmt: skip
+    return DEFAULT_PRESET
+
+
+def settings_from_url(key: str, notices: list[str]) -> Settings:
+    """Preset ``key``'s settings with every setting the URL gives, except those it sweeps.
+
+    A teacher's link then reproduces what they saw (their sidebar, over the question's
+    defaults). A swept setting has no single value: the URL's is not used, and a notice
+    says so when it differs from the question's own (a link the page wrote never does).
+    """
+    spec = PRESETS[key].spec
+    given = [f.name for f in dataclasses.fields(Settings) if f.name in st.query_params]
+    if not given:
+        return spec.base
+    url, problems = Settings.from_query(st.query_params.to_dict())
+    notices += problems
+    for name in given:
+        if name in spec.names and getattr(url, name) != getattr(spec.base, name):
+            values = dict(spec.params)[name]
+            shown = ", ".join(charts.value_label(name, v) for v in values)
+            notices.append(f"{name}={url_text(name)[:32]!r}: the question {key!r} sweeps {name} "
+                           f"({shown}), so this value was replaced")  # fmt: skip
+    try:
+        return spec.base.replace(**{n: getattr(url, n) for n in given if n not in spec.names})
+    except ValueError as err:
+        notices.append(f"the link's settings do not fit the question {key!r} ({err}); its own are used")
+        return spec.base
+
+
+def metric_from_url(key: str, notices: list[str]) -> str:
+    """The metric the URL names (``sweep_metric=...``), or the question's."""
+    if URL_METRIC not in st.query_params:
+        return PRESETS[key].metric
+    name = url_text(URL_METRIC)
+    if name in METRICS:
+        return name
+    notices.append(f"{URL_METRIC}={name[:32]!r}: no such metric (metrics: {', '.join(METRICS)}); "
+                   f"showing {PRESETS[key].metric!r}")  # fmt: skip
+    return PRESETS[key].metric
 
 
 def to_custom() -> None:
@@ -170,9 +241,14 @@ st.caption(
     "settings, read one number off each configuration, with the spread over seeds."
 )
 
-if "sw_preset" not in st.session_state:
-    st.session_state["sw_preset"] = DEFAULT_PRESET
-    apply_preset()
+if "sw_preset" not in st.session_state:  # the session's first visit: the URL's question and settings
+    link_notices: list[str] = []
+    first_key = preset_from_url(link_notices)
+    st.session_state["sw_preset"] = first_key
+    st.session_state["sw_link_base"] = settings_from_url(first_key, link_notices)
+    load_preset(first_key, st.session_state["sw_link_base"])
+    st.session_state["sw_metric"] = metric_from_url(first_key, link_notices)
+    st.session_state["sw_link_notices"] = link_notices
 
 st.selectbox(
     "Question",
@@ -201,7 +277,9 @@ metric = c3.selectbox(
 
 swept = [p1] + ([p2] if p2 != NONE else [])
 base = ui.settings_sidebar(fields=[f.name for f in dataclasses.fields(Settings) if f.name not in swept])
-ui.show_notices(ui.url_notices())
+ui.sync_url(extra={URL_PRESET: st.session_state["sw_preset"], URL_METRIC: metric})
+if base == st.session_state.get("sw_link_base"):  # until the user moves a setting
+    ui.show_notices(st.session_state.get("sw_link_notices", []))
 
 c1, c2, c3 = st.columns([1, 1, 1])
 v1 = values_widget(1, p1, c1, base.dataset)

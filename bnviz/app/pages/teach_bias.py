@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
-from bnviz import teach
+from bnviz import fmt, teach
 from bnviz.app import ui
-from bnviz.app.ui import first_run, intro, num, persist, show_notices, try_this, url_float
+from bnviz.app.ui import first_run, intro, persist, show_notices, try_this, url_float
 from bnviz.charts import teach as charts
-
-SHIFTS = np.round(np.linspace(-3.0, 3.0, 25), 6)
 
 intro(
     "Why b does nothing",
@@ -50,20 +47,20 @@ layer = (
     else 1
 )
 shift = c2.slider("Shift δ added to every entry of b[ℓ]", -3.0, 3.0, step=0.25, key="bias_shift")
-ui.sync_url(settings, extra={"bias_shift": repr(float(shift)), "bias_layer": str(layer)})
+ui.sync_url(settings, extra={"bias_shift": fmt.exact(shift), "bias_layer": str(layer)})
 
 ds = bn_run.dataset
-bn_effect = teach.bias_shift_effect(bn_run.net, ds.X_train, ds.y_train, layer - 1, SHIFTS)
-plain_effect = teach.bias_shift_effect(plain_run.net, ds.X_train, ds.y_train, layer - 1, SHIFTS)
+bn_effect = teach.bias_shift_effect(bn_run.net, ds.X_train, ds.y_train, layer - 1, teach.BIAS_SHIFTS)
+plain_effect = teach.bias_shift_effect(plain_run.net, ds.X_train, ds.y_train, layer - 1, teach.BIAS_SHIFTS)
 now_bn = teach.bias_shift_effect(bn_run.net, ds.X_train, ds.y_train, layer - 1, [shift]).iloc[0]
 now_plain = teach.bias_shift_effect(plain_run.net, ds.X_train, ds.y_train, layer - 1, [shift]).iloc[0]
 
-st.subheader(f"Shift b[{layer}] by δ = {shift:g} in the trained networks")
+st.subheader(f"Shift b[{layer}] by δ = {fmt.number(shift, 6)} in the trained networks")
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("With BN: max |Δ output|", num(now_bn["max |Δ output|"], 3))
-m2.metric("With BN: training accuracy", f"{now_bn['accuracy']:.1%}")
-m3.metric("Without BN: max |Δ output|", num(now_plain["max |Δ output|"], 3))
-m4.metric("Without BN: training accuracy", f"{now_plain['accuracy']:.1%}")
+m1.metric("With BN: max |Δ output|", fmt.number(now_bn["max |Δ output|"], 3))
+m2.metric("With BN: training accuracy", fmt.percent(now_bn["accuracy"]))
+m3.metric("Without BN: max |Δ output|", fmt.number(now_plain["max |Δ output|"], 3))
+m4.metric("Without BN: training accuracy", fmt.percent(now_plain["accuracy"]))
 st.plotly_chart(charts.bias_shift_figure(bn_effect, plain_effect, shift), key="bias_shift_chart")
 st.caption(
     "The whole training set goes through each network as one batch (training mode, so BN uses "
@@ -74,17 +71,17 @@ st.subheader("The gradient of b")
 left, right = st.columns(2)
 with left:
     st.markdown("**With BN** — one training step on the whole training set")
-    st.dataframe(teach.gradients(bn_run.net, ds.X_train, ds.y_train).style.format("{:.3g}"),
-                 hide_index=True, key="bias_grad_bn")  # fmt: skip
+    grads = teach.gradients(bn_run.net, ds.X_train, ds.y_train)
+    st.dataframe(grads.style.format(fmt.number_cells(3)), hide_index=True, key="bias_grad_bn")
 with right:
     st.markdown("**Without BN**")
-    st.dataframe(teach.gradients(plain_run.net, ds.X_train, ds.y_train).style.format("{:.3g}"),
-                 hide_index=True, key="bias_grad_plain")  # fmt: skip
-b_bn = max(float(np.abs(b).max()) for b in bn_run.net.b[:-1])
-b_plain = max(float(np.abs(b).max()) for b in plain_run.net.b[:-1])
+    grads = teach.gradients(plain_run.net, ds.X_train, ds.y_train)
+    st.dataframe(grads.style.format(fmt.number_cells(3)), hide_index=True, key="bias_grad_plain")
+b_bn, b_plain = teach.largest_hidden_bias(bn_run.net), teach.largest_hidden_bias(plain_run.net)
 st.markdown(
     f"Every b starts at 0. After {bn_run.steps_done} training steps the hidden layers' largest |b| is "
-    f"**{num(b_bn, 3)}** with BN (a zero gradient never moves it) and **{num(b_plain, 3)}** without BN."
+    f"**{fmt.number(b_bn, 3)}** with BN (a zero gradient never moves it) and "
+    f"**{fmt.number(b_plain, 3)}** without BN."
 )
 
 try_this(

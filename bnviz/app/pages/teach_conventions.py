@@ -1,29 +1,28 @@
-"""Teaching view 6: the same running estimate in the seed's, PyTorch's and Keras's conventions."""
+"""Teaching view 6: the same running estimate in the note's, PyTorch's and Keras's conventions."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from bnviz import Settings, teach
+from bnviz import Settings, fmt, teach
 from bnviz.app import ui
-from bnviz.app.ui import first_run, intro, num, persist, show_notices, try_this, url_float
+from bnviz.app.ui import first_run, intro, persist, show_notices, try_this, url_float
 from bnviz.charts import teach as charts
 
 M_CHOICES = (2, 4, 8, 32, 128)
 STEPS = 300
 
 intro(
-    "Conventions: the seed, PyTorch, Keras",
-    "The seed's exponentially weighted average keeps a fraction *decay* of the old estimate. "
+    "Conventions: the note, PyTorch, Keras",
+    "The note's exponentially weighted average keeps a fraction *decay* of the old estimate. "
     "PyTorch calls the *new* value's weight `momentum` (so momentum = 1 − decay, default 0.1), "
     "Keras calls the *old* value's weight `momentum` (so momentum = decay, default 0.99). PyTorch also "
     "stores the unbiased variance σ²·m/(m−1) in its running variance, although it normalizes each "
-    "training batch with the biased σ² of the seed. Both frameworks start the running variance at 1, "
-    "the seed's average starts at 0. ε defaults to 1e-5 in PyTorch and 1e-3 in Keras.",
+    "training batch with the biased σ² of the note. Both frameworks start the running variance at 1, "
+    "the note's average starts at 0. ε defaults to 1e-5 in PyTorch and 1e-3 in Keras.",
     [
-        r"\text{seed: } v \leftarrow \text{decay}\cdot v + (1-\text{decay})\,x",
+        r"\text{the note: } v \leftarrow \text{decay}\cdot v + (1-\text{decay})\,x",
         r"\text{PyTorch: } \hat x \leftarrow (1-\text{momentum})\,\hat x + \text{momentum}\cdot x_t",
         r"\text{Keras: } \hat x \leftarrow \text{momentum}\cdot\hat x + (1-\text{momentum})\,x_t",
         r"\text{PyTorch's } x_t \text{ for the variance: } \sigma^2_B \cdot \frac{m}{m-1}",
@@ -41,27 +40,27 @@ show_notices(notices)
 
 c1, c2, c3 = st.columns(3)
 decay = c1.select_slider(
-    "EWA decay (the seed's)", ui.ladder("decay", st.session_state.cv_decay), key="cv_decay"
+    "EWA decay (the note's)", ui.ladder("decay", st.session_state.cv_decay), key="cv_decay"
 )
 m = c2.select_slider(
     "Batch size m", M_CHOICES, key="cv_m", help="The m/(m−1) correction matters most for small m."
 )
 unit = c3.slider("Unit of hidden layer 1", 1, 16, key="cv_unit")
-ui.sync_url(extra={"cv_decay": repr(float(decay)), "cv_m": str(m)})
+ui.sync_url(extra={"cv_decay": fmt.exact(decay), "cv_m": str(m)})
 
 st.subheader("The same decay, three ways to write it")
 st.dataframe(
     pd.DataFrame(
         {
-            "": ["bnviz (seed)", "PyTorch", "Keras"],
+            "": ["bnviz (the note)", "PyTorch", "Keras"],
             "parameter": [
-                f"decay = {decay:g}",
-                f"momentum = {teach.momentum('pytorch', decay):.4g}",
-                f"momentum = {teach.momentum('keras', decay):.4g}",
+                f"decay = {fmt.number(decay, 6)}",
+                f"momentum = {fmt.number(teach.momentum('pytorch', decay), 4)}",
+                f"momentum = {fmt.number(teach.momentum('keras', decay), 4)}",
             ],
             "default": ["0.9", "0.1 (decay 0.9)", "0.99 (decay 0.99)"],
-            "default ε": [num(teach.DEFAULT_EPS[c]) for c in teach.CONVENTIONS],
-            "σ² starts at": [num(teach.INITIAL[c][1]) for c in teach.CONVENTIONS],
+            "default ε": [fmt.number(teach.DEFAULT_EPS[c], 4) for c in teach.CONVENTIONS],
+            "σ² starts at": [fmt.number(teach.INITIAL[c][1], 4) for c in teach.CONVENTIONS],
             "σ² averaged": ["σ²_B (1/m)", "σ²_B·m/(m−1)", "σ²_B (1/m)"],
         }
     ),
@@ -71,73 +70,42 @@ st.dataframe(
 
 settings = Settings(batch_size=m, decay=float(decay), steps=STEPS)
 run = ui.cached_run(settings)
-rec = run.layers[0]
-bmu, bvar = rec.batch_mu.astype(np.float64), rec.batch_var.astype(np.float64)
-series = {
-    "bnviz (seed), v₀ = 0": teach.running_estimates(bmu, bvar, m, decay, "seed")[1][:, unit - 1],
-    "bnviz, bias-corrected": teach.running_estimates(bmu, bvar, m, decay, "seed", True)[1][:, unit - 1],
-    "PyTorch": teach.running_estimates(bmu, bvar, m, decay, "pytorch")[1][:, unit - 1],
-    "Keras": teach.running_estimates(bmu, bvar, m, decay, "keras")[1][:, unit - 1],
-}
+view = teach.running_var_by_convention(run, unit - 1)
 st.subheader(f"One unit's running σ² while a network trains (moons, m = {m}, {STEPS} steps)")
 st.plotly_chart(
-    charts.conventions_figure(run.stat_steps, bvar[:, unit - 1], series, float(rec.pop_var[-1, unit - 1])),
+    charts.conventions_figure(view.steps, view.batch_var, view.running_var, view.population_var),
     key="cv_chart",
 )
 st.caption(
     "The same recorded mini-batch σ²_B (grey) averaged four ways. Dotted red: σ² of the whole training set "
-    "with the final weights. PyTorch's line sits higher by m/(m−1); the frameworks start at 1, the seed's "
+    "with the final weights. PyTorch's line sits higher by m/(m−1); the frameworks start at 1, the note's "
     "average at 0 (which bias correction undoes)."
 )
 
 st.subheader("Does bnviz reproduce each convention?")
-rows = []
-for conv in ("pytorch", "keras"):
-    mom = teach.momentum(conv, decay)
-    ours_mu, ours_var = teach.running_estimates(bmu, bvar, m, decay, conv)
-    ref_mu, ref_var = teach.framework_reference(conv, bmu, bvar, m, mom)
-    rows.append({
-        "convention": conv, "momentum": mom, f"σ² unit {unit}: bnviz": ours_var[-1, unit - 1],
-        f"σ² unit {unit}: reference": ref_var[unit - 1],
-        "max |diff|, all units": max(np.abs(ours_mu[-1] - ref_mu).max(),
-                                                        np.abs(ours_var[-1] - ref_var).max()),
-    })  # fmt: skip
-seed_mu, seed_var = teach.running_estimates(bmu, bvar, m, decay, "seed")
-rows.append({
-    "convention": "seed (the training loop's own)", "momentum": decay,
-    f"σ² unit {unit}: bnviz": seed_var[-1, unit - 1],
-    f"σ² unit {unit}: reference": float(run.running[0][1][unit - 1]),
-    "max |diff|, all units": max(np.abs(seed_mu[-1] - run.running[0][0]).max(),
-                                                    np.abs(seed_var[-1] - run.running[0][1]).max()),
-})  # fmt: skip
-table = pd.DataFrame(rows)
-st.dataframe(table.style.format(precision=6).format("{:.2g}", subset=[table.columns[-1]]),
+table = teach.conventions_check(run, unit - 1)
+st.dataframe(table.style.format(precision=6).format(fmt.number_cells(2), subset=[table.columns[-1]]),
              hide_index=True, key="cv_check")  # fmt: skip
 st.caption(
-    "max |diff| is over every unit, for μ and σ². bnviz: `teach.running_estimates` — the seed's "
+    "max |diff| is over every unit, for μ and σ². bnviz: `teach.running_estimates` — the note's "
     "`bn.ewa` with each framework's start and input. "
-    "Reference column: the update exactly as PyTorch's and Keras's documentation writes it. For the seed "
+    "Reference column: the update exactly as PyTorch's and Keras's documentation writes it. For the note's "
     "row, the reference is the running estimate the training loop itself kept (in float64, while "
     "the recorded σ²_B are float32: hence a difference near 1e-8)."
 )
 
 st.subheader("ε: 1e-5 or 1e-3?")
-var = np.array([1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0])
 st.dataframe(
-    pd.DataFrame({
-        "σ² of a unit": var,
-        "sd of z_norm, ε = 1e-5 (PyTorch)": teach.eps_shrink(var, 1e-5),
-        "sd of z_norm, ε = 1e-3 (Keras)": teach.eps_shrink(var, 1e-3),
-    }).style.format("{:.3g}"),
+    teach.eps_shrink_table().style.format(fmt.number_cells(3)),
     hide_index=True,
     key="cv_eps",
-)  # fmt: skip
+)
 st.caption(
     "z_norm should have spread 1; a unit with σ² near ε is shrunk to √(σ²/(σ²+ε)). For ordinary "
     "units (σ² ≫ ε) the choice does not matter."
 )
 
 try_this(
-    "Set m = 2: PyTorch's running σ² is twice the seed's, because m/(m−1) = 2. Then set the decay to 0.999: "
-    "the seed's raw average is still far below the others after 300 steps, the bias-corrected one is not."
+    "Set m = 2: PyTorch's running σ² is twice the note's, because m/(m−1) = 2. Then set the decay to 0.999: "
+    "the note's raw average is still far below the others after 300 steps, the bias-corrected one is not."
 )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
-from bnviz import teach
+from bnviz import fmt, teach
 from bnviz.app import ui
-from bnviz.app.ui import first_run, intro, num, persist, show_notices, try_this, url_float
+from bnviz.app.ui import first_run, intro, persist, show_notices, try_this, url_float
 from bnviz.charts import teach as charts
+from bnviz.data import n_train
 
 STEPS = (200, 400, 800, 1600)
 DEFAULT_STEPS = 400
@@ -17,7 +17,7 @@ THRESHOLD = 0.9
 intro(
     "Covariate shift, in the small",
     "While a network trains, every layer's weights change, so the values a deeper layer receives "
-    "keep shifting under it — the *internal covariate shift* of the seed note. Ioffe & Szegedy "
+    "keep shifting under it — the *internal covariate shift* of the note. Ioffe & Szegedy "
     "(2015, Fig. 1) trained a network of 3 hidden layers × 100 sigmoid units on MNIST with "
     "mini-batches of 60 and plotted (a) test accuracy and (b, c) the 15th, 50th and 85th "
     "percentiles of the input of one last-layer sigmoid. Here is the same experiment on the "
@@ -76,30 +76,32 @@ acc_bn, acc_plain = float(bn_run.curves["test_acc"].iloc[-1]), float(plain_run.c
 hit_bn = teach.steps_to_accuracy(bn_run.curves, THRESHOLD)
 hit_plain = teach.steps_to_accuracy(plain_run.curves, THRESHOLD)
 m = st.columns(4)
-m[0].metric("Final test accuracy, with BN", f"{acc_bn:.1%}")
-m[1].metric("Final test accuracy, without BN", f"{acc_plain:.1%}")
-m[2].metric(f"Median moved (unit {unit}), with BN", num(float(bn_drift["p50_range"].iloc[unit - 1]), 3))
-m[3].metric(f"Median moved (unit {unit}), without BN", num(float(plain_drift["p50_range"].iloc[unit - 1]), 3))
+moved_bn, moved_plain = (float(drift["p50_range"].iloc[unit - 1]) for drift in (bn_drift, plain_drift))
+m[0].metric("Final test accuracy, with BN", fmt.percent(acc_bn))
+m[1].metric("Final test accuracy, without BN", fmt.percent(acc_plain))
+m[2].metric(f"Median moved (unit {unit}), with BN", fmt.number(moved_bn, 3))
+m[3].metric(f"Median moved (unit {unit}), without BN", fmt.number(moved_plain, 3))
 
 
 def when(hit: int | None) -> str:
     return f"step {hit}" if hit is not None else f"not within {steps} steps"
 
 
-med_bn, med_plain = float(np.median(bn_drift["p50_range"])), float(np.median(plain_drift["p50_range"]))
-spr_bn, spr_plain = float(np.median(bn_drift["spread_range"])), float(np.median(plain_drift["spread_range"]))
+typical_bn, typical_plain = teach.median_drift(bn_drift), teach.median_drift(plain_drift)
+med_bn, med_plain = typical_bn.p50_range, typical_plain.p50_range
+spr_bn, spr_plain = typical_bn.spread_range, typical_plain.spread_range
 st.subheader("What the paper found, and what this run shows")
 st.markdown(
     f"""
 - **Paper (MNIST, 50 000 steps):** with BN the network reached a higher test accuracy sooner, and the
   percentiles of the sigmoid's input stayed steady; without BN they drifted in mean and spread.
-- **This run ({steps} steps, 1 198 training digits):** test accuracy reaches {THRESHOLD:.0%} at
-  {when(hit_bn)} with BN and at {when(hit_plain)} without; the final accuracies are {acc_bn:.1%} and
-  {acc_plain:.1%}.
+- **This run ({steps} steps, {n_train(bn_run.settings.dataset)} training digits):** test accuracy
+  reaches {fmt.percent(THRESHOLD, 0)} at {when(hit_bn)} with BN and at {when(hit_plain)} without; the
+  final accuracies are {fmt.percent(acc_bn)} and {fmt.percent(acc_plain)}.
 - **Drift of the percentiles** (max − min over the {len(bn_run.ckpt_steps)} checkpoints, the median
-  over all 100 units of the last hidden layer): the median moved by {num(med_bn, 3)} with BN
-  ({"z before BN" if raw else "z̃"}) and by {num(med_plain, 3)} without; the 15–85 spread changed by
-  {num(spr_bn, 3)} with BN and {num(spr_plain, 3)} without.
+  over all 100 units of the last hidden layer): the median moved by {fmt.number(med_bn, 3)} with BN
+  ({"z before BN" if raw else "z̃"}) and by {fmt.number(med_plain, 3)} without; the 15–85 spread changed
+  by {fmt.number(spr_bn, 3)} with BN and {fmt.number(spr_plain, 3)} without.
 """
 )
 if med_bn >= med_plain:
@@ -107,12 +109,12 @@ if med_bn >= med_plain:
                "unlike the paper's picture. Try more steps or another unit.")  # fmt: skip
 if acc_bn < acc_plain:
     st.warning("In this run the network without BN ended with the higher test accuracy, unlike the paper.")
-raw_drift = teach.percentile_drift(bn_run, quantity="z")
+raw_drift = teach.median_drift(teach.percentile_drift(bn_run, quantity="z"))
 st.markdown(
     f"- **Why z̃ still moves with BN:** γ and β are learned and shift and scale z̃ on purpose (here the "
     f"15–85 band of z̃ widens as γ grows). The BN network's z *before* BN moved less: its median by "
-    f"{num(float(np.median(raw_drift['p50_range'])), 3)}, its 15–85 spread by "
-    f"{num(float(np.median(raw_drift['spread_range'])), 3)} (switch on *Panel (c): z before BN*)."
+    f"{fmt.number(raw_drift.p50_range, 3)}, its 15–85 spread by "
+    f"{fmt.number(raw_drift.spread_range, 3)} (switch on *Panel (c): z before BN*)."
 )
 
 try_this(

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from bnviz import teach
+from bnviz import fmt, teach
 from bnviz.app import ui
-from bnviz.app.ui import first_run, intro, num, persist, show_notices, tex, try_this, url_float
+from bnviz.app.ui import first_run, intro, persist, show_notices, try_this, url_float
 from bnviz.charts import teach as charts
 
 DEFAULT = ["2", "4", "9", "5"]
-EPS_FMT = {0.0: "0"}
 
 intro(
     "One mini-batch, by hand",
@@ -28,10 +26,11 @@ intro(
 
 notices: list[str] = []
 if first_run("glass"):
-    text = str(st.query_params.get("z", ""))[:400]
-    values, problems = teach.parse_text(text) if text else (np.array([]), [])
+    text = str(st.query_params.get("z", ""))
+    # an empty text gives no values and no problems; at most MAX_GLASS_VALUES are kept (and said so)
+    values, problems = teach.parse_text(text, limit=teach.MAX_GLASS_VALUES)
     notices += [f"z in the URL: {p}" for p in problems]
-    st.session_state.gb_values = [num(v, 10) for v in values[: teach.MAX_GLASS_VALUES]] or DEFAULT
+    st.session_state.gb_values = [fmt.number(v, 10) for v in values] or DEFAULT
     st.session_state.gb_version = 0
     for name, default, lo, hi in (
         ("gamma", 1.0, -3.0, 3.0),
@@ -51,15 +50,14 @@ def set_values(values: list[str]) -> None:
 
 
 def random_values() -> None:
-    rng = np.random.default_rng()
-    set_values([num(round(float(v), 2)) for v in rng.normal(5.0, 2.0, st.session_state.gb_m)])
+    set_values([fmt.number(round(float(v), 2), 4) for v in teach.random_batch(st.session_state.gb_m)])
 
 
 def network_values() -> None:
     run = ui.cached_run(ui.current_settings().replace(use_bn=True))
     m = min(st.session_state.gb_m, len(run.dataset.X_train))
-    seed = int(np.random.default_rng().integers(1 << 31))
-    set_values([num(round(float(v), 3)) for v in teach.draw_from_network(run, m, layer=0, unit=0, seed=seed)])
+    drawn = teach.draw_from_network(run, m, layer=0, unit=0, seed=None)
+    set_values([fmt.number(round(float(v), 3), 4) for v in drawn])
 
 
 def batch_of_one() -> None:
@@ -82,7 +80,7 @@ with left:
     st.slider("β (shift)", -3.0, 3.0, step=0.1, key="gb_beta")
     st.select_slider(
         "ε", ui.ladder("eps", st.session_state.gb_eps), key="gb_eps",
-        format_func=lambda v: "0" if v == 0 else f"{v:.0e}".replace("e-0", "e-"),
+        format_func=ui.ladder_format("eps"),
     )  # fmt: skip
     st.number_input("m for new values", 1, teach.MAX_GLASS_VALUES, step=1, key="gb_m")
     b1, b2 = st.columns(2)
@@ -107,26 +105,28 @@ with right:
     for p in problems:
         st.error(ui.plain(f"{p}: left out."), icon=":material/edit:")
     if len(values) > teach.MAX_GLASS_VALUES:
-        st.warning(f"Only the first {teach.MAX_GLASS_VALUES} values are used.")
+        st.warning(f"Only the first {teach.MAX_GLASS_VALUES} of {len(values)} values are used.")
         values = values[: teach.MAX_GLASS_VALUES]
     if len(values) == 0:
         st.error("The mini-batch is empty: type at least one number into the table.", icon=":material/edit:")
         st.stop()
     gb = teach.glass_box(values, gamma, beta, eps)
-    ui.sync_url(extra={"z": ";".join(num(v, 10) for v in gb.z), "gb_gamma": repr(gamma),
-                       "gb_beta": repr(beta), "gb_eps": repr(eps)})  # fmt: skip
+    ui.sync_url(extra={"z": ";".join(fmt.number(v, 10) for v in gb.z), "gb_gamma": fmt.exact(gamma),
+                       "gb_beta": fmt.exact(beta), "gb_eps": fmt.exact(eps)})  # fmt: skip
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("m", gb.m)
-    c2.metric("μ", num(gb.mu))
-    c3.metric("σ²", num(gb.var))
-    c4.metric("√(σ² + ε)", num(gb.denom))
-    terms = " + ".join(tex(v) for v in gb.z) if gb.m <= 6 else r"\dots"
-    sq = " + ".join(tex(v) for v in (gb.z - gb.mu) ** 2) if gb.m <= 4 else r"\dots"
+    c2.metric("μ", fmt.number(gb.mu, 4))
+    c3.metric("σ²", fmt.number(gb.var, 4), delta="underflows in float64" if gb.var_underflows else None,
+              delta_color="off", delta_arrow="off")  # fmt: skip
+    c4.metric("√(σ² + ε)", fmt.number(gb.denom, 4))
+    terms = " + ".join(fmt.latex(v, 4) for v in gb.z) if gb.m <= 6 else r"\dots"
+    sq = " + ".join(fmt.latex(v, 4) for v in gb.squared) if gb.m <= 4 else r"\dots"
     st.latex(
-        rf"\mu = \tfrac{{1}}{{{gb.m}}}({terms}) = {tex(gb.mu)}, \qquad "
-        rf"\sigma^2 = \tfrac{{1}}{{{gb.m}}}({sq}) = {tex(gb.var)}"
+        rf"\mu = \tfrac{{1}}{{{gb.m}}}({terms}) = {fmt.latex(gb.mu, 4)}, \qquad "
+        rf"\sigma^2 = \tfrac{{1}}{{{gb.m}}}({sq}) = {fmt.latex(gb.var, 4)}"
     )
-    st.latex(rf"\sqrt{{\sigma^2 + \epsilon}} = \sqrt{{{tex(gb.var)} + {tex(eps)}}} = {tex(gb.denom)}")
+    st.latex(rf"\sqrt{{\sigma^2 + \epsilon}} = \sqrt{{{fmt.latex(gb.var, 4)} + {fmt.latex(eps, 4)}}} = "
+             + fmt.latex(gb.denom, 4))
     for note in gb.notes:
         st.warning(note, icon=":material/search:")
     st.dataframe(gb.table().style.format(precision=4), hide_index=True, width="stretch", key="gb_table")

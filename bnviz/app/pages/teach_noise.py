@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bnviz import Settings, teach
+from bnviz import Settings, fmt, teach
 from bnviz.app import ui
-from bnviz.app.ui import intro, num, persist, show_notices, try_this
+from bnviz.app.ui import intro, persist, show_notices, try_this
 from bnviz.charts import explorer as explorer_charts
 from bnviz.charts import teach as charts
 from bnviz.data import n_train
@@ -36,8 +36,7 @@ settings = settings.replace(use_bn=True)
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
 def spread_table(s: Settings, draws: int):
     run = ui.cached_run(s)
-    N = len(run.dataset.X_train)
-    sizes = sorted({m for m in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if m < N} | {N})
+    sizes = teach.spread_batch_sizes(len(run.dataset.X_train))
     return teach.batch_stat_spread(run.net, run.dataset.X_train, sizes, layer=0, draws=draws)
 
 
@@ -82,9 +81,9 @@ st.caption(
 )
 smallest, largest = gap.iloc[0], gap.iloc[-1]
 st.markdown(
-    f"Here the gap is **{smallest['gap']:+.1%}** at m = {int(smallest['m'])} and "
-    f"**{largest['gap']:+.1%}** at m = {int(largest['m'])}; the spread of μ_B is "
-    f"{num(float(spread['sd_mu'].iloc[1]), 2)}·σ at m = {int(spread['m'].iloc[1])}."
+    f"Here the gap is **{fmt.percent(smallest['gap'], signed=True)}** at m = {int(smallest['m'])} and "
+    f"**{fmt.percent(largest['gap'], signed=True)}** at m = {int(largest['m'])}; the spread of μ_B is "
+    f"{fmt.number(float(spread['sd_mu'].iloc[1]), 2)}·σ at m = {int(spread['m'].iloc[1])}."
 )
 if gap["diverged"].any():
     st.warning("Some of these networks diverged; lower the learning rate in the sidebar.")

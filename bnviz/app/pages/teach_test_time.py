@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
-from bnviz import nn, teach
+from bnviz import fmt, teach
 from bnviz.app import ui
 from bnviz.app.ui import first_run, intro, persist, show_notices, try_this, url_float
 from bnviz.charts import teach as charts
@@ -50,19 +49,8 @@ if run.diverged:
 st.subheader("One test example")
 example = st.slider("Test example", 1, len(ds.X_test), key="tt_example")
 ui.sync_url(settings, extra={"tt_example": str(example)})
-x = ds.X_test[example - 1 : example]
-z_norm, probs = {}, {}
-for label, choice in teach.TEST_TIME_CHOICES.items():
-    if choice == "one":
-        _, taps = nn.forward(run.net, x.astype(run.net.theta.dtype))
-    else:
-        _, taps = nn.forward(run.net, x.astype(run.net.theta.dtype), run.inference_stats(choice))
-    assert taps[0].z_norm is not None
-    z_norm[label] = taps[0].z_norm[0]
-    probs[label] = teach.probabilities(teach.logits_with(run, x, choice))[0]
-st.plotly_chart(
-    charts.test_example_figure(z_norm, probs, int(ds.y_test[example - 1])), key="tt_example_chart"
-)
+one = teach.one_example(run, example - 1)
+st.plotly_chart(charts.test_example_figure(one.z_norm, one.probs, one.true_class), key="tt_example_chart")
 st.caption(
     "Left: z_norm of every unit of hidden layer 1 for this example alone. As a batch of one, all are 0; "
     "with estimated statistics they vary. Right: the network's class probabilities."
@@ -71,14 +59,14 @@ st.caption(
 accs = teach.test_time_accuracies(run)
 cols = st.columns(len(accs))
 for col, (label, acc) in zip(cols, accs.items()):
-    col.metric(label, f"{acc:.1%}")
-majority = float(np.bincount(ds.y_test).max() / len(ds.y_test))
+    col.metric(label, fmt.percent(acc))
+majority = teach.majority_share(ds.y_test)
 st.caption(
     f"Test accuracy of this network ({settings.steps} steps, m = {settings.batch_size}, decay = "
-    f"{settings.decay:g}). A batch of one gives every example the same output: at best the share of the "
-    f"largest class, {majority:.1%}. *Batches of m* normalizes random test mini-batches of the training "
-    "size with their own statistics, as training did: the gap to the estimates is the small-batch "
-    "train/inference gap."
+    f"{fmt.number(settings.decay, 6)}). A batch of one gives every example the same output: at best the "
+    f"share of the largest class, {fmt.percent(majority)}. *Batches of m* normalizes random test "
+    "mini-batches of the training size with their own statistics, as training did: the gap to the "
+    "estimates is the small-batch train/inference gap."
 )
 
 st.subheader("Which estimate, for which batch size and decay")
@@ -88,14 +76,16 @@ table = teach.test_time_table(runs)
 choices = [c for c in table.columns if c not in ("m", "decay")]
 st.plotly_chart(charts.test_time_figure(table, choices), key="tt_grid_chart")
 st.dataframe(
-    table.style.format({"decay": "{:g}", **{c: "{:.1%}" for c in choices}}),
+    table.style.format({"decay": fmt.number_cells(6), **dict.fromkeys(choices, fmt.percent_cells(1))}),
     hide_index=True,
     key="tt_grid_table",
 )
 t = settings.steps
 st.caption(
     f"Each network: the sidebar's settings, {t} steps. The raw EWA starts at 0 and keeps a weight "
-    f"decay^t of that start: {0.9**t:.2g}, {0.99**t:.2g} and {0.999**t:.2g} for the three decays, which "
+    f"decay^t of that start: {fmt.number(teach.ewa_start_weight(0.9, t), 2)}, "
+    f"{fmt.number(teach.ewa_start_weight(0.99, t), 2)} and {fmt.number(teach.ewa_start_weight(0.999, t), 2)} "
+    "for the three decays, which "
     "is why decay 0.999 with few steps fails unless bias-corrected."
 )
 
