@@ -15,9 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bnviz import Settings, bn, data, nn
-from bnviz.optim import Optimizer
-from bnviz.train import train, train_step
+from bnviz import Settings, bn, data, engine
+from bnviz.train import train
 
 try:  # one BLAS thread for NumPy too, so both sides run single-threaded
     from threadpoolctl import threadpool_limits
@@ -81,18 +80,13 @@ def bench_training() -> None:
     s = Settings()
     ds = data.load(s.dataset, s.noise, s.seed)
     X = ds.X_train
-    Y = np.eye(ds.n_classes)[ds.y_train]
     rng = np.random.default_rng(0)
     steps = s.steps
     batches = [rng.choice(len(X), s.batch_size, replace=False) for _ in range(steps)]
     sizes = (ds.n_features,) + (s.width,) * s.depth + (ds.n_classes,)
 
-    def ours() -> None:
-        net = nn.init(nn.create(sizes, s.activation, s.use_bn, s.eps), np.random.default_rng(1))
-        opt = Optimizer(s.optimizer, s.lr, net.theta)
-        running = [(np.zeros(s.width), np.zeros(s.width)) for _ in range(s.depth)]
-        for idx in batches:
-            train_step(net, opt, X[idx], Y[idx], running, s.decay)
+    def ours() -> None:  # the engine alone: its own batches and checkpoints, nothing recorded
+        engine.train(engine.Stack.create([s]), engine.Recorder())
 
     def full() -> None:
         train(s)

@@ -1,4 +1,4 @@
-"""Batch Normalization, exactly as the seed note writes it.
+"""Batch Normalization, exactly as the note writes it.
 
 Rows are examples, columns are units. Every function also accepts a leading
 stack of models: ``z`` of shape ``(..., m, n)`` with per-unit vectors of shape
@@ -71,7 +71,7 @@ def forward(z: Array, gamma: Array, beta: Array, eps: float | Array) -> tuple[Ar
     """Training-mode BN: normalize with this mini-batch's own mu and var.
 
     Returns ``(z_tilde, cache)``; ``cache.mu``, ``cache.var`` and ``cache.z_norm``
-    are the seed's mu, sigma^2 and z_norm.
+    are the note's mu, sigma^2 and z_norm.
     """
     dtype = z.dtype
     gamma = np.asarray(gamma, dtype=dtype)
@@ -131,8 +131,18 @@ def ewa(running: Array | float, value: Array | float, decay: float | Array) -> A
     return decay * np.asarray(running) + (1.0 - decay) * np.asarray(value)
 
 
-def bias_corrected(running: Array | float, decay: float | Array, t: int) -> Array:
-    """The bias-corrected EWA estimate v_t / (1 - decay^t), for v_0 = 0 and t >= 1."""
-    if t < 1:
+def bias_corrected(running: Array | float, decay: float | Array, t: int | NDArray[np.integer]) -> Array:
+    """The bias-corrected EWA estimate v_t / (1 - decay^t), for v_0 = 0 and t >= 1.
+
+    ``decay`` and ``t`` may be arrays that broadcast against ``running`` (one per model
+    of a stack, or one t per recorded step). The result has running's floating dtype:
+    1 - decay^t is computed in float64 and rounded to it.
+    """
+    t = np.asarray(t)
+    if t.size and t.min() < 1:
         raise ValueError("bias correction needs t >= 1 (no value has been averaged yet)")
-    return np.asarray(running) / (1.0 - np.asarray(decay) ** t)
+    v = np.asarray(running)
+    c = 1.0 - np.asarray(decay, dtype=np.float64) ** t
+    if np.issubdtype(v.dtype, np.floating):
+        c = c.astype(v.dtype, copy=False)
+    return v / c

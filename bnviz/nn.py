@@ -1,4 +1,4 @@
-"""A small MLP with the seed's layer: A[l-1] --W--> Z --BN(gamma, beta)--> Z~ --g--> A[l].
+"""A small MLP with the note's layer: A[l-1] --W--> Z --BN(gamma, beta)--> Z~ --g--> A[l].
 
 All parameters live in one flat array ``theta`` (and all gradients in ``grad``);
 ``W``, ``b``, ``gamma``, ``beta`` are views into it. That makes an optimizer step
@@ -197,7 +197,7 @@ def softmax_cross_entropy(logits: Array, Y: Array) -> tuple[Array, Array]:
     e = np.exp(shifted)
     s = (e @ ones(e.shape[-1], e.dtype))[..., None]  # sum over classes
     log_p = shifted - np.log(s)
-    loss = -np.einsum("...ij,...ij->...", Y, log_p) / m
+    loss = np.einsum("...ij,...ij->...", Y, log_p) / -m  # one operation on the (K,) losses
     dlogits = e / s
     dlogits -= Y
     dlogits /= m

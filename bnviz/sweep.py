@@ -1,24 +1,18 @@
-"""Many configurations trained at once, vectorized across models.
+"""Many configurations trained at once, vectorized across models, by the one engine.
 
 Configurations that share every shape (dataset, batch size, depth, width, activation,
-BN on/off, optimizer, steps) form a *group*. A group's K models are stacked along a
-leading axis -- ``theta`` of shape ``(K, P)``, ``W[l]`` of shape ``(K, n_in, n_out)``,
-mini-batches of shape ``(K, m, n_in)`` -- so one batched NumPy computation trains all
-of them. Everything else (ε, γ/β init, frozen γ/β, EWA decay, bias correction,
-learning rate, noise, seed) may differ from model to model.
+BN on/off, optimizer, steps: ``GROUP_FIELDS``) form a *group*. A group's K models are
+stacked and trained together by :func:`bnviz.engine.train`, the loop
+:func:`bnviz.train.train` runs with K = 1; everything else (ε, γ/β init, frozen γ/β, EWA
+decay, bias correction, learning rate, noise, seed) may differ from model to model.
+Stacks are cut to fit ``MEMORY_BUDGET``.
 
-Each model follows exactly what :func:`bnviz.train.train` does for its Settings: the
-same data (``data.load(dataset, noise, seed)``), the same generator
-(``np.random.default_rng([seed, 1])`` for the initial weights, then one permutation
-per epoch), the same running estimates and the same checkpoints. Its final metrics
-are the last checkpoint row ``train(settings).curves`` would show, plus a few the
-sweep adds (steps to a target accuracy, error of the running estimates, the
-mini-batch-vs-inference gap).
-
-A model whose loss explodes (not ``<= train.DIVERGED_LOSS``) or whose weights stop
-being finite at a checkpoint is *diverged*: its results freeze at its last checkpoint,
-as ``train`` stops there, and it keeps being computed on its last good weights (so no NaN reaches any
-arithmetic) without affecting the others.
+So each model gets exactly what ``train(settings)`` gets. Its final metrics are the last
+checkpoint row ``train(settings).curves`` would show, plus a few the sweep adds (steps
+to a target accuracy, error of the running estimates, the mini-batch-vs-inference gap).
+A model whose loss explodes (not ``<= engine.DIVERGED_LOSS``) or whose weights stop
+being finite at a checkpoint is *diverged*: its results are those of its last
+checkpoint, as ``train`` stops there, and its neighbours train on unaffected.
 
 Usage::
 
@@ -41,27 +35,33 @@ import numpy as np
 import pandas as pd
 from numpy.typing import DTypeLike, NDArray
 
-from . import data, nn
-from .optim import Optimizer
+from . import data, engine, nn
+from .engine import GROUP_FIELDS, MODEL_FIELDS, group_key
 from .settings import Settings
-from .train import DIVERGED_LOSS, checkpoint_steps
+
+__all__ = [
+    "GROUP_FIELDS",
+    "MEMORY_BUDGET",
+    "METRICS",
+    "MODEL_FIELDS",
+    "PRESETS",
+    "RESULT_COLUMNS",
+    "SETTINGS_COLUMNS",
+    "SWEEPABLE",
+    "Metric",
+    "Preset",
+    "Progress",
+    "SweepSpec",
+    "cli_command",
+    "group_key",
+    "groups",
+    "run",
+    "summarize",
+    "train_many",
+]
 
 Progress = Callable[[int, int], None]
 
-# Settings that fix array shapes or code paths: models differing in them cannot be stacked.
-GROUP_FIELDS = ("dataset", "batch_size", "depth", "width", "activation", "use_bn", "optimizer", "steps")
-# Settings that may differ between the stacked models of one group.
-MODEL_FIELDS = (
-    "noise",
-    "eps",
-    "gamma_init",
-    "beta_init",
-    "freeze_affine",
-    "decay",
-    "bias_correction",
-    "lr",
-    "seed",
-)
 # What a sweep may vary (the seed is varied by ``SweepSpec.seeds`` instead).
 SWEEPABLE = (
     "batch_size",
@@ -217,11 +217,6 @@ class SweepSpec:
         return int(np.prod([len(v) for _, v in self.params])) * self.seeds
 
 
-def group_key(s: Settings) -> tuple:
-    """Models with equal keys share every array shape and code path, so they stack."""
-    return tuple(getattr(s, name) for name in GROUP_FIELDS)
-
-
 def groups(settings: Sequence[Settings]) -> dict[tuple, list[int]]:
     """Indices of ``settings`` by group, in first-appearance order."""
     out: dict[tuple, list[int]] = {}
@@ -305,7 +300,7 @@ def summarize(table: pd.DataFrame, by: Iterable[str], metric: str) -> pd.DataFra
     return out.reset_index()
 
 
-# --------------------------------------------------------------------------- the engine
+# --------------------------------------------------------------------------- metrics
 
 
 def _stack_limit(s: Settings) -> int:
@@ -315,236 +310,79 @@ def _stack_limit(s: Settings) -> int:
     return max(1, min(1024, MEMORY_BUDGET // per_model))
 
 
-def _accuracy(net: nn.MLP, X: NDArray, y: NDArray, stats: list | None) -> NDArray[np.float64]:
-    """Per-model accuracy, computed as ``train._accuracy`` does for one model."""
-    return (nn.predict(net, X, stats) == y).mean(axis=-1)
+class _Metrics(engine.Recorder):
+    """A sweep's metrics: the first checkpoint at which each model's test accuracy (with its
+    own statistics) reaches ``target``; everything else from each model's last checkpoint."""
+
+    def __init__(self, K: int, target: float | None, tick: Callable[[int], None]) -> None:
+        self.target, self.tick = target, tick
+        self.reached = np.full(K, -1, np.int64)
+
+    def on_checkpoint(self, k: int, t: int, stack: engine.Stack) -> None:
+        todo = np.flatnonzero(stack.alive & (self.reached < 0))
+        if self.target is not None and len(todo):
+            models = stack.now if len(todo) == stack.K else stack.now.take(todo)
+            stats = models.chosen() if models.net.use_bn else None
+            acc = engine.accuracy(models.net, stack.X_test[todo], stack.y_test[todo], stats)
+            self.reached[todo[acc >= self.target]] = t
+        if k:
+            self.tick(t * stack.K)
+
+    def results(self, stack: engine.Stack) -> dict[str, NDArray]:
+        last = stack.last
+        _, _, population = engine.population(last.net, stack.X_train)
+        out: dict[str, NDArray] = dict(engine.evaluate(stack, last, population))
+        if population is not None:
+            out.update(_estimate_errors(last, population))
+            m = stack.settings[0].batch_size
+            out["train_acc_minibatch"] = _minibatch_accuracy(last.net, stack.X_train, stack.y_train, m)
+        else:  # no statistics to be wrong about, no mini-batch to normalize with
+            out["running_mu_err"] = out["running_var_err"] = np.full(stack.K, np.nan)
+            out["train_acc_minibatch"] = out["train_acc"]
+        out["gap"] = out["train_acc"] - out["test_acc"]
+        out["mode_gap"] = out["train_acc_minibatch"] - out["train_acc"]
+        out["loss"] = stack.last_loss
+        out["steps_to_target"] = np.where(self.reached >= 0, self.reached, np.nan)
+        out["diverged"] = ~stack.alive
+        out["diverged_at"] = np.array([np.nan if d is None else d.step for d in stack.divergence])
+        out["steps_done"] = stack.steps_done()
+        return out
 
 
-def _corrections(decays: Sequence[float], steps: NDArray) -> NDArray[np.float64]:
-    """1 - decay^t per model (1 where t = 0), with Python floats exactly as ``train`` computes it."""
-    return np.array([[1.0 - d ** int(t) if t > 0 else 1.0] for d, t in zip(decays, steps)])
+def _estimate_errors(models: engine.Models, population: engine.Stats) -> dict[str, NDArray]:
+    """How far each model's inference statistics are from its population statistics."""
+    eps = np.asarray(models.net.eps)
+    mu_err, var_err = [], []
+    for (vmu, vvar), (pmu, pvar) in zip(models.chosen(), population):
+        scale = np.maximum(pvar + eps, 1e-12)
+        mu_err.append(np.abs(vmu - pmu) / np.sqrt(scale))
+        var_err.append(np.abs(vvar - pvar) / scale)
+    return {
+        "running_mu_err": np.concatenate(mu_err, axis=1).mean(axis=1),
+        "running_var_err": np.concatenate(var_err, axis=1).mean(axis=1),
+    }
+
+
+def _minibatch_accuracy(net: nn.MLP, X_train: NDArray, y_train: NDArray, m: int) -> NDArray:
+    """Training-mode accuracy: each training set in its stored order, cut into batches of m."""
+    K, B = net.theta.shape[0], X_train.shape[1] // m
+    stacked = nn.create(
+        net.sizes, net.activation, True, np.asarray(net.eps)[:, :, None], lead=(K, 1),
+        dtype=net.theta.dtype.type,
+    )  # fmt: skip
+    stacked.theta[...] = net.theta[:, None, :]
+    Xb = X_train[:, : B * m].reshape(K, B, m, -1)
+    pred = nn.predict(stacked, Xb, None).reshape(K, B * m)
+    return (pred == y_train[:, : B * m]).mean(axis=1)
 
 
 def _train_group(
     group: list[Settings], target: float | None, tick: Callable[[int], None], dtype: DTypeLike
 ) -> dict[str, NDArray]:
-    s0 = group[0]
-    K, m, T = len(group), s0.batch_size, s0.steps
-    use_bn = s0.use_bn
-
-    # Data: one copy per distinct (noise, seed); each model indexes its own.
-    keys = [(s.noise, s.seed) for s in group]
-    unique = list(dict.fromkeys(keys))
-    sets = [data.load(s0.dataset, noise, seed) for noise, seed in unique]
-    which = np.array([unique.index(k) for k in keys])
-    rows = which[:, None]
-    X_train = np.stack([d.X_train for d in sets]).astype(dtype)  # (U, n, d)
-    X_test = np.stack([d.X_test for d in sets]).astype(dtype)
-    y_train = np.stack([d.y_train for d in sets])
-    y_test = np.stack([d.y_test for d in sets])
-    C = sets[0].n_classes
-    Y_train = np.eye(C, dtype=dtype)[y_train]
-    n = X_train.shape[1]
-    sizes = (sets[0].n_features,) + (s0.width,) * s0.depth + (C,)
-
-    # Parameters: each model initialized from its own generator, as train() does.
-    col = lambda name: np.array([[getattr(s, name)] for s in group], dtype=dtype)  # noqa: E731
-    eps, decay, lr = col("eps"), col("decay"), col("lr")
-    net = nn.create(sizes, s0.activation, use_bn, eps, lead=(K,), dtype=dtype)
-    rngs = []
-    for k, s in enumerate(group):
-        rng = np.random.default_rng([s.seed, 1])
-        one = nn.create(sizes, s.activation, use_bn, s.eps, dtype=dtype)
-        net.theta[k] = nn.init(one, rng, s.gamma_init, s.beta_init).theta
-        rngs.append(rng)
-    frozen_models = np.array([k for k, s in enumerate(group) if s.freeze_affine and use_bn], dtype=np.intp)
-    affine = np.concatenate(
-        [np.arange(sl.start, sl.stop) for name in ("gamma", "beta") for sl in net.slices[name]]
-        or [np.zeros(0, np.intp)]
-    )
-    frozen_ix = np.ix_(frozen_models, affine)
-    opt = Optimizer(s0.optimizer, lr, net.theta)
-    one_minus_decay = 1 - decay
-    decays = [s.decay for s in group]
-    corrected = np.array([[s.bias_correction] for s in group])
-    width = s0.width
-    running = [(np.zeros((K, width), dtype), np.zeros((K, width), dtype)) for _ in range(s0.depth)]
-
-    # The last checkpoint of each model: what its results are computed from.
-    snap_theta = net.theta.copy()
-    snap_running = [(mu.copy(), var.copy()) for mu, var in running]
-    snap_t = np.zeros(K, np.int64)
-    snap_loss = np.full(K, np.nan)  # t = 0: the whole-training-set loss, filled in at the end
-    alive = np.ones(K, bool)
-    diverged_at = np.full(K, -1, np.int64)
-    steps_done = np.full(K, T, np.int64)
-    reached = np.full(K, -1, np.int64)
-    X_test_k, y_test_k = X_test[which], y_test[which]
-
-    def check_target(t: int) -> None:
-        """Test accuracy with the explorer's statistics (train.stats_for(chosen, t)), for the
-        models still short of the target: the first step it is reached is their result."""
-        todo = np.flatnonzero(alive & (reached < 0))
-        if target is None or not len(todo):
-            return
-        sub = net
-        if len(todo) < K:
-            sub = nn.create(sizes, s0.activation, use_bn, eps[todo], lead=(len(todo),), dtype=dtype)
-            sub.theta[...] = net.theta[todo]
-        stats = None
-        if use_bn:
-            c = _corrections([decays[k] for k in todo], np.full(len(todo), t))
-            bc = corrected[todo]
-            stats = [
-                (np.where(bc, mu[todo] / c, mu[todo]), np.where(bc, var[todo] / c, var[todo]))
-                for mu, var in running
-            ]
-        acc = _accuracy(sub, X_test_k[todo], y_test_k[todo], stats)
-        reached[todo[acc >= target]] = t
-
-    def die(bad: NDArray[np.bool_], t: int) -> None:
-        alive[bad] = False
-        diverged_at[bad] = t
-        steps_done[bad] = t - 1
-
-    ckpts = checkpoint_steps(T)
-    with np.errstate(all="ignore"):
-        check_target(0)
-        order = np.stack([r.permutation(n) for r in rngs])
-        pos, k_next = 0, 1
-        since_sum, since_n = np.zeros(K), 0
-        for t in range(1, T + 1):
-            if pos + m > n:
-                order, pos = np.stack([r.permutation(n) for r in rngs]), 0
-            idx = order[:, pos : pos + m]
-            pos += m
-            logits, taps = nn.forward(net, X_train[rows, idx])
-            loss = nn.backward(net, logits, taps, Y_train[rows, idx])
-            bad = alive & ~(loss <= DIVERGED_LOSS)  # train.diverged, per model
-            if bad.any():
-                die(bad, t)
-            since_sum += loss
-            since_n += 1
-            if use_bn:
-                for (rmu, rvar), tap in zip(running, taps):
-                    c = tap.cache
-                    assert c is not None
-                    rmu *= decay
-                    rmu += one_minus_decay * c.mu
-                    rvar *= decay
-                    rvar += one_minus_decay * c.var
-            if len(frozen_models):
-                net.grad[frozen_ix] = 0
-            dead = ~alive
-            if dead.any():
-                net.grad[dead] = 0
-            opt.step(net.theta, net.grad)
-            if t == ckpts[k_next]:
-                bad = alive & ~np.all(np.isfinite(net.theta), axis=1)
-                if bad.any():
-                    die(bad, t)
-                snap_theta[alive] = net.theta[alive]
-                for (smu, svar), (rmu, rvar) in zip(snap_running, running):
-                    smu[alive], svar[alive] = rmu[alive], rvar[alive]
-                snap_t[alive] = t
-                snap_loss[alive] = since_sum[alive] / max(since_n, 1)
-                since_sum[:], since_n = 0.0, 0
-                check_target(t)
-                k_next += 1
-                tick(t * K)
-            if not alive.all():  # keep the diverged on finite, frozen weights
-                dead = ~alive
-                net.theta[dead] = snap_theta[dead]
-                for (rmu, rvar), (smu, svar) in zip(running, snap_running):
-                    rmu[dead], rvar[dead] = smu[dead], svar[dead]
-
-        out = _evaluate(
-            group,
-            sizes,
-            snap_theta,
-            snap_running,
-            snap_t,
-            eps,
-            corrected,
-            X_train[which],
-            y_train[which],
-            Y_train[which],
-            X_test_k,
-            y_test_k,
-        )
-    loss_at_0 = out.pop("_loss_at_0")
-    out["loss"] = np.where(snap_t == 0, loss_at_0, snap_loss)
-    out["steps_to_target"] = np.where(reached >= 0, reached, np.nan)
-    out["diverged"] = ~alive
-    out["diverged_at"] = np.where(alive, np.nan, diverged_at)
-    out["steps_done"] = steps_done
-    return out
-
-
-def _evaluate(
-    group: list[Settings],
-    sizes: tuple[int, ...],
-    theta: NDArray,
-    running: list[tuple[NDArray, NDArray]],
-    t: NDArray,
-    eps: NDArray,
-    corrected: NDArray,
-    X_train: NDArray,
-    y_train: NDArray,
-    Y_train: NDArray,
-    X_test: NDArray,
-    y_test: NDArray,
-) -> dict[str, NDArray]:
-    """Every final metric of the K stacked models at their last checkpoints (step ``t`` each)."""
-    s0 = group[0]
-    K, dtype = theta.shape[0], theta.dtype
-    net = nn.create(sizes, s0.activation, s0.use_bn, eps, lead=(K,), dtype=dtype)
-    net.theta[...] = theta
-    logits, taps = nn.forward(net, X_train)  # BN over the whole training set
-    out: dict[str, NDArray] = {"_loss_at_0": nn.softmax_cross_entropy(logits, Y_train)[0]}
-    if s0.use_bn:
-        population = [(tap.cache.mu, tap.cache.var) for tap in taps]  # type: ignore[union-attr]
-        c = _corrections([s.decay for s in group], t)
-        stats = {
-            "running": running,
-            "corrected": [(mu / c, var / c) for mu, var in running],
-            "population": population,
-            "batch": None,
-        }
-        chosen = [
-            (np.where(corrected, cmu, rmu), np.where(corrected, cvar, rvar))
-            for (rmu, rvar), (cmu, cvar) in zip(running, stats["corrected"])  # type: ignore[arg-type]
-        ]
-        for which, st in stats.items():
-            out[f"test_acc_{which}"] = _accuracy(net, X_test, y_test, st)
-        out["test_acc"] = _accuracy(net, X_test, y_test, chosen)
-        out["train_acc"] = _accuracy(net, X_train, y_train, chosen)
-        mu_err, var_err = [], []
-        for (vmu, vvar), (pmu, pvar) in zip(chosen, population):
-            scale = np.maximum(pvar + eps, 1e-12)
-            mu_err.append(np.abs(vmu - pmu) / np.sqrt(scale))
-            var_err.append(np.abs(vvar - pvar) / scale)
-        out["running_mu_err"] = np.concatenate(mu_err, axis=1).mean(axis=1)
-        out["running_var_err"] = np.concatenate(var_err, axis=1).mean(axis=1)
-        # Training mode: the training set in its stored order, cut into mini-batches of m.
-        m = s0.batch_size
-        B = X_train.shape[1] // m
-        stacked = nn.create(sizes, s0.activation, True, eps[:, :, None], lead=(K, 1), dtype=dtype)
-        stacked.theta[...] = theta[:, None, :]
-        Xb = X_train[:, : B * m].reshape(K, B, m, -1)
-        pred = nn.predict(stacked, Xb, None).reshape(K, B * m)
-        out["train_acc_minibatch"] = (pred == y_train[:, : B * m]).mean(axis=1)
-    else:
-        acc = _accuracy(net, X_test, y_test, None)
-        for which in nn.STATS:
-            out[f"test_acc_{which}"] = acc
-        out["test_acc"] = acc
-        out["train_acc"] = _accuracy(net, X_train, y_train, None)
-        out["running_mu_err"] = out["running_var_err"] = np.full(K, np.nan)
-        out["train_acc_minibatch"] = out["train_acc"]
-    out["gap"] = out["train_acc"] - out["test_acc"]
-    out["mode_gap"] = out["train_acc_minibatch"] - out["train_acc"]
-    return out
+    stack = engine.Stack.create(group, dtype)
+    metrics = _Metrics(stack.K, target, tick)
+    engine.train(stack, metrics)
+    return metrics.results(stack)
 
 
 # --------------------------------------------------------------------------- presets

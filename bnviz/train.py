@@ -1,17 +1,14 @@
-"""The training loop: Settings in, a compact :class:`Run` record out.
+"""train(settings) -> Run: one network through the engine (K = 1), and what the app draws.
 
-Each step draws a mini-batch (reshuffled every epoch, last partial batch dropped),
-runs the training-mode forward pass (BN with this batch's mu_B and sigma²_B),
-back-propagates, updates the running EWA estimates
-
-    v_mu  <- decay * v_mu  + (1 - decay) * mu_B
-    v_var <- decay * v_var + (1 - decay) * sigma²_B        (v_0 = 0)
-
-and takes an optimizer step. At ~50 checkpoints it passes the whole training set
-through the current weights (BN over that one big batch: the population
-statistics), histograms Z, Z_norm and Z~ per unit, and measures accuracy in
-inference mode with each choice of statistics. Training stops at the first
-non-finite or exploded loss (see :func:`diverged`) and says so in ``Run.diverged``.
+:func:`bnviz.engine.train` does the training (mini-batches, forward, backward, the running
+EWA estimates, the optimizer step, divergence). The recorder here keeps, at every step, the
+mini-batch loss and (at up to MAX_RECORDED_STEPS steps) each layer's mu_B, sigma²_B and
+running estimates after that step; at each of the ~50 checkpoints it passes the whole
+training set through the current weights (BN over that one big batch: the population
+statistics), histograms Z, Z_norm and Z~ per unit, measures accuracy in inference mode
+with each choice of statistics (``engine.evaluate``) and, for 2-D data, the decision
+boundary. Training stops at the first non-finite or exploded loss and says so in
+``Run.diverged``.
 """
 
 from __future__ import annotations
@@ -23,11 +20,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import DTypeLike, NDArray
 
-from . import data, nn
-from .optim import Optimizer
+from . import bn, data, engine, nn
+from .engine import DIVERGED_LOSS, N_CHECKPOINTS, STATS_COLUMNS, checkpoint_steps
 from .settings import Settings
 
-N_CHECKPOINTS = 50
 MAX_RECORDED_STEPS = 1000
 # Per-step statistics kept per quantity (steps x units x layers): wide, deep networks record
 # every few steps instead, so a Run stays a few MB (width 128 x depth 4 was 11 MB).
@@ -36,13 +32,17 @@ HIST_BINS = 30
 HIST_SAMPLE = 512  # histograms and percentiles use the first 512 training examples at most
 GRID = 32  # decision-boundary resolution for 2-D datasets
 PERCENTILES = (15, 50, 85)
-# A cross-entropy this large means the right class's logit trails by thousands: the run
-# has blown up even if the numbers are still finite (ReLU nets often "recover" into
-# all-dead units afterwards). Training stops there, as it does at inf or NaN.
-DIVERGED_LOSS = 1e4
-STATS_COLUMNS = {s: f"test_acc_{s}" for s in nn.STATS}
 
-__all__ = ["LayerRecord", "Run", "Settings", "checkpoint_steps", "train"]
+__all__ = [
+    "DIVERGED_LOSS",
+    "N_CHECKPOINTS",
+    "STATS_COLUMNS",
+    "LayerRecord",
+    "Run",
+    "Settings",
+    "checkpoint_steps",
+    "train",
+]
 
 
 @dataclass
@@ -61,6 +61,48 @@ class LayerRecord:
     hist_lo: NDArray[np.float32]  # (n_ckpt, n_quantities, width + 1) left edge of bin 0
     hist_hi: NDArray[np.float32]  # right edge of the last bin
     percentiles: NDArray[np.float32]  # (n_ckpt, n_quantities, len(PERCENTILES), width)
+
+    @classmethod
+    def empty(cls, n_rec: int, n_ckpt: int, width: int, nq: int) -> LayerRecord:
+        """Zeros for ``n_rec`` recorded steps, ``n_ckpt`` checkpoints and ``nq`` quantities."""
+
+        def zeros(*shape: int) -> NDArray[np.float32]:
+            return np.zeros(shape, np.float32)
+
+        return cls(
+            batch_mu=zeros(n_rec, width),
+            batch_var=zeros(n_rec, width),
+            running_mu=zeros(n_rec, width),
+            running_var=zeros(n_rec, width),
+            pop_mu=zeros(n_ckpt, width),
+            pop_var=zeros(n_ckpt, width),
+            gamma=zeros(n_ckpt, width),
+            beta=zeros(n_ckpt, width),
+            hist_counts=np.zeros((n_ckpt, nq, width + 1, HIST_BINS), np.uint16),
+            hist_lo=zeros(n_ckpt, nq, width + 1),
+            hist_hi=zeros(n_ckpt, nq, width + 1),
+            percentiles=zeros(n_ckpt, nq, len(PERCENTILES), width),
+        )
+
+    def trimmed(self, n_rec: int, n_ckpt: int) -> LayerRecord:
+        """The first ``n_rec`` recorded steps and ``n_ckpt`` checkpoints (views)."""
+        return LayerRecord(
+            batch_mu=self.batch_mu[:n_rec],
+            batch_var=self.batch_var[:n_rec],
+            running_mu=self.running_mu[:n_rec],
+            running_var=self.running_var[:n_rec],
+            pop_mu=self.pop_mu[:n_ckpt],
+            pop_var=self.pop_var[:n_ckpt],
+            gamma=self.gamma[:n_ckpt],
+            beta=self.beta[:n_ckpt],
+            hist_counts=self.hist_counts[:n_ckpt],
+            hist_lo=self.hist_lo[:n_ckpt],
+            hist_hi=self.hist_hi[:n_ckpt],
+            percentiles=self.percentiles[:n_ckpt],
+        )
+
+    def nbytes(self) -> int:
+        return sum(getattr(self, f.name).nbytes for f in dataclasses.fields(self))
 
     def hist_edges(self, k: int, q: int, unit: int) -> NDArray[np.float64]:
         """Bin edges of checkpoint k, quantity q, unit (``-1`` = all units pooled)."""
@@ -89,19 +131,20 @@ class Run:
         return len(self.loss)
 
     def corrected(self, layer: int) -> tuple[NDArray, NDArray]:
-        """Bias-corrected running mu and var at every recorded step: v_t / (1 - decay^t)."""
-        rec = self.layers[layer]
-        c = (1.0 - self.settings.decay ** self.stat_steps.astype(np.float64))[:, None]
-        return rec.running_mu / c, rec.running_var / c
+        """Bias-corrected running mu and var at every recorded step, in float64."""
+        rec, t = self.layers[layer], self.stat_steps[:, None]
+        decay = self.settings.decay
+        return (
+            bn.bias_corrected(rec.running_mu.astype(np.float64), decay, t),
+            bn.bias_corrected(rec.running_var.astype(np.float64), decay, t),
+        )
 
     def inference_stats(self, which: str) -> list[tuple[NDArray, NDArray]] | None:
         """The final statistics for inference: running, corrected, population, or batch (None)."""
         if which == "running":
             return self.running
         if which == "corrected":
-            t = self.steps_done
-            c = 1.0 - self.settings.decay**t if t else 1.0
-            return [(mu / c, var / c) for mu, var in self.running]
+            return engine.corrected(self.running, self.settings.decay, self.steps_done)
         if which == "population":
             return self.population
         if which == "batch":
@@ -112,25 +155,10 @@ class Run:
         """Memory held by the recorded arrays (not counting the shared dataset)."""
         total = self.curves.memory_usage(deep=True).sum() + self.loss.nbytes
         total += self.stat_steps.nbytes + self.ckpt_steps.nbytes + self.net.theta.nbytes
-        for rec in self.layers:
-            total += sum(a.nbytes for a in dataclasses.astuple(rec))
+        total += sum(rec.nbytes() for rec in self.layers)
         if self.boundary is not None:
             total += self.boundary.nbytes
         return int(total)
-
-
-def diverged(loss: float) -> bool:
-    """True when a mini-batch loss is inf, NaN or above DIVERGED_LOSS."""
-    return not loss <= DIVERGED_LOSS
-
-
-def checkpoint_steps(steps: int) -> NDArray[np.int32]:
-    """About N_CHECKPOINTS + 1 evenly spaced steps from 0 to ``steps``, both included."""
-    return np.unique(np.linspace(0, steps, N_CHECKPOINTS + 1).round().astype(np.int32))
-
-
-def _one_hot(y: NDArray, n_classes: int, dtype: DTypeLike) -> NDArray:
-    return np.eye(n_classes, dtype=dtype)[y]
 
 
 def _summaries(values: NDArray) -> tuple[NDArray, NDArray, NDArray, NDArray]:
@@ -153,12 +181,18 @@ def _summaries(values: NDArray) -> tuple[NDArray, NDArray, NDArray, NDArray]:
     lo = np.where(flat_range, lo - 0.5, lo)
     hi = np.where(flat_range, hi + 0.5, hi)
     scale = HIST_BINS / (hi - lo)
-    idx = ((values - lo[:u]) * scale[:u]).astype(np.int64)
-    np.clip(idx, 0, HIST_BINS - 1, out=idx)
+    idx = _bin(values, lo[:u], scale[:u])
     counts = np.bincount((idx + np.arange(u) * HIST_BINS).ravel(), minlength=u * HIST_BINS)
-    pooled_idx = np.clip(((values - lo[u]) * scale[u]).astype(np.int64), 0, HIST_BINS - 1)
+    pooled_idx = _bin(values, lo[u], scale[u])
     pooled = np.bincount(pooled_idx.ravel(), minlength=HIST_BINS)
     return np.vstack([counts.reshape(u, HIST_BINS), pooled]), lo, hi, pct
+
+
+def _bin(values: NDArray, lo: NDArray, scale: NDArray) -> NDArray[np.int64]:
+    """The histogram bin of each value, values outside [lo, hi] in the first or last bin."""
+    idx = ((values - lo) * scale).astype(np.int64)
+    np.maximum(idx, 0, out=idx)  # two ufuncs: np.clip adds a Python wrapper around them
+    return np.minimum(idx, HIST_BINS - 1, out=idx)
 
 
 def _boundary_grid(ds: data.Dataset) -> tuple[NDArray, tuple[float, float, float, float]]:
@@ -168,213 +202,117 @@ def _boundary_grid(ds: data.Dataset) -> tuple[NDArray, tuple[float, float, float
     return np.c_[gx.ravel(), gy.ravel()], (float(x0), float(x1), float(y0), float(y1))
 
 
-def train_step(
-    net: nn.MLP,
-    opt: Optimizer,
-    X: NDArray,
-    Y: NDArray,
-    running: list[tuple[NDArray, NDArray]],
-    decay: float,
-    frozen: list[slice] | tuple[()] = (),
-) -> tuple[float, list[nn.Tap]]:
-    """One mini-batch step, in place; returns the loss and the layers' taps.
+class _RunRecorder(engine.Recorder):
+    """What the app draws of the one model of a stack (index 0 of every stacked array)."""
 
-    Forward with this batch's statistics, backward, then (unless the loss
-    diverged, when nothing changes) update the running estimates
-    v <- decay*v + (1 - decay)*x and take an optimizer step. Gradients of the
-    ``frozen`` parameter slices are zeroed first.
-    """
-    logits, taps = nn.forward(net, X)
-    loss = float(nn.backward(net, logits, taps, Y))
-    if diverged(loss):
-        return loss, taps
-    if net.use_bn:
-        for (mu, var), tap in zip(running, taps):
+    def __init__(self, stack: engine.Stack) -> None:
+        s, ds = stack.settings[0], stack.datasets[0]
+        dtype = stack.net.theta.dtype
+        most = max(1, min(MAX_RECORDED_STEPS, MAX_RECORDED_VALUES // (s.width * s.depth)))
+        stride = -(-s.steps // most)
+        self.stat_steps = np.arange(stride, s.steps + 1, stride, dtype=np.int32)
+        self.ckpt_steps = checkpoint_steps(s.steps)
+        self.quantities = ("z", "z_norm", "z_tilde") if s.use_bn else ("z",)
+        n_rec, n_ckpt = len(self.stat_steps), len(self.ckpt_steps)
+        self.layers = [
+            LayerRecord.empty(n_rec, n_ckpt, s.width, len(self.quantities)) for _ in range(s.depth)
+        ]
+        self.n_rec = 0  # recorded steps so far
+        self.loss = np.zeros(s.steps)
+        self.rows: list[dict] = []
+        # Without BN the population statistics stay these placeholders (nothing normalizes).
+        self.population: list[tuple[NDArray, NDArray]] = [
+            (np.zeros(s.width, dtype), np.ones(s.width, dtype))
+        ] * s.depth
+        self.grid: NDArray | None = None
+        self.extent: tuple[float, float, float, float] | None = None
+        self.boundary: NDArray[np.uint8] | None = None
+        if ds.n_features == 2:
+            self.grid, self.extent = _boundary_grid(ds)
+            self.boundary = np.zeros((n_ckpt, GRID, GRID), np.uint8)
+
+    def on_step(self, t: int, loss: NDArray, taps: list[nn.Tap], stack: engine.Stack) -> None:
+        self.loss[t - 1] = loss[0]
+        i = self.n_rec
+        if not stack.use_bn or i == len(self.stat_steps) or self.stat_steps[i] != t:
+            return
+        for rec, tap, (mu, var) in zip(self.layers, taps, stack.now.running):
             c = tap.cache
             assert c is not None
-            mu *= decay
-            mu += (1 - decay) * c.mu
-            var *= decay
-            var += (1 - decay) * c.var
-    for sl in frozen:
-        net.grad[..., sl] = 0
-    opt.step(net.theta, net.grad)
-    return loss, taps
+            rec.batch_mu[i], rec.batch_var[i] = c.mu, c.var  # (1, width) into a (width,) row
+            rec.running_mu[i], rec.running_var[i] = mu, var
+        self.n_rec += 1
+
+    def on_checkpoint(self, k: int, t: int, stack: engine.Stack) -> None:
+        net = stack.net
+        _, taps, population = engine.population(net, stack.X_train)
+        if population is not None:
+            self.population = [(mu[0].copy(), var[0].copy()) for mu, var in population]
+        for l, (tap, rec) in enumerate(zip(taps, self.layers)):
+            if population is not None:
+                rec.pop_mu[k], rec.pop_var[k] = self.population[l]
+                rec.gamma[k], rec.beta[k] = net.gamma[l][0], net.beta[l][0]
+            else:
+                rec.pop_mu[k], rec.pop_var[k] = tap.z[0].mean(axis=0), tap.z[0].var(axis=0)
+            for q, name in enumerate(self.quantities):
+                (rec.hist_counts[k, q], rec.hist_lo[k, q], rec.hist_hi[k, q], rec.percentiles[k, q]) = (
+                    _summaries(getattr(tap, name)[0, :HIST_SAMPLE])
+                )
+        accuracies = engine.evaluate(stack, stack.now, population)
+        row: dict = {"step": t, "loss": float(stack.last_loss[0])}
+        row.update({name: float(acc[0]) for name, acc in accuracies.items()})
+        self.rows.append(row)
+        if self.boundary is not None and self.grid is not None:
+            stats = stack.now.chosen() if net.use_bn else None
+            logits, _ = nn.forward(net, self.grid[None].astype(net.theta.dtype), stats)
+            p = np.exp(logits[0] - logits[0].max(axis=1, keepdims=True))
+            p1 = p[:, 1] / p.sum(axis=1)
+            self.boundary[k] = np.round(np.nan_to_num(p1) * 255).reshape(GRID, GRID)
+
+    def run(self, stack: engine.Stack) -> Run:
+        """The Run of what was recorded, cut to the steps done."""
+        s = stack.settings[0]
+        steps_done = int(stack.steps_done()[0])
+        n_ckpt = len(self.rows)
+        n_rec = int(np.searchsorted(self.stat_steps, steps_done, side="right"))
+        net = nn.create(stack.net.sizes, s.activation, s.use_bn, s.eps, dtype=stack.net.theta.dtype.type)
+        net.theta[...], net.grad[...] = stack.net.theta[0], stack.net.grad[0]
+        return Run(
+            settings=s,
+            curves=pd.DataFrame(self.rows),
+            loss=self.loss[:steps_done],
+            stat_steps=self.stat_steps[:n_rec],
+            ckpt_steps=self.ckpt_steps[:n_ckpt],
+            layers=[rec.trimmed(n_rec, n_ckpt) for rec in self.layers],
+            quantities=self.quantities,
+            boundary=None if self.boundary is None else self.boundary[:n_ckpt],
+            boundary_extent=self.extent,
+            net=net,
+            running=[(mu[0], var[0]) for mu, var in stack.now.running],
+            population=self.population,
+            dataset=stack.datasets[0],
+            diverged=_message(stack.divergence[0]),
+        )
 
 
-def _accuracy(net: nn.MLP, X: NDArray, y: NDArray, stats: list | None) -> float:
-    return float((nn.predict(net, X, stats) == y).mean())
+def _message(d: engine.Divergence | None) -> str | None:
+    if d is None:
+        return None
+    if d.loss is None:
+        return (
+            f"Training diverged by step {d.step}: some weights became infinite or NaN. "
+            "Lower the learning rate; the charts show the steps before."
+        )
+    return (
+        f"Training diverged at step {d.step}: the loss became {d.loss:.3g}. "
+        "Lower the learning rate (or raise ε); the charts show the steps before."
+    )
 
 
 def train(settings: Settings, dtype: DTypeLike = np.float64) -> Run:
     """Train the network ``settings`` describe and record what the app draws."""
-    s = settings
-    s.validate()
-    ds = data.load(s.dataset, s.noise, s.seed)
-    rng = np.random.default_rng([s.seed, 1])
-    sizes = (ds.n_features,) + (s.width,) * s.depth + (ds.n_classes,)
-    net = nn.init(
-        nn.create(sizes, s.activation, s.use_bn, s.eps, dtype=dtype), rng, s.gamma_init, s.beta_init
-    )
-    frozen = [sl for name in ("gamma", "beta") for sl in net.slices[name]] if s.freeze_affine else []
-    opt = Optimizer(s.optimizer, s.lr, net.theta)
-    X_train: NDArray = ds.X_train.astype(dtype)
-    X_test: NDArray = ds.X_test.astype(dtype)
-    Y_train = _one_hot(ds.y_train, ds.n_classes, dtype)
-    n, m, L, W = len(X_train), s.batch_size, s.depth, s.width
-
-    most = max(1, min(MAX_RECORDED_STEPS, MAX_RECORDED_VALUES // (s.width * s.depth)))
-    stride = -(-s.steps // most)
-    stat_steps = np.arange(stride, s.steps + 1, stride, dtype=np.int32)
-    n_rec = len(stat_steps)
-    ckpts = checkpoint_steps(s.steps)
-    quantities = ("z", "z_norm", "z_tilde") if s.use_bn else ("z",)
-    nq, nk = len(quantities), len(ckpts)
-
-    def zeros(*shape: int, dt: type = np.float32) -> NDArray:
-        return np.zeros(shape, dtype=dt)
-
-    layers = [
-        LayerRecord(
-            zeros(n_rec, W),
-            zeros(n_rec, W),
-            zeros(n_rec, W),
-            zeros(n_rec, W),
-            zeros(nk, W),
-            zeros(nk, W),
-            zeros(nk, W),
-            zeros(nk, W),
-            zeros(nk, nq, W + 1, HIST_BINS, dt=np.uint16),
-            zeros(nk, nq, W + 1),
-            zeros(nk, nq, W + 1),
-            zeros(nk, nq, len(PERCENTILES), W),
-        )
-        for _ in range(L)
-    ]
-    running: list[tuple[NDArray, NDArray]] = [(np.zeros(W, dtype), np.zeros(W, dtype)) for _ in range(L)]
-    population: list[tuple[NDArray, NDArray]] = [(np.zeros(W, dtype), np.ones(W, dtype))] * L
-    is_2d = ds.n_features == 2
-    grid, extent = _boundary_grid(ds) if is_2d else (None, None)
-    boundary = np.zeros((nk, GRID, GRID), np.uint8) if is_2d else None
-    losses = np.zeros(s.steps)
-    rows: list[dict] = []
-    message = None
-
-    def correction_matters(t: int) -> bool:
-        """False when 1 - decay^t rounds to 1: corrected and raw estimates then agree."""
-        return t > 0 and s.decay**t > 1e-12
-
-    def stats_for(which: str, t: int) -> list | None:
-        if not s.use_bn or which == "batch":
-            return None
-        if which == "population":
-            return population
-        if which == "corrected" and correction_matters(t):
-            c = 1.0 - s.decay**t
-            return [(mu / c, var / c) for mu, var in running]
-        return running
-
-    chosen = "corrected" if s.bias_correction else "running"
-
-    def checkpoint(k: int, t: int, loss_since: float) -> None:
-        nonlocal population
-        logits, taps = nn.forward(net, X_train)  # BN over the whole training set
-        if s.use_bn:
-            population = [(tap.cache.mu.copy(), tap.cache.var.copy()) for tap in taps]  # type: ignore[union-attr]
-        for l, (tap, rec) in enumerate(zip(taps, layers)):
-            if s.use_bn:
-                rec.pop_mu[k], rec.pop_var[k] = population[l]
-                rec.gamma[k], rec.beta[k] = net.gamma[l], net.beta[l]
-            else:
-                rec.pop_mu[k], rec.pop_var[k] = tap.z.mean(axis=0), tap.z.var(axis=0)
-            for q, name in enumerate(quantities):
-                (rec.hist_counts[k, q], rec.hist_lo[k, q], rec.hist_hi[k, q], rec.percentiles[k, q]) = (
-                    _summaries(getattr(tap, name)[:HIST_SAMPLE])
-                )
-        if t == 0:
-            loss_since = float(nn.softmax_cross_entropy(logits, Y_train)[0])
-        row = {"step": t, "loss": loss_since}
-        if s.use_bn:
-            accs = {
-                w: _accuracy(net, X_test, ds.y_test, stats_for(w, t)) for w in nn.STATS if w != "corrected"
-            }
-            accs["corrected"] = (
-                _accuracy(net, X_test, ds.y_test, stats_for("corrected", t))
-                if correction_matters(t)
-                else accs["running"]
-            )
-        else:  # no statistics to choose: one number for every column
-            accs = dict.fromkeys(nn.STATS, _accuracy(net, X_test, ds.y_test, None))
-        row["train_acc"] = _accuracy(net, X_train, ds.y_train, stats_for(chosen, t))
-        row["test_acc"] = accs[chosen]
-        row.update({STATS_COLUMNS[w]: accs[w] for w in nn.STATS})
-        rows.append(row)
-        if boundary is not None and grid is not None:
-            logits_grid, _ = nn.forward(net, grid.astype(dtype), stats_for(chosen, t))
-            p = np.exp(logits_grid - logits_grid.max(axis=1, keepdims=True))
-            p1 = p[:, 1] / p.sum(axis=1)
-            boundary[k] = np.round(np.nan_to_num(p1) * 255).reshape(GRID, GRID)
-
-    with np.errstate(all="ignore"):
-        checkpoint(0, 0, float("nan"))
-        order = rng.permutation(n)
-        pos, k_next, rec_i, since_sum, since_n = 0, 1, 0, 0.0, 0
-        for t in range(1, s.steps + 1):
-            if pos + m > n:
-                order, pos = rng.permutation(n), 0
-            idx = order[pos : pos + m]
-            pos += m
-            loss, taps = train_step(net, opt, X_train[idx], Y_train[idx], running, s.decay, frozen)
-            if diverged(loss):
-                message = (
-                    f"Training diverged at step {t}: the loss became {loss:.3g}. "
-                    "Lower the learning rate (or raise ε); the charts show the steps before."
-                )
-                break
-            losses[t - 1] = loss
-            since_sum += loss
-            since_n += 1
-            if s.use_bn:
-                record = rec_i < n_rec and stat_steps[rec_i] == t
-                if record:
-                    for l, tap in enumerate(taps):
-                        rec, c = layers[l], tap.cache
-                        assert c is not None
-                        rec.batch_mu[rec_i], rec.batch_var[rec_i] = c.mu, c.var
-                        rec.running_mu[rec_i], rec.running_var[rec_i] = running[l]
-                if record:
-                    rec_i += 1
-            if t == ckpts[k_next]:
-                if not np.all(np.isfinite(net.theta)):
-                    message = (
-                        f"Training diverged by step {t}: some weights became infinite or NaN. "
-                        "Lower the learning rate; the charts show the steps before."
-                    )
-                    break
-                checkpoint(k_next, t, since_sum / max(since_n, 1))
-                k_next += 1
-                since_sum, since_n = 0.0, 0
-
-    steps_done = t - 1 if message else s.steps
-    k_done = k_next
-    rec_done = int(np.searchsorted(stat_steps, steps_done, side="right"))
-    for rec in layers:
-        for f in dataclasses.fields(rec):
-            arr = getattr(rec, f.name)
-            setattr(rec, f.name, arr[:rec_done] if f.name.startswith(("batch", "running")) else arr[:k_done])
-    return Run(
-        settings=s,
-        curves=pd.DataFrame(rows),
-        loss=losses[:steps_done],
-        stat_steps=stat_steps[:rec_done],
-        ckpt_steps=ckpts[:k_done],
-        layers=layers,
-        quantities=quantities,
-        boundary=None if boundary is None else boundary[:k_done],
-        boundary_extent=extent,
-        net=net,
-        running=running,
-        population=population,
-        dataset=ds,
-        diverged=message,
-    )
+    settings.validate()
+    stack = engine.Stack.create([settings], dtype)
+    recorder = _RunRecorder(stack)
+    engine.train(stack, recorder)
+    return recorder.run(stack)

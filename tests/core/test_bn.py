@@ -1,17 +1,19 @@
-"""bn.py against the seed's equations, finite differences and hand-computed values."""
+"""bn.py against the note's equations, finite differences and hand-computed values."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from numpy.typing import NDArray
 
 from bnviz import bn
 
 
-def rel_error(a, b):
+def rel_error(a, b) -> float:
     """Normwise relative error ||a - b|| / max(||a||, ||b||)."""
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b), 1e-300)
+    scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)), 1e-300)
+    return float(np.linalg.norm(a - b)) / scale
 
 
 def numeric_grad(f, x, h=1e-6):
@@ -155,7 +157,7 @@ def test_infer_uses_the_given_statistics():
 
 def test_ewa_against_a_hand_computed_sequence():
     decay, xs = 0.9, [10.0, 20.0, 30.0]
-    v = 0.0
+    v: float | NDArray[np.floating] = 0.0
     vs = []
     for x in xs:
         v = bn.ewa(v, x, decay)
@@ -169,7 +171,8 @@ def test_ewa_against_a_hand_computed_sequence():
 
 
 def test_bias_correction_is_exact_for_a_constant_sequence():
-    decay, v = 0.99, np.zeros(3)
+    decay = 0.99
+    v: NDArray[np.floating] = np.zeros(3)
     x = np.array([1.0, -2.0, 5.0])
     for t in range(1, 50):
         v = bn.ewa(v, x, decay)
@@ -179,3 +182,23 @@ def test_bias_correction_is_exact_for_a_constant_sequence():
 def test_bias_correction_needs_a_step():
     with pytest.raises(ValueError, match="t >= 1"):
         bn.bias_corrected(0.0, 0.9, 0)
+
+
+def test_bias_correction_takes_one_decay_and_one_step_per_model():
+    v = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])  # 3 models x 2 units
+    decay = np.array([[0.9], [0.5], [0.99]])
+    t = np.array([[1], [4], [250]])
+    out = bn.bias_corrected(v, decay, t)
+    for k in range(3):
+        np.testing.assert_array_equal(out[k], bn.bias_corrected(v[k], float(decay[k, 0]), int(t[k, 0])))
+    np.testing.assert_allclose(out[1], v[1] / (1 - 0.5**4), rtol=1e-15)
+    with pytest.raises(ValueError, match="t >= 1"):
+        bn.bias_corrected(v, decay, np.array([[1], [0], [2]]))
+
+
+def test_bias_correction_keeps_the_estimates_dtype():
+    v = np.array([0.1, 0.2], np.float32)
+    out = bn.bias_corrected(v, 0.9, 3)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, v / np.float32(1 - 0.9**3))
+    assert bn.bias_corrected(np.array([1, 2]), 0.5, 1).dtype == np.float64  # integers: float64

@@ -133,6 +133,7 @@ def test_running_error_is_measured_against_the_population_statistics_of_train():
     row = train_many([s]).iloc[0]
     r = train(s)
     chosen = r.inference_stats("corrected")
+    assert chosen is not None
     mu_err = [np.abs(v[0] - p[0]) / np.sqrt(p[1] + s.eps) for v, p in zip(chosen, r.population)]
     var_err = [np.abs(v[1] - p[1]) / (p[1] + s.eps) for v, p in zip(chosen, r.population)]
     np.testing.assert_allclose(row["running_mu_err"], np.mean(mu_err), rtol=1e-9)
@@ -160,10 +161,12 @@ def test_without_bn_there_are_no_statistics_to_be_wrong_about():
 
 def test_bias_correction_repairs_slow_running_estimates_after_200_steps():
     base = Settings(steps=200, decay=0.999)
-    plain, corrected = train_many([base, base.replace(bias_correction=True)]).itertuples()
-    assert plain.running_var_err > 0.5  # v_200 is only 1 - 0.999^200 ≈ 18 % of the way there
-    assert corrected.running_var_err < 0.3
-    assert corrected.test_acc > plain.test_acc
+    table = train_many([base, base.replace(bias_correction=True)])
+    assert len(table) == 2
+    plain, corrected = table.iloc[0], table.iloc[1]
+    assert plain["running_var_err"] > 0.5  # v_200 is only 1 - 0.999^200 ≈ 18 % of the way there
+    assert corrected["running_var_err"] < 0.3
+    assert corrected["test_acc"] > plain["test_acc"]
 
 
 def test_progress_counts_model_steps_up_to_the_total():
