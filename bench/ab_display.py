@@ -15,18 +15,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
+from app_latency import MOVIE, STATS, choose_unit, open_page, serve, timed  # a sibling: bench/ is sys.path[0]
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app_latency import CHROMIUM, MOVIE, STATS, choose_unit, open_page, serve, timed  # noqa: E402
-
-from tests.browser.conftest import CHROMIUM_ARGS, stop_server  # noqa: E402
+from bnviz.app.harness import ROOT, launch_chromium, stop_server
 
 
 def main() -> None:
@@ -47,15 +43,14 @@ def main() -> None:
                 proc, urls[name] = serve(root / "app.py", log_name=f"ab-{name.split()[0]}")
                 servers.append(proc)
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                browser = launch_chromium(p)
                 pages = {name: open_page(browser, url) for name, url in urls.items()}
                 ms: dict[str, list[list[float]]] = {name: [] for name in pages}
                 for i in range(args.changes):
                     for name, page in pages.items():
                         page.bring_to_front()
-                        press = lambda page=page: page.keyboard.press("Enter")  # noqa: E731
-                        ms[name].append(timed(page, [MOVIE, STATS], press,
-                                              prepare=lambda page=page, i=i: choose_unit(page, i)))
+                        ms[name].append(timed(page, [MOVIE, STATS], partial(page.keyboard.press, "Enter"),
+                                              prepare=partial(choose_unit, page, i)))
                 browser.close()
         finally:
             for proc in servers:

@@ -3,7 +3,7 @@
     .venv/bin/python bench/app_latency.py [--repeats 9]
 
 Starts ``streamlit run app.py``, ``bench/floor_app.py`` (a one-slider, one-chart page)
-and ``bench/floor_select_app.py`` on free ports (with the browser tests' harness), and prints the median
+and ``bench/floor_select_app.py`` on free ports (with ``bnviz.app.harness``), and prints the median
 time from a control change to the updated chart, in whole milliseconds:
 
   (a) display-only: the Explorer's "Unit" select box (a fragment rerun, no training),
@@ -36,19 +36,26 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bnviz.app.harness import (
+    CHART_JS,
+    DESKTOP,
+    IDLE_JS,
+    LOGS,
+    ROOT,
+    chart_frame,
+    free_port,
+    launch_chromium,
+    start_server,
+    stop_server,
+)
 
-from tests.browser.conftest import CHROMIUM_ARGS, free_port, start_server, stop_server  # noqa: E402
-from tests.browser.helpers import CHART_JS, IDLE_JS, chart_frame  # noqa: E402
-
-CHROMIUM = os.environ.get("BNVIZ_CHROMIUM", "/usr/bin/chromium")
-LOGS = ROOT / "tests" / "output"
 # Arm clock number `i`: starts at the next keydown/mousedown (in the page or in a chart's
 # iframe), stops at the first frame where the signature of the chart in `sel` differs from now.
 ARM = """([sel, start, i]) => {
@@ -76,7 +83,7 @@ ARM = """([sel, start, i]) => {
 MOVIE, STATS, CURVES = (f".st-key-{key}" for key in ("movie", "stats", "curves"))
 
 
-def serve(script: str | Path, log_name: str | None = None) -> tuple[subprocess.Popen, str]:
+def serve(script: str | Path, log_name: str | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """``streamlit run`` a script (relative to the repository or absolute) on a free port.
 
     The server's output goes to tests/output/bench-<log_name>.log (default: the script's stem).
@@ -86,7 +93,13 @@ def serve(script: str | Path, log_name: str | None = None) -> tuple[subprocess.P
     return proc, f"http://127.0.0.1:{port}"
 
 
-def timed(page: Page, charts: list[str], action, start: str = "keydown", prepare=None) -> list[float]:
+def timed(
+    page: Page,
+    charts: list[str],
+    action: Callable[[], Any],
+    start: str = "keydown",
+    prepare: Callable[[], Any] | None = None,
+) -> list[float]:
     """Milliseconds from the action to the redraw of each chart in ``charts`` (CSS selectors)."""
     page.wait_for_function(IDLE_JS)
     if prepare is not None:
@@ -109,8 +122,9 @@ def choose_unit(page: Page, i: int) -> None:
     page.get_by_role("option", name=f"unit {2 + i % 12}", exact=True).wait_for()
 
 
-def open_page(browser, url: str) -> Page:
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
+def open_page(browser: Browser, url: str) -> Page:
+    """A 1440×900 page on ``url``, once a chart is drawn and the app is idle."""
+    page = browser.new_page(viewport=DESKTOP)
     page.goto(url)
     page.wait_for_function("() => { " + CHART_JS + " return !!chartIn('.stApp'); }", timeout=60_000)
     page.wait_for_function(IDLE_JS, timeout=60_000)
@@ -129,19 +143,19 @@ def main() -> None:
     select, select_url = serve("bench/floor_select_app.py")
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             page = open_page(browser, app_url)
             fpage = open_page(browser, floor_url)
             spage = open_page(browser, select_url)
             fslider = fpage.locator('[data-testid="stSlider"] input[type="range"]')
 
-            # The floors interleaved with the display-only changes: a ratio of medians taken
-            # minutes apart on a shared machine moved between 1.15 and 2.0 for the same code.
+            # One change of each in turn, so that the ratios compare the same moments of a
+            # shared machine, where two runs of this script minutes apart differ by 20–30 %.
             display, display_stats, floor_ms, select_ms = [], [], [], []
             for i in range(n):
                 page.bring_to_front()
                 a, e = timed(page, [MOVIE, STATS], lambda: page.keyboard.press("Enter"),
-                             prepare=lambda i=i: choose_unit(page, i))  # fmt: skip
+                             prepare=partial(choose_unit, page, i))  # fmt: skip
                 display.append(a)
                 display_stats.append(e)
                 fpage.bring_to_front()
@@ -149,7 +163,7 @@ def main() -> None:
                                       prepare=fslider.focus)[0])  # fmt: skip
                 spage.bring_to_front()
                 select_ms.append(timed(spage, [".stApp"], lambda: spage.keyboard.press("Enter"),
-                                       prepare=lambda i=i: choose_unit(spage, i))[0])  # fmt: skip
+                                       prepare=partial(choose_unit, spage, i))[0])  # fmt: skip
             fpage.close()
             spage.close()
             page.bring_to_front()
@@ -169,8 +183,7 @@ def main() -> None:
                 key = "ArrowRight" if (i // 5) % 2 == 0 else "ArrowLeft"
                 if i and i % 5 == 0:
                     new_seed(i)
-                press = lambda key=key: page.keyboard.press(key)  # noqa: E731
-                m, c = timed(page, [MOVIE, CURVES], press, prepare=eps.focus)
+                m, c = timed(page, [MOVIE, CURVES], partial(page.keyboard.press, key), prepare=eps.focus)
                 retrain_movie.append(m)
                 retrain.append(c)
             lr = page.locator('.st-key-s_lr input[type="range"]')
@@ -179,13 +192,12 @@ def main() -> None:
                 key = "ArrowLeft" if (i // 5) % 2 == 0 else "ArrowRight"
                 if i % 5 == 0:
                     new_seed(1000 + i)
-                press = lambda key=key: page.keyboard.press(key)  # noqa: E731
-                m, c = timed(page, [MOVIE, CURVES], press, prepare=lr.focus)
+                m, c = timed(page, [MOVIE, CURVES], partial(page.keyboard.press, key), prepare=lr.focus)
                 retrain_both_movie.append(m)
                 retrain_both.append(c)
 
-            # the client-side scrubber: click a point of the live chart's step slider (the
-            # rail of Plotly's own slider in checkouts from before the live chart's player)
+            # the client-side scrubber: click a point of the live chart's step slider (or the
+            # rail of Plotly's own slider, for an --app that draws the histograms with st.plotly_chart)
             in_iframe = page.locator(f"{MOVIE} iframe").count() > 0  # a live chart (else st.plotly_chart)
             parts = chart_frame(page, "movie") if in_iframe else page.locator(MOVIE)
             player = parts.locator("#scrub")
@@ -195,8 +207,7 @@ def main() -> None:
             for i in range(n):
                 x = rail["x"] + rail["width"] * (0.1 + 0.8 * ((i * 7) % 11) / 10)
                 y = rail["y"] + rail["height"] / 2
-                click = lambda x=x, y=y: page.mouse.click(x, y)  # noqa: E731
-                scrub.append(timed(page, [MOVIE], click, start="mousedown")[0])
+                scrub.append(timed(page, [MOVIE], partial(page.mouse.click, x, y), start="mousedown")[0])
             page.close()
             browser.close()
     finally:

@@ -17,22 +17,15 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import sys
 import time
-from pathlib import Path
 
+from app_latency import choose_unit, open_page, serve  # a sibling: bench/ is sys.path[0]
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app_latency import CHROMIUM, choose_unit, open_page, serve  # noqa: E402
-
-from bnviz import Settings  # noqa: E402
-from bnviz.charts import explorer as charts  # noqa: E402
-from bnviz.train import train  # noqa: E402
-from tests.browser.conftest import CHROMIUM_ARGS, stop_server  # noqa: E402
-from tests.browser.helpers import rerun  # noqa: E402
+from bnviz import Settings
+from bnviz.app.harness import launch_chromium, rerun, stop_server
+from bnviz.charts import explorer as charts
+from bnviz.train import train
 
 GROUPS = (("Plotly", "plotly"), ("React (Streamlit)", "react-dom"), ("markdown + KaTeX", "StreamlitMarkdown"),
           ("live chart (ours)", "livechart.js"))  # fmt: skip
@@ -66,7 +59,7 @@ def browser_profile(changes: int) -> None:
     app, url = serve("app.py", log_name="profile")
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             page = open_page(browser, url)
             cdp = page.context.new_cdp_session(page)
             cdp.send("Profiler.enable")

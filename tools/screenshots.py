@@ -22,25 +22,32 @@ import ast
 import os
 import sys
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from playwright.sync_api import Error, Page, sync_playwright
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
-
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, free_port, start_server, stop_server  # noqa: E402
-from tests.browser.helpers import IDLE_JS  # noqa: E402
+from bnviz.app.harness import (
+    DESKTOP,
+    IDLE_JS,
+    LOGS,
+    ROOT,
+    free_port,
+    launch_chromium,
+    missing_chromium,
+    start_server,
+    stop_server,
+)
 
 ASSETS = ROOT / "assets"
-LOG = ROOT / "tests" / "output" / "screenshots-server.log"
+LOG = LOGS / "screenshots-server.log"
 TIMEOUT_MS = 120_000
 
 NAV_JS = """() => Array.from(document.querySelectorAll(
     '[data-testid="stSidebarNavLink"], [data-testid="stTopNavLink"]'))
   .map(a => [new URL(a.href).pathname, a.innerText.replace(/\\s+/g, ' ').trim()])"""
-# Idle as in tests/browser/helpers.py (live charts included), plus: web fonts loaded,
+# Idle as bnviz.app.harness.IDLE_JS (live charts included), plus: web fonts loaded,
 # images decoded, every Plotly chart drawn and every formula typeset.
 READY_JS = """() => {
   if (!(""" + IDLE_JS + """)()) return false;
@@ -71,25 +78,63 @@ class Registered:
         return (ROOT / self.file).is_file()
 
 
+def _string(node: ast.expr | None, names: dict[str, str]) -> str | None:
+    """The value of a string literal, a module-level string constant or an f-string made of
+    those (``f"{PAGES}/sweep.py"``); None for anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return names.get(node.id)
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.FormattedValue):
+                if value.conversion != -1 or value.format_spec is not None:
+                    return None
+                value = value.value
+            part = _string(value, names)
+            if part is None:
+                return None
+            parts.append(part)
+        return "".join(parts)
+    return None
+
+
 def registered_pages(app: Path) -> list[Registered]:
-    """The ``st.Page("file", title=..., url_path=...)`` calls of app.py, in order (no import)."""
+    """The ``st.Page("file", title=..., url_path=...)`` calls of app.py, in order (no import).
+
+    A page given as a function (not a file) has no PNG of its own and is left out.
+    """
+    tree = ast.parse(app.read_text(), str(app))
+    names = {}  # module-level NAME = "text", for f-strings such as f"{PAGES}/sweep.py"
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            text = _string(stmt.value, {})
+            if text is not None:
+                names[stmt.targets[0].id] = text
     pages = []
-    for node in ast.walk(ast.parse(app.read_text(), str(app))):
+    for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)):
             continue
         if (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id) != "Page":
             continue
-        first = node.args[0] if node.args else None
-        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+        file = _string(node.args[0] if node.args else None, names)
+        if file is None:
             continue
-        file = first.value
-        kw = {k.arg: k.value.value for k in node.keywords if k.arg and isinstance(k.value, ast.Constant)}
-        url = str(kw.get("url_path") or Path(file).stem)
-        pages.append(Registered(file, url.strip("/"), str(kw.get("title") or Path(file).stem),
-                                bool(kw.get("default"))))
+        kw = {k.arg: k.value for k in node.keywords if k.arg}
+        url = _string(kw.get("url_path"), names) or Path(file).stem
+        title = _string(kw.get("title"), names) or Path(file).stem
+        default = kw.get("default")
+        is_default = isinstance(default, ast.Constant) and bool(default.value)
+        pages.append(Registered(file, url.strip("/"), title, is_default))
     if pages and not any(p.default for p in pages):  # Streamlit's default: the first page
         pages[0] = Registered(pages[0].file, pages[0].url_path, pages[0].title, True)
     return pages
+
+
+def collect_into(errors: list[str]) -> Callable[[Error], None]:
+    """A ``pageerror`` handler that appends each uncaught browser error to ``errors``."""
+    return lambda exc: errors.append(f"browser error: {exc}")
 
 
 def wait_ready(page: Page) -> None:
@@ -121,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ASSETS, help="where the PNGs go (default assets/)")
     parser.add_argument("--full-page", action="store_true", help="the whole page instead of 1440×900")
     args = parser.parse_args(argv)
-    if not os.path.exists(CHROMIUM):
-        parser.error(f"no Chromium at {CHROMIUM} (set BNVIZ_CHROMIUM)")
+    if missing := missing_chromium():
+        parser.error(missing)
 
     registered = registered_pages(ROOT / "app.py")
     for p in registered:
@@ -141,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     written: list[Path] = []
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = launch_chromium(pw)
             context = browser.new_context(viewport=DESKTOP, color_scheme="light", device_scale_factor=1)
             home = context.new_page()
             home.goto(base + "/", timeout=TIMEOUT_MS)  # "/" first: the app's own navigation
@@ -162,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 page = context.new_page()
                 errors: list[str] = []
-                page.on("pageerror", lambda exc, errors=errors: errors.append(f"browser error: {exc}"))
+                page.on("pageerror", collect_into(errors))
                 target = args.out / f"{name}.png"
                 try:
                     found = shoot(page, base + path, target, errors, args.full_page)

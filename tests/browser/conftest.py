@@ -1,36 +1,32 @@
 """Fixtures that run the real app in a real browser (Debian's headless Chromium).
 
-Outside CI a missing Chromium skips these tests with a message saying how to get
-one; in CI (``CI=true``) it is a failure, so missing browser coverage can't hide.
+Starting the server, launching Chromium and waiting on pages is :mod:`bnviz.app.harness`;
+this file holds only the pytest side. Outside CI a missing Chromium skips these tests with
+a message saying how to get one; in CI (``CI=true``) it is a failure, so missing browser
+coverage can't hide.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-CHROMIUM = os.environ.get("BNVIZ_CHROMIUM", "/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[2]
-LOGS = ROOT / "tests" / "output"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-DESKTOP = {"width": 1440, "height": 900}
-PROJECTOR = {"width": 1280, "height": 720}
+from bnviz.app.harness import (
+    DESKTOP,
+    LOGS,
+    ROOT,
+    free_port,
+    launch_chromium,
+    missing_chromium,
+    start_server,
+    stop_server,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -40,55 +36,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _require_chromium() -> None:
-    if os.path.exists(CHROMIUM):
+    message = missing_chromium()
+    if message is None:
         return
-    message = (
-        f"no Chromium at {CHROMIUM}: install Debian's with `sudo apt-get install chromium` "
-        "(or point BNVIZ_CHROMIUM at one) to run the browser tests"
-    )
+    message += " to run the browser tests"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(script: str | Path, port: int, log: Path) -> subprocess.Popen:
-    """``streamlit run`` a script headless on 127.0.0.1:port; returns once /_stcore/health answers."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(script),
-        "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    url = f"http://127.0.0.1:{port}/_stcore/health"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.1)  # polling a server that is starting, not synchronising the app
-    proc.kill()
-    raise RuntimeError(f"streamlit did not answer {url} within 60 s; see {log}")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    """Stop a server from :func:`start_server`: terminate, then kill after 10 s."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture(scope="session")
@@ -102,12 +56,12 @@ def app_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator:
+def browser() -> Iterator[Any]:
     _require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        b = launch_chromium(p)
         yield b
         b.close()
 
@@ -121,7 +75,7 @@ def new_page(browser) -> Iterator[Callable]:
     """
     contexts = []
 
-    def make(viewport: dict | None = None, color_scheme: str = "light"):
+    def make(viewport: ViewportSize | None = None, color_scheme: str = "light"):
         ctx = browser.new_context(viewport=viewport or DESKTOP, color_scheme=color_scheme)
         contexts.append(ctx)
         page = ctx.new_page()

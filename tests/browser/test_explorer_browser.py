@@ -11,18 +11,20 @@ import re
 
 import pytest
 
-from .conftest import DESKTOP, PROJECTOR
-from .helpers import (
+from bnviz.app.harness import (
+    DESKTOP,
     MOVIE_JS,
     PLAYER_PAUSED_JS,
     PLAYER_STEP_JS,
+    PROJECTOR,
     chart_frame,
     exceptions,
     open_app,
     plot_data,
     rerun,
-    screenshot,
 )
+
+from .helpers import screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -205,7 +207,7 @@ WATCH_STALE = """() => {
 
 def test_the_layer_unit_view_does_not_fade_while_it_reruns(app_server, page):
     """Streamlit fades stale elements after 0.5 s; the layer/unit view reruns faster than
-    that, and starting the fade on each of its elements made its histograms slower. The
+    that, and starting the fade on each of its elements slows its histograms down. The
     rest of the page keeps Streamlit's fade (a retrain can take seconds)."""
     open_app(page, app_server + "/")
     page.evaluate(WATCH_STALE)

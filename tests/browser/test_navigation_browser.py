@@ -9,8 +9,16 @@ request really is the first.
 
 import pytest
 
-from .conftest import LOGS, ROOT, free_port, start_server, stop_server
-from .helpers import exceptions, open_app, wait_idle
+from bnviz.app.harness import (
+    LOGS,
+    ROOT,
+    exceptions,
+    free_port,
+    open_app,
+    start_server,
+    stop_server,
+    wait_idle,
+)
 
 TITLES = ["Explorer", "Sweeps", "Covariate shift"]
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from .conftest import DESKTOP, PROJECTOR
-from .helpers import exceptions, open_app, plot_data, screenshot
+from bnviz.app.harness import DESKTOP, PROJECTOR, exceptions, open_app, plot_data
+
+from .helpers import screenshot
 
 
 @pytest.mark.parametrize("viewport,name", [(DESKTOP, "1440x900"), (PROJECTOR, "1280x720")])

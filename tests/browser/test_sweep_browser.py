@@ -7,10 +7,10 @@ import urllib.parse
 
 import pytest
 
+from bnviz.app.harness import DESKTOP, PROJECTOR, exceptions, open_app, plot_data, rerun, wait_idle
 from bnviz.sweep import PRESETS
 
-from .conftest import DESKTOP, PROJECTOR
-from .helpers import exceptions, open_app, plot_data, rerun, screenshot, wait_idle
+from .helpers import screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -66,6 +66,6 @@ def test_clicking_a_cell_picks_that_configuration_for_the_explorer(app_server, p
     page.goto(urllib.parse.urljoin(page.url, href))
     wait_idle(page)
     assert exceptions(page) == [] and page.bnviz_errors == []
-    assert page.get_by_role("dialog").count() == 0  # /explorer?... used to say "Page not found"
+    assert page.get_by_role("dialog").count() == 0, "no 'Page not found' dialog"
     assert page.get_by_text("Batch Normalization, visible").count() >= 1
     assert "decay=0.999" in page.url and "bias_correction=1" in page.url

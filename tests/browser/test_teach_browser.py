@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DESKTOP, PROJECTOR
-from .helpers import exceptions, open_app, plot_data, rerun, screenshot
+from bnviz.app.harness import DESKTOP, PROJECTOR, exceptions, open_app, plot_data, rerun
+
+from .helpers import screenshot
 
 VIEWS = {
     "glass-box": 1,  # url_path: charts the view shows at least

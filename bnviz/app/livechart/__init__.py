@@ -5,7 +5,7 @@ unmounts it and draws the new figure from scratch. This component's iframe stays
 mounted for as long as its key is on the page; a new figure is handed to
 ``Plotly.react`` on the same graph div, which redraws what changed, and when a rerun
 changes several live charts they draw one per frame, the first first. What it gains in
-the Explorer is measured with ``bench/ab_display.py`` (figures in the README).
+the Explorer is measured with ``bench/ab_display.py`` (figures in docs/performance.md).
 
     from bnviz import livechart
     livechart.plotly_chart(fig, key="movie")   # fig: a go.Figure or its dict

@@ -8,7 +8,7 @@
 // With a `player`, the figure's frames are not given to Plotly: a bar of plain HTML under
 // the chart (Play / Pause, "from 0", a range input) applies them with Plotly.animate.
 // Plotly's own slider and buttons made every redraw slower (bench/profile_display.py:
-// figures in the README), and cannot be reached with the keyboard.
+// figures in docs/performance.md), and cannot be reached with the keyboard.
 //
 // Streamlit's component protocol (v1), by hand: we post "streamlit:componentReady" and
 // "streamlit:setFrameHeight"; Streamlit posts "streamlit:render" with the arguments

@@ -1,0 +1,241 @@
+"""Driving the real app: ``streamlit run`` on a free port, headless Chromium, and waits that
+never sleep.
+
+The browser tests (``tests/browser``), the speed and load scripts (``bench/``) and the
+screenshot tool (``tools/screenshots.py``) all start and drive the app through this module,
+so they agree on what "started", "idle" and "the rerun is done" mean.
+
+Streamlit marks its root ``[data-testid="stApp"]`` with ``data-test-script-state``
+("initial", "running", "rerunRequested", "notRunning"). A control change is done when a
+rerun was seen to start *and* the app is back to "notRunning" with no status widget and
+no skeleton. :func:`rerun` arms a MutationObserver before the action so a fast rerun
+cannot slip past unseen.
+
+Playwright is imported for type checking only: the functions take the caller's page or
+Playwright object, so importing :mod:`bnviz.app` never needs Playwright installed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, FrameLocator, Page, Playwright, ViewportSize
+
+# The checkout this bnviz lives in (an editable install): app.py, tests/, bench/.
+ROOT = Path(__file__).resolve().parents[2]
+# Server logs of the tests, benches and tools (git-ignored).
+LOGS = ROOT / "tests" / "output"
+
+CHROMIUM = os.environ.get("BNVIZ_CHROMIUM", "/usr/bin/chromium")
+# Debian's Chromium, headless in a container: no sandbox, no GPU, nothing phoning home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# The two screens a class uses: a laptop and a projector.
+DESKTOP: ViewportSize = {"width": 1440, "height": 900}
+PROJECTOR: ViewportSize = {"width": 1280, "height": 720}
+
+# An upper bound on a server's start, not a wait: start_server returns as soon as the
+# server answers. BNVIZ_START_TIMEOUT (seconds) raises it on a slow machine.
+START_TIMEOUT_S = float(os.environ.get("BNVIZ_START_TIMEOUT", "60"))
+HEALTH_POLL_S = 0.1  # between two requests to a server that is starting
+TIMEOUT_MS = 60_000  # the longest a page may take to finish a run
+
+
+def missing_chromium() -> str | None:
+    """Why the browser cannot be launched (no Chromium at :data:`CHROMIUM`), or None."""
+    if os.path.exists(CHROMIUM):
+        return None
+    return (
+        f"no Chromium at {CHROMIUM}: install Debian's with `sudo apt-get install chromium` "
+        "(or point BNVIZ_CHROMIUM at one)"
+    )
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Headless Chromium with :data:`CHROMIUM_ARGS` (Playwright's sync API)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on at the moment."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(
+    script: str | Path, port: int, log: Path, timeout: float = START_TIMEOUT_S
+) -> subprocess.Popen[bytes]:
+    """``streamlit run`` a script headless on 127.0.0.1:port, its output to ``log``.
+
+    Returns once ``/_stcore/health`` answers; raises (and kills the server) if the server
+    exits first or has not answered within ``timeout`` seconds.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(script),
+        "--server.headless", "true", "--server.port", str(port),
+        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    with log.open("wb") as out:  # the server writes to its own copy of the descriptor
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        except (OSError, http.client.HTTPException):
+            pass  # not listening yet, or not healthy yet
+        time.sleep(HEALTH_POLL_S)  # polling a server that is starting, not synchronising the app
+    stop_server(proc, grace=0)
+    raise RuntimeError(f"streamlit did not answer {url} within {timeout:g} s; see {log}")
+
+
+def stop_server(proc: subprocess.Popen[bytes], grace: float = 10) -> None:
+    """Stop a server from :func:`start_server`: terminate, kill after ``grace`` seconds, reap."""
+    if grace > 0:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    proc.kill()
+    proc.wait()
+
+
+# --------------------------------------------------------------------------- waiting on a page
+
+# Idle: the script has finished, and every live chart (bnviz.app.livechart, in an iframe) has
+# drawn the last figure it was sent (``livechart.busy()`` is its own report).
+IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const chartsIdle = Array.from(document.querySelectorAll('iframe[src*="livechart"]')).every(f => {
+    const w = f.contentWindow;
+    return !!w && !!w.livechart && !w.livechart.busy();
+  });
+  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector('[data-testid="stStatusWidget"]')
+    && !document.querySelector('[data-testid="stSkeleton"]')
+    && chartsIdle;
+}"""
+# Resolves after two frames: React's effects (a chart's new figure is posted from one)
+# have run by then.
+FRAMES_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
+
+# Sets ``window.__bnvizSawRun`` once a script run starts (or starts and ends) from now on.
+ARM_JS = """() => {
+  window.__bnvizSawRun = false;
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (window.__bnvizObserver) window.__bnvizObserver.disconnect();
+  // A run that starts and ends between two callbacks shows only in a record's oldValue.
+  window.__bnvizObserver = new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.oldValue !== 'notRunning' || app.getAttribute('data-test-script-state') !== 'notRunning') {
+        window.__bnvizSawRun = true;
+      }
+    }
+  });
+  window.__bnvizObserver.observe(app, {
+    attributes: true, attributeOldValue: true, attributeFilter: ['data-test-script-state'],
+  });
+}"""
+
+
+def wait_idle(page: Page, timeout: float = TIMEOUT_MS) -> None:
+    """Wait until the app has finished its current run (first load included) and its
+    charts have drawn what it sent them."""
+    page.wait_for_function(IDLE_JS, timeout=timeout)
+    page.evaluate(FRAMES_JS)
+    page.wait_for_function(IDLE_JS, timeout=timeout)
+
+
+@contextmanager
+def rerun(page: Page, timeout: float = TIMEOUT_MS) -> Iterator[None]:
+    """``with rerun(page): <action>`` returns once the rerun the action caused is done."""
+    wait_idle(page, timeout)
+    page.evaluate(ARM_JS)
+    yield
+    page.wait_for_function(f"() => window.__bnvizSawRun && ({IDLE_JS})()", timeout=timeout)
+    wait_idle(page, timeout)
+
+
+def open_app(page: Page, url: str, timeout: float = TIMEOUT_MS) -> None:
+    """Load a URL of the app and wait for its first run to finish."""
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    wait_idle(page, timeout)
+
+
+# --------------------------------------------------------------------------- reading charts
+
+# JavaScript defining `charts()` (every Plotly graph div of the page, in page order) and
+# `chartIn(sel)` (the first one inside the element `sel`). A chart is either drawn by
+# st.plotly_chart in the page or by bnviz.app.livechart inside a same-origin iframe.
+CHART_JS = """
+const charts = (root = document) => Array.from(root.querySelectorAll('.js-plotly-plot, iframe')).flatMap(el =>
+  el.tagName === 'IFRAME'
+    ? Array.from((el.contentDocument && el.contentDocument.querySelectorAll('.js-plotly-plot')) || [])
+    : [el]);
+const chartIn = (sel) => {
+  const el = document.querySelector(sel);
+  return el ? (charts(el)[0] || null) : null;
+};
+"""
+
+# The Explorer's histograms' graph div (drawn in the live chart's iframe), the step their
+# player shows beside its slider ("step 120" → 120, or null), and whether the player is
+# paused: its button says so and it has no frame left to draw.
+MOVIE_JS = CHART_JS + "const movie = () => chartIn('.st-key-movie');"
+PLAYER_STEP_JS = f"""() => {{ {MOVIE_JS}
+  const label = movie() && movie().ownerDocument.getElementById('step')?.textContent;
+  return label && /^step \\d+$/.test(label) ? Number(label.slice(5)) : null;
+}}"""
+PLAYER_PAUSED_JS = f"""() => {{ {MOVIE_JS}
+  const doc = movie().ownerDocument;
+  return doc.getElementById('play').getAttribute('aria-pressed') === 'false'
+    && !doc.defaultView.livechart.busy();
+}}"""
+
+
+def plot_data(page: Page) -> list:
+    """The ``data`` (traces) of every Plotly chart on the page, in page order."""
+    return page.evaluate(
+        "() => { " + CHART_JS + " return charts().map(el => JSON.parse(JSON.stringify(el.data || []))); }"
+    )
+
+
+def chart_frame(page: Page, key: str) -> FrameLocator:
+    """Where to find the parts of the live chart ``key`` (its player's buttons and slider)."""
+    return page.frame_locator(f".st-key-{key} iframe")
+
+
+def exceptions(page: Page) -> list[str]:
+    """Texts of any Streamlit exception boxes on the page (there should be none)."""
+    return page.locator('[data-testid="stException"]').all_inner_texts()
