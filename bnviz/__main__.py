@@ -4,7 +4,8 @@ Sweeps too big for a page, or for a notebook: one row per configuration and seed
 (every setting, then every metric of :mod:`bnviz.sweep`) as CSV, or Parquet when
 the output ends in ``.parquet`` and pyarrow is installed. Without ``--out`` the CSV
 goes to standard output. A progress bar goes to standard error. Bad input gives a
-one-line message naming the setting and exit status 2, never a traceback.
+one-line message naming the setting and exit status 2, never a traceback; ``--out`` is
+checked before anything trains (its folder, its extension, pyarrow for Parquet).
 """
 
 from __future__ import annotations

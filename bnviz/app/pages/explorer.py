@@ -34,16 +34,17 @@ from bnviz.train import Run
 
 # A rerun of the layer/unit fragment alone pauses this long after sending the histograms,
 # so the browser draws them before the equations and statistics reach it: on the page's
-# one main thread the two otherwise compete, and the histograms come last
-# (`bench/ab_display.py --base 91c4e06`, the commit before the pause, medians of 14 on
-# 2 cores: histograms 283 → 201 ms, statistics chart 355 → 384 ms).
+# one main thread the two otherwise compete, and the histograms come last. With the pause,
+# the histograms are redrawn in 201 ms instead of 283 and the statistics chart in 384 instead
+# of 355 (medians of 14 on 2 cores; `bench/ab_display.py --base REV` against a revision with
+# HEAD_START_S = 0 measures it; docs/performance.md).
 HEAD_START_S = 0.1
 # Less empty space above the title, so the histograms fit a 1280×720 projector's first screen.
 # And no stale fade inside the layer/unit view: it reruns in a few hundred ms, so the fade
 # (0.5 s delay, then 1 s) would never show, but the browser starts and cancels it on every
-# element of the view at each rerun, and that work comes before the histograms are drawn
-# (`bench/ab_display.py --base 0bff90b`, the commit before, medians of 30: histograms
-# 191 → 134 ms).
+# element of the view at each rerun, and that work comes before the histograms are drawn:
+# without the rule they take 191 ms to redraw, with it 134 (medians of 30;
+# `bench/ab_display.py --base REV` against a revision without it; docs/performance.md).
 CSS = ('[data-testid="stMainBlockContainer"] {padding-top: 3.6rem;}\n'
        '.st-key-unit_view .stElementContainer[data-stale="true"] {transition: none !important; '
        'opacity: 1 !important;}')
