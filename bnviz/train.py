@@ -26,7 +26,8 @@ from .settings import Settings
 
 MAX_RECORDED_STEPS = 1000
 # Per-step statistics kept per quantity (steps x units x layers): wide, deep networks record
-# every few steps instead, so a Run stays a few MB (width 128 x depth 4 was 11 MB).
+# every few steps instead, so a Run stays a few MB (width 128 x depth 4 would hold 11 MB
+# if every step were kept; `Run.nbytes()` measures it).
 MAX_RECORDED_VALUES = 64_000
 HIST_BINS = 30
 HIST_SAMPLE = 512  # histograms and percentiles use the first 512 training examples at most

@@ -48,7 +48,7 @@ STATS_LABELS = {
     "batch": "the test set as one batch",
 }
 PLAY_MS = 400  # Play: one checkpoint every 0.4 s, in the browser
-MOVIE_HEIGHT = 340  # the histograms; their player's bar adds 44 px (the page's layout was made for 400)
+MOVIE_HEIGHT = 340  # the histograms; their player's bar adds 44 px, and the page leaves 400 for both
 MAP_POINTS = 300  # training points drawn over the decision boundary (the first ones: a random sample)
 MAP_PIXELS = 480  # side of the training points' image (drawn at about half size: smooth dots)
 DOT = 4  # radius of a training point in that image, in pixels
