@@ -571,18 +571,18 @@ def test_time_table(runs: Iterable[Run]) -> pd.DataFrame:
 # 6. Conventions
 # --------------------------------------------------------------------------------------
 
-CONVENTIONS = ("seed", "pytorch", "keras")
-DEFAULT_EPS = {"seed": 1e-5, "pytorch": 1e-5, "keras": 1e-3}
+CONVENTIONS = ("note", "pytorch", "keras")
+DEFAULT_EPS = {"note": 1e-5, "pytorch": 1e-5, "keras": 1e-3}
 # initial running (mean, variance): bnviz follows the note's EWA (v_0 = 0); the
 # frameworks start their running variance at 1
-INITIAL = {"seed": (0.0, 0.0), "pytorch": (0.0, 1.0), "keras": (0.0, 1.0)}
+INITIAL = {"note": (0.0, 0.0), "pytorch": (0.0, 1.0), "keras": (0.0, 1.0)}
 
 
 def momentum(convention: str, decay: float) -> float:
     """The framework's ``momentum`` argument for the note's EWA ``decay``."""
     if convention == "pytorch":
         return 1.0 - decay
-    if convention in ("keras", "seed"):
+    if convention in ("keras", "note"):
         return decay
     raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
 
@@ -591,7 +591,7 @@ def decay_from(convention: str, momentum_value: float) -> float:
     """The note's EWA ``decay`` for a framework's ``momentum`` argument."""
     if convention == "pytorch":
         return 1.0 - momentum_value
-    if convention in ("keras", "seed"):
+    if convention in ("keras", "note"):
         return momentum_value
     raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
 
@@ -601,7 +601,7 @@ def running_estimates(
     batch_var: Array,
     m: int,
     decay: float,
-    convention: str = "seed",
+    convention: str = "note",
     bias_correction: bool = False,
 ) -> tuple[Array, Array]:
     """Running μ and σ² after each step, for mini-batch statistics ``(T, n)`` of size m.
@@ -628,7 +628,7 @@ def running_estimates(
     for t in range(len(batch_mu)):
         v_mu = bn.ewa(v_mu, batch_mu[t], decay)
         v_var = bn.ewa(v_var, batch_var[t], decay)
-        if bias_correction and convention == "seed":
+        if bias_correction and convention == "note":
             out_mu[t] = bn.bias_corrected(v_mu, decay, t + 1)
             out_var[t] = bn.bias_corrected(v_var, decay, t + 1)
         else:
@@ -660,8 +660,8 @@ def running_var_by_convention(run: Run, unit: int) -> RunningVariance:
     m, decay = run.settings.batch_size, run.settings.decay
     bmu, bvar = _batch_stats(run)
     running = {
-        "bnviz (the note), v₀ = 0": running_estimates(bmu, bvar, m, decay, "seed")[1][:, unit],
-        "bnviz, bias-corrected": running_estimates(bmu, bvar, m, decay, "seed", True)[1][:, unit],
+        "bnviz (the note), v₀ = 0": running_estimates(bmu, bvar, m, decay, "note")[1][:, unit],
+        "bnviz, bias-corrected": running_estimates(bmu, bvar, m, decay, "note", True)[1][:, unit],
         "PyTorch": running_estimates(bmu, bvar, m, decay, "pytorch")[1][:, unit],
         "Keras": running_estimates(bmu, bvar, m, decay, "keras")[1][:, unit],
     }
@@ -698,12 +698,12 @@ def conventions_check(run: Run, unit: int) -> pd.DataFrame:
             "convention": conv, "momentum": mom, ours_col: ours_var[-1, unit], ref_col: ref_var[unit],
             "max |diff|, all units": _largest_diff((ours_mu[-1], ours_var[-1]), (ref_mu, ref_var)),
         })  # fmt: skip
-    seed_mu, seed_var = running_estimates(bmu, bvar, m, decay, "seed")
+    note_mu, note_var = running_estimates(bmu, bvar, m, decay, "note")
     kept_mu, kept_var = run.running[0]
     rows.append({
         "convention": "the note (the training loop's own)", "momentum": decay,
-        ours_col: seed_var[-1, unit], ref_col: float(kept_var[unit]),
-        "max |diff|, all units": _largest_diff((seed_mu[-1], seed_var[-1]), (kept_mu, kept_var)),
+        ours_col: note_var[-1, unit], ref_col: float(kept_var[unit]),
+        "max |diff|, all units": _largest_diff((note_mu[-1], note_var[-1]), (kept_mu, kept_var)),
     })  # fmt: skip
     return pd.DataFrame(rows)
 

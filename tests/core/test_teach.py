@@ -377,7 +377,7 @@ def test_ewa_start_weight_is_what_the_raw_average_still_owes_its_start():
     t = 50
     ones = np.ones((t, 1))
     for decay in (0.9, 0.99, 0.999):
-        mu, _ = teach.running_estimates(ones, ones, 2, decay, "seed")
+        mu, _ = teach.running_estimates(ones, ones, 2, decay, "note")
         assert teach.ewa_start_weight(decay, t) == pytest.approx(1 - mu[-1, 0], rel=1e-9)
     assert teach.ewa_start_weight(0.5, 3) == 0.125
 
@@ -401,7 +401,7 @@ def test_test_time_table_has_a_row_per_run(bn_run):
 def test_momentum_conversions():
     assert teach.momentum("pytorch", 0.9) == pytest.approx(0.1)
     assert teach.momentum("keras", 0.99) == 0.99
-    for conv in ("pytorch", "keras", "seed"):
+    for conv in ("pytorch", "keras", "note"):
         assert teach.decay_from(conv, teach.momentum(conv, 0.95)) == pytest.approx(0.95)
     with pytest.raises(ValueError):
         teach.momentum("caffe", 0.9)
@@ -409,10 +409,10 @@ def test_momentum_conversions():
 
 def test_running_estimates_two_steps_by_hand():
     mu_b, var_b = np.array([[2.0], [4.0]]), np.array([[1.0], [3.0]])
-    mu, var = teach.running_estimates(mu_b, var_b, 2, 0.9, "seed")
+    mu, var = teach.running_estimates(mu_b, var_b, 2, 0.9, "note")
     np.testing.assert_allclose(mu[:, 0], [0.2, 0.58])  # 0.1*2; 0.9*0.2 + 0.1*4
     np.testing.assert_allclose(var[:, 0], [0.1, 0.39])
-    mu, var = teach.running_estimates(mu_b, var_b, 2, 0.9, "seed", bias_correction=True)
+    mu, var = teach.running_estimates(mu_b, var_b, 2, 0.9, "note", bias_correction=True)
     np.testing.assert_allclose(mu[:, 0], [2.0, 0.58 / 0.19])
     mu, var = teach.running_estimates(mu_b, var_b, 2, 0.9, "pytorch")  # fed 2*var: 2, 6; starts at 1
     np.testing.assert_allclose(var[:, 0], [0.9 + 0.2, 0.9 * 1.1 + 0.6])
@@ -461,7 +461,7 @@ def test_seed_convention_is_what_training_keeps():
     run = train(Settings(steps=40, batch_size=8, decay=0.8))
     rec = run.layers[0]
     assert len(run.stat_steps) == 40  # every step recorded
-    mu, var = teach.running_estimates(rec.batch_mu, rec.batch_var, 8, 0.8, "seed")
+    mu, var = teach.running_estimates(rec.batch_mu, rec.batch_var, 8, 0.8, "note")
     np.testing.assert_allclose(mu[-1], run.running[0][0], rtol=1e-5, atol=1e-6)  # float32 records
     np.testing.assert_allclose(var[-1], run.running[0][1], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(var, rec.running_var, rtol=1e-5, atol=1e-6)
