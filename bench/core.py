@@ -30,7 +30,7 @@ try:
 
     torch.set_num_threads(1)
 except ImportError:  # torch is optional: only the reference column needs it
-    torch = None
+    torch = None  # type: ignore[assignment]  # mypy types an installed torch as a module
 
 
 def best_of(contenders: dict[str, Callable[[], None]], inner: int, rounds: int = 7) -> dict[str, float]:
