@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import DTypeLike, NDArray
 
-from . import bn, data, engine, nn
+from . import bn, data, engine, fmt, nn
 from .engine import DIVERGED_LOSS, N_CHECKPOINTS, STATS_COLUMNS, checkpoint_steps
 from .settings import Settings
 
@@ -292,11 +292,12 @@ class _RunRecorder(engine.Recorder):
             running=[(mu[0], var[0]) for mu, var in stack.now.running],
             population=self.population,
             dataset=stack.datasets[0],
-            diverged=_message(stack.divergence[0]),
+            diverged=_message(stack.divergence[0], s.use_bn),
         )
 
 
-def _message(d: engine.Divergence | None) -> str | None:
+def _message(d: engine.Divergence | None, use_bn: bool) -> str | None:
+    """What to tell the user when training stopped early; ε is a remedy only with BN on."""
     if d is None:
         return None
     if d.loss is None:
@@ -305,8 +306,9 @@ def _message(d: engine.Divergence | None) -> str | None:
             "Lower the learning rate; the charts show the steps before."
         )
     return (
-        f"Training diverged at step {d.step}: the loss became {d.loss:.3g}. "
-        "Lower the learning rate (or raise ε); the charts show the steps before."
+        f"Training diverged at step {d.step}: the loss became {fmt.number(d.loss)}. "
+        + ("Lower the learning rate (or raise ε)" if use_bn else "Lower the learning rate")
+        + "; the charts show the steps before."
     )
 
 

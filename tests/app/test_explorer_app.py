@@ -209,7 +209,8 @@ def test_turning_bn_off_shows_z_only_and_no_statistics():
     assert not at.exception
     movie = figure(at, "movie")
     assert [t["type"] for t in movie["data"]].count("bar") == 1
-    assert any("Batch Norm is off" in i.value for i in at.info)
+    off = next(i.value for i in at.info if "Batch Norm is off" in i.value)
+    assert "A = g(Z)" in off and "Z = W·A + b" in off, "b enters Z, not the activation's argument"
     assert qp(at)["use_bn"] == "0"
 
 
@@ -343,3 +344,10 @@ def test_permalink_reproduces_the_view_and_the_numbers():
     assert summary(again) == summary(at)
     assert counter(again) == counter(at)
     assert player(again, "movie")["active"] == 3
+
+
+def test_the_ewa_step_writes_both_averaged_values_in_parentheses():
+    """``0.9 · (−0.0996)``, never ``0.9 ·− 0.0996``: a negative previous estimate keeps its sign."""
+    at = app()
+    step = next(e.value for e in at.latex if r"\cdot (" in e.value and r"\leftarrow" not in e.value)
+    assert step.count(r"\cdot (") == 2, step

@@ -109,6 +109,7 @@ def test_histograms_and_percentiles_match_numpy_at_the_last_checkpoint(default_r
 def test_a_diverging_learning_rate_stops_with_a_message_and_keeps_the_steps_before(changes):
     run = train(Settings(**changes))
     assert run.diverged is not None and "Lower the learning rate" in run.diverged
+    assert ("ε" in run.diverged) == run.settings.use_bn, "ε is a remedy only with BN on"
     assert 0 < run.steps_done < 500
     assert np.all(np.isfinite(run.loss))
     assert np.all(np.isfinite(run.curves["loss"].iloc[1:]))

@@ -130,7 +130,7 @@ def _math_histograms(run: Run, n: numbers.UnitNumbers, unit: int, layer: int) ->
                    f"{n.step} (training itself uses mini-batches of m = {run.settings.batch_size}).")
     if len(run.quantities) == 1:
         with cols[1]:
-            st.info("Batch Norm is off: Z goes straight into the activation, A = g(Z + b). "
+            st.info("Batch Norm is off: Z = W·A + b goes straight into the activation, A = g(Z). "
                     "Switch **Batch Norm** on in the sidebar to see Z_norm and Z̃.")
         return
     with cols[1]:
@@ -162,7 +162,7 @@ def _math_stats(s: numbers.StatNumbers) -> None:
     st.latex(r"\small v_\mu \leftarrow \text{decay}\cdot v_\mu + (1-\text{decay})\,\mu_B")
     if s.mu_B is not None:
         prev = tex(s.prev_mu) if s.prev_mu is not None else r"v_\mu^{\{t-1\}}"
-        st.latex(rf"\small {tex(s.run_mu)} = {tex(d)}\cdot {prev} + {tex(w)}\cdot ({tex(s.mu_B)})")
+        st.latex(rf"\small {tex(s.run_mu)} = {tex(d)}\cdot ({prev}) + {tex(w)}\cdot ({tex(s.mu_B)})")
         st.latex(r"\small \hat v_\mu = \frac{v_\mu}{1-\text{decay}^{\,t}} = "
                  rf"\frac{{{tex(s.run_mu)}}}{{1-{tex(d)}^{{{t}}}}} = {tex(s.cor_mu)}")
         st.latex(rf"\small v_{{\sigma^2}} = {tex(s.run_var)},\quad "
