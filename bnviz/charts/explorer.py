@@ -435,17 +435,35 @@ def accuracy_table(run: Run, k: int | None = None) -> pd.DataFrame:
     """Test accuracy in inference mode for each choice of statistics.
 
     Columns: ``statistics`` (plain words), ``after training`` and, when ``k`` is given,
-    ``at step <t>``. Accuracies are fractions in [0, 1].
+    ``at step <t>``. Accuracies are fractions in [0, 1]; NaN where the statistics are not
+    defined yet (:data:`UNDEFINED_AT_STEP_0`).
     """
     c = run.curves
     rows = []
     for which, label in STATS_LABELS.items():
-        col = f"test_acc_{which}"
-        row = {"statistics": label, "after training": float(c[col].iloc[-1])}
+        row = {"statistics": label, "after training": _defined(run, which, len(c) - 1)}
         if k is not None:
-            row[f"at step {int(c['step'].iloc[k])}"] = float(c[col].iloc[k])
+            row[f"at step {int(c['step'].iloc[k])}"] = _defined(run, which, k)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# At step 0 nothing has been averaged: the running estimates are v₀ = 0, so inference would
+# normalize with μ = 0, σ² = 0, i.e. z_norm = z/√ε, and bias correction divides by
+# 1 − decay⁰ = 0. An accuracy measured that way is a number nobody should read.
+UNDEFINED_AT_STEP_0 = ("running", "corrected")
+UNDEFINED_WHY = (
+    "At step 0 nothing has been averaged yet: the running estimates are v₀ = 0 (so "
+    "z_norm = z/√ε) and bias correction would divide by 1 − decay⁰ = 0."
+)
+
+
+def _defined(run: Run, which: str, k: int) -> float:
+    """Checkpoint k's test accuracy with ``which`` statistics, NaN where they are undefined."""
+    c = run.curves
+    if run.settings.use_bn and which in UNDEFINED_AT_STEP_0 and int(c["step"].iloc[k]) == 0:
+        return float("nan")
+    return float(c[f"test_acc_{which}"].iloc[k])
 
 
 def curves_table(bn_run: Run, plain_run: Run) -> pd.DataFrame:

@@ -351,3 +351,15 @@ def test_the_ewa_step_writes_both_averaged_values_in_parentheses():
     at = app()
     step = next(e.value for e in at.latex if r"\cdot (" in e.value and r"\leftarrow" not in e.value)
     assert step.count(r"\cdot (") == 2, step
+
+
+def test_reset_shows_step_0_accuracy_with_running_statistics_as_a_dash():
+    at = app()
+    at.button(key="v_reset").click().run()
+    table = at.dataframe[0].value
+    col = next(c for c in table.columns if c.startswith("at step"))
+    assert col == "at step 0"
+    shown = dict(zip(table["statistics"], table[col]))
+    assert shown["running EWA (raw)"] == "–" and shown["running EWA, bias-corrected"] == "–"
+    assert shown["population (whole training set)"].endswith("%")
+    assert all(v.endswith("%") for v in table["after training"])

@@ -215,3 +215,16 @@ def test_the_three_histograms_of_one_unit_have_the_same_counts(runs):
                 gamma = float(rec.gamma[k, unit])
                 moved = np.abs(z_norm - z).sum() + np.abs(z_tilde - (z if gamma >= 0 else z[::-1])).sum()
                 assert moved <= 4, (unit, k)  # a value on a bin edge may land on either side
+
+
+def test_step_0_accuracy_with_running_statistics_is_undefined(runs):
+    """v₀ = 0 at step 0: the running and corrected accuracies are not numbers to read."""
+    run, plain = runs
+    acc = charts.accuracy_table(run, 0).set_index("statistics")
+    at0 = acc["at step 0"]
+    assert np.isnan(at0[charts.STATS_LABELS["running"]]) and np.isnan(at0[charts.STATS_LABELS["corrected"]])
+    assert at0[charts.STATS_LABELS["population"]] == run.curves["test_acc_population"].iloc[0]
+    assert not acc["after training"].isna().any()
+    assert not charts.accuracy_table(run, 1)["at step 1"].isna().any()
+    no_bn = charts.accuracy_table(plain, 0).iloc[:, 1:]
+    assert not no_bn.isna().any().any(), "no BN: no statistics to wait for"

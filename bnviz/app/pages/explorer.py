@@ -278,10 +278,15 @@ def unit_view(run: Run) -> None:
     with tab:
         table = charts.accuracy_table(run, k)
         chosen = "running EWA, bias-corrected" if s.bias_correction else "running EWA (raw)"
+        values = [col for col in table.columns if col != "statistics"]
+        undefined = table[values].isna().any()
         st.dataframe(
-            table, hide_index=True, width="stretch",
-            column_config={col: st.column_config.NumberColumn(format="percent")
-                           for col in table.columns if col != "statistics"},
+            table.assign(**{col: table[col].map(lambda v: "–" if v != v else fmt.percent(v))
+                            for col in values}),
+            hide_index=True, width="stretch",
+            column_config={col: st.column_config.TextColumn(
+                               col, help=charts.UNDEFINED_WHY if undefined[col] else None)
+                           for col in values},
         )  # fmt: skip
         st.caption(f"Test accuracy in inference mode with each choice of statistics. "
                    f"The curves below use “{chosen}” (the bias-correction switch).")
