@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import time
 
+import pandas as pd
 import streamlit as st
 
 from bnviz import Settings, fmt
@@ -281,7 +282,7 @@ def unit_view(run: Run) -> None:
         values = [col for col in table.columns if col != "statistics"]
         undefined = table[values].isna().any()
         st.dataframe(
-            table.assign(**{col: table[col].map(lambda v: "–" if v != v else fmt.percent(v))
+            table.assign(**{col: table[col].map(lambda v: "–" if pd.isna(v) else fmt.percent(v))
                             for col in values}),
             hide_index=True, width="stretch",
             column_config={col: st.column_config.TextColumn(
