@@ -3,6 +3,8 @@
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
+from bnviz.app import lesson
+
 
 @st.cache_resource
 def one_blas_thread() -> None:
@@ -78,4 +80,9 @@ teaching = [
         url_path="conventions",
     ),
 ]
-st.navigation({"Explore": explore, "Teaching views": teaching}).run()
+teach = [st.Page(f"{PAGES}/lesson.py", title="Lessons", icon=":material/school:", url_path="lesson")]
+page = st.navigation({"Explore": explore, "Teaching views": teaching, "Teach": teach})
+lesson.presenter()  # ?present=1: no sidebar, larger text
+lesson.bar()  # the lesson step the URL names, above its page
+lesson.collector(page.url_path)
+page.run()

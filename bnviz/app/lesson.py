@@ -1,0 +1,160 @@
+"""A lesson in the app: the bar above a lesson step's page, and "add this view to my lesson".
+
+A lesson step opens its page with ``lesson=<name>&step=<n>`` added to the view's query
+(``bnviz.lessons.step_url``). :func:`bar`, drawn by ``app.py`` above every page, shows
+that step's title, narration, question and control, with Previous / Next links to the
+neighbouring steps' URLs. They are plain links, so each step starts from its own URL as
+a copied link would, and → / ← press them (:data:`KEYS`). :func:`collector` keeps the
+views a teacher adds in this session, for the lesson page to download as a lesson file.
+"""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import urlencode
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from .. import lessons
+
+COLLECTED = "lesson_collected"  # session key: the views added with "add this view"
+# → / ← follow the lesson bar's Next / Previous links and Space plays / pauses the
+# histograms, unless the focus is in a text box, a slider or a select (whose keys must
+# keep working). The listener is put on the page once (the iframe of this snippet is on
+# the same origin as the app).
+KEYS = """<script>
+const doc = window.parent.document;
+if (!doc.bnvizLessonKeys) {
+  doc.bnvizLessonKeys = true;
+  doc.addEventListener("keydown", (e) => {
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    const el = doc.activeElement;
+    const tag = el ? el.tagName : "";
+    if (["INPUT", "TEXTAREA", "SELECT"].includes(tag) || (el && el.getAttribute("role") === "slider")) return;
+    if (e.key === " " && !["BUTTON", "A"].includes(tag)) {
+      // Space: Play / Pause of the first chart with a player (its iframe is same-origin)
+      for (const frame of doc.querySelectorAll("iframe")) {
+        const play = frame.contentDocument && frame.contentDocument.getElementById("play");
+        if (play && !play.closest("[hidden]")) { e.preventDefault(); play.click(); return; }
+      }
+      return;
+    }
+    const which = {ArrowRight: "next", ArrowLeft: "previous"}[e.key];
+    const link = which && doc.querySelector(`a[data-lesson-nav="${which}"]`);
+    if (link) { e.preventDefault(); link.click(); }
+  });
+}
+</script>"""
+
+
+PRESENT_PARAM = "present"
+# Presenter mode: no sidebar (nor its open/close control), larger text for a projector.
+PRESENT_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"]
+  {display: none !important;}
+[data-testid="stMainBlockContainer"] {font-size: 1.15rem; max-width: 100% !important;}
+</style>"""
+
+
+def presenting() -> bool:
+    """``?present=1`` (or true / yes / on) in the URL."""
+    return str(st.query_params.get(PRESENT_PARAM, "")).strip().lower() in ("1", "true", "yes", "on")
+
+
+def presenter() -> None:
+    """Presenter mode's page chrome, and the sidebar's switch into it."""
+    if presenting():
+        st.markdown(PRESENT_CSS, unsafe_allow_html=True)
+        off = {k: v for k, v in st.query_params.to_dict().items() if k != PRESENT_PARAM}
+        # a link relative to this page: the same path, the query without present
+        href = "?" + html.escape(urlencode(off))
+        st.markdown(f'<div style="text-align:right;font-size:0.85rem"><a href="{href}" '
+                    'target="_self">Leave presenter mode</a></div>',
+                    unsafe_allow_html=True)
+        components.html(KEYS, height=0)
+        return
+    if st.sidebar.button("Presenter mode", icon=":material/co_present:", key="present_on",
+                         help="Hide this sidebar and enlarge the text for a projector "
+                              "(?present=1 in the link)."):
+        st.query_params[PRESENT_PARAM] = "1"
+        st.rerun()
+
+
+def current() -> tuple[lessons.Lesson, int] | str | None:
+    """The lesson and step index the URL names; a message when it names a broken one."""
+    q = st.query_params
+    if lessons.LESSON_PARAM not in q:
+        return None
+    name = str(q[lessons.LESSON_PARAM])
+    try:
+        lesson = lessons.load(name)
+    except lessons.LessonError as err:
+        return str(err)
+    raw = str(q.get(lessons.STEP_PARAM, "1"))
+    n = int(raw) if raw.isdigit() else 1
+    return lesson, min(max(n, 1), len(lesson.steps)) - 1
+
+
+def _nav_link(href: str | None, text: str, which: str) -> str:
+    if href is None:
+        return f'<span class="bnviz-lesson-nav off" aria-disabled="true">{text}</span>'
+    return (f'<a class="bnviz-lesson-nav" data-lesson-nav="{which}" href="{html.escape(href)}" '
+            f'target="_self">{text}</a>')
+
+
+CSS = """<style>
+.bnviz-lesson {border-left: 4px solid #0072B2; padding: 0.4rem 0.9rem; margin-bottom: 0.5rem;
+  background: rgba(0, 114, 178, 0.08); border-radius: 0.4rem;}
+.bnviz-lesson .where {font-size: 0.9rem; opacity: 0.8;}
+.bnviz-lesson h3 {margin: 0.1rem 0 0.3rem 0; padding: 0;}
+.bnviz-lesson p {margin: 0.2rem 0;}
+.bnviz-lesson-navs {display: flex; gap: 0.6rem; margin-top: 0.4rem;}
+.bnviz-lesson-nav {display: inline-block; padding: 0.25rem 0.8rem; border: 1px solid currentColor;
+  border-radius: 0.4rem; text-decoration: none !important; white-space: nowrap;}
+.bnviz-lesson-nav.off {opacity: 0.4;}
+</style>"""
+
+
+def bar() -> None:
+    """The lesson step the URL names, above the page: nothing when the URL names none."""
+    found = current()
+    if found is None:
+        return
+    if isinstance(found, str):
+        st.warning(f"This link names a lesson that cannot be shown: {found}", icon=":material/school:")
+        return
+    lesson, i = found
+    step = lesson.steps[i]
+    prev = lessons.step_url(lesson, i - 1) if i > 0 else None
+    nxt = lessons.step_url(lesson, i + 1) if i + 1 < len(lesson.steps) else None
+    control = f"<p><b>Move:</b> {html.escape(step.control)}</p>" if step.control else ""
+    st.markdown(
+        CSS + f'<div class="bnviz-lesson" role="region" aria-label="Lesson step">'
+        f'<div class="where">{html.escape(lesson.title)} · step {i + 1} of {len(lesson.steps)}</div>'
+        f"<h3>{html.escape(step.title)}</h3><p>{html.escape(step.text)}</p>"
+        f"<p><b>Ask the class:</b> {html.escape(step.question)}</p>{control}"
+        f'<div class="bnviz-lesson-navs">{_nav_link(prev, "← Previous", "previous")}'
+        f'{_nav_link(nxt, "Next →", "next")}'
+        f'{_nav_link("/lesson?" + urlencode({"name": lesson.name}), "All steps", "index")}</div></div>',
+        unsafe_allow_html=True,
+    )
+    if not presenting():  # presenter() puts the keys on the page already
+        components.html(KEYS, height=0)
+
+
+def collector(page_path: str) -> None:
+    """The sidebar's "add this view to my lesson": the page and its current query."""
+    page = next((name for name, path in lessons.PAGES.items() if path == page_path), None)
+    if page is None:
+        return
+    if st.sidebar.button("Add this view to my lesson", icon=":material/playlist_add:", key="lesson_add",
+                         help="Collect this page with its settings; the Lessons page downloads "
+                              "what you collected as a lesson file."):
+        query = {k: v for k, v in st.query_params.to_dict().items()
+                 if k not in (lessons.LESSON_PARAM, lessons.STEP_PARAM)}
+        st.session_state.setdefault(COLLECTED, []).append(
+            {"page": page, "query": urlencode(query), "title": "", "text": "", "question": ""})
+    n = len(st.session_state.get(COLLECTED, []))
+    if n:
+        st.sidebar.caption(f"{n} view{'s' if n > 1 else ''} collected: see **Lessons**.")
