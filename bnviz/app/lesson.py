@@ -49,11 +49,14 @@ if (!doc.bnvizLessonKeys) {
 
 
 PRESENT_PARAM = "present"
-# Presenter mode: no sidebar (nor its open/close control), larger text for a projector.
+# Presenter mode: no sidebar (nor its open/close control), no toolbar, larger text for a projector.
 PRESENT_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"]
   {display: none !important;}
-[data-testid="stMainBlockContainer"] {font-size: 1.15rem; max-width: 100% !important;}
+[data-testid="stHeader"] {display: none !important;}
+[data-testid="stMainBlockContainer"] {font-size: 1.15rem; max-width: 100% !important;
+  padding-top: 1.2rem !important;}
+.bnviz-leave {position: fixed; top: 0.75rem; right: 4rem; z-index: 1000000; font-size: 0.85rem;}
 </style>"""
 
 
@@ -69,8 +72,7 @@ def presenter() -> None:
         off = {k: v for k, v in st.query_params.to_dict().items() if k != PRESENT_PARAM}
         # a link relative to this page: the same path, the query without present
         href = "?" + html.escape(urlencode(off))
-        st.markdown(f'<div style="text-align:right;font-size:0.85rem"><a href="{href}" '
-                    'target="_self">Leave presenter mode</a></div>',
+        st.markdown(f'<a class="bnviz-leave" href="{href}" target="_self">Leave presenter mode</a>',
                     unsafe_allow_html=True)
         components.html(KEYS, height=0)
         return
@@ -104,13 +106,15 @@ def _nav_link(href: str | None, text: str, which: str) -> str:
 
 
 CSS = """<style>
-.bnviz-lesson {border-left: 4px solid #0072B2; padding: 0.4rem 0.9rem; margin-bottom: 0.5rem;
+.bnviz-lesson {border-left: 4px solid #0072B2; padding: 0.35rem 0.9rem; margin-bottom: 0.4rem;
   background: rgba(0, 114, 178, 0.08); border-radius: 0.4rem;}
+.bnviz-lesson .head {display: flex; justify-content: space-between; align-items: center; gap: 1rem;
+  flex-wrap: wrap;}
 .bnviz-lesson .where {font-size: 0.9rem; opacity: 0.8;}
-.bnviz-lesson h3 {margin: 0.1rem 0 0.3rem 0; padding: 0;}
-.bnviz-lesson p {margin: 0.2rem 0;}
-.bnviz-lesson-navs {display: flex; gap: 0.6rem; margin-top: 0.4rem;}
-.bnviz-lesson-nav {display: inline-block; padding: 0.25rem 0.8rem; border: 1px solid currentColor;
+.bnviz-lesson p {margin: 0.15rem 0;}
+.bnviz-lesson .title {font-size: 1.25rem; font-weight: 700; margin-right: 0.4rem;}
+.bnviz-lesson-navs {display: flex; gap: 0.5rem;}
+.bnviz-lesson-nav {display: inline-block; padding: 0.1rem 0.7rem; border: 1px solid currentColor;
   border-radius: 0.4rem; text-decoration: none !important; white-space: nowrap;}
 .bnviz-lesson-nav.off {opacity: 0.4;}
 </style>"""
@@ -128,15 +132,15 @@ def bar() -> None:
     step = lesson.steps[i]
     prev = lessons.step_url(lesson, i - 1) if i > 0 else None
     nxt = lessons.step_url(lesson, i + 1) if i + 1 < len(lesson.steps) else None
-    control = f"<p><b>Move:</b> {html.escape(step.control)}</p>" if step.control else ""
+    control = f" · <b>Move:</b> {html.escape(step.control)}" if step.control else ""
+    navs = (_nav_link(prev, "← Previous", "previous") + _nav_link(nxt, "Next →", "next")
+            + _nav_link("/lesson?" + urlencode({"name": lesson.name}), "All steps", "index"))
     st.markdown(
         CSS + f'<div class="bnviz-lesson" role="region" aria-label="Lesson step">'
-        f'<div class="where">{html.escape(lesson.title)} · step {i + 1} of {len(lesson.steps)}</div>'
-        f"<h3>{html.escape(step.title)}</h3><p>{html.escape(step.text)}</p>"
-        f"<p><b>Ask the class:</b> {html.escape(step.question)}</p>{control}"
-        f'<div class="bnviz-lesson-navs">{_nav_link(prev, "← Previous", "previous")}'
-        f'{_nav_link(nxt, "Next →", "next")}'
-        f'{_nav_link("/lesson?" + urlencode({"name": lesson.name}), "All steps", "index")}</div></div>',
+        f'<div class="head"><span class="where">{html.escape(lesson.title)} · step {i + 1} of '
+        f'{len(lesson.steps)}</span><span class="bnviz-lesson-navs">{navs}</span></div>'
+        f'<p><span class="title">{html.escape(step.title)}</span> {html.escape(step.text)}</p>'
+        f"<p><b>Ask the class:</b> {html.escape(step.question)}{control}</p></div>",
         unsafe_allow_html=True,
     )
     if not presenting():  # presenter() puts the keys on the page already
