@@ -262,13 +262,6 @@ def report(args: argparse.Namespace, res: Results, memory: MemorySampler, idle_k
               f"({100 * res.client_cpu / max(wall, 1e-9):.0f} % of a core), received "
               f"{res.bytes / 2**20:.0f} MB ({res.bytes / 2**10 / max(actions, 1):.0f} kB per rerun; "
               f"{res.refs} unchanged elements not resent, as for a browser's message cache)")
-    train = "bnviz.app.ui._cached_train"
-    hits = metrics.get(f"cache_lookups_total:{train}:hit", 0)
-    misses = metrics.get(f"cache_lookups_total:{train}:miss", 0)
-    if hits or misses:
-        computed = metrics.get(f"cache_compute_duration_seconds_sum:{train}", 0)
-        print(f"cached_run             {hits:.0f} hits, {misses:.0f} misses ({computed:.0f} s training), "
-              f"{metrics.get(f'cache_memory_bytes:{train}', 0) / 2**20:.0f} MB cached")
     caches = {k.split(":")[1] or "session state": v for k, v in metrics.items()
               if k.startswith("cache_memory_bytes:")}
     if caches:

@@ -34,7 +34,7 @@ training set through the weights, :func:`evaluate` measures every accuracy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -288,8 +288,21 @@ class Recorder:
         pass
 
 
-def train(stack: Stack, recorder: Recorder) -> Stack:
-    """Train every model of ``stack`` for its T steps (or until it stops): THE loop."""
+class Stopped(Exception):
+    """Raised out of :func:`train` when its ``watch`` says the result is no longer wanted."""
+
+
+# Told the step t about to run (1 ... T); returns True to stop the training there.
+Watch = Callable[[int], bool]
+
+
+def train(stack: Stack, recorder: Recorder, watch: Watch | None = None) -> Stack:
+    """Train every model of ``stack`` for its T steps (or until it stops): THE loop.
+
+    ``watch(t)`` is called before each step (a cheap check: a flag in shared memory,
+    e.g. ``bnviz.workers``); when it returns True the loop raises :class:`Stopped`, so
+    nobody computes a result nobody waits for.
+    """
     T, m = stack.settings[0].steps, stack.settings[0].batch_size
     n = stack.X_train.shape[1]
     ckpts = checkpoint_steps(T).tolist()
@@ -299,6 +312,8 @@ def train(stack: Stack, recorder: Recorder) -> Stack:
         recorder.on_checkpoint(0, 0, stack)
         order, pos, k = _epoch(stack, n), 0, 1
         for t in range(1, T + 1):
+            if watch is not None and watch(t):
+                raise Stopped(f"stopped before step {t}")
             if pos + m > n:
                 order, pos = _epoch(stack, n), 0
             loss, taps = _forward_backward(stack, order[:, pos : pos + m])

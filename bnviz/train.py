@@ -312,10 +312,13 @@ def _message(d: engine.Divergence | None, use_bn: bool) -> str | None:
     )
 
 
-def train(settings: Settings, dtype: DTypeLike = np.float64) -> Run:
-    """Train the network ``settings`` describe and record what the app draws."""
+def train(settings: Settings, dtype: DTypeLike = np.float64, watch: engine.Watch | None = None) -> Run:
+    """Train the network ``settings`` describe and record what the app draws.
+
+    ``watch`` (see ``engine.train``) is told the step before each one and may stop the run.
+    """
     settings.validate()
     stack = engine.Stack.create([settings], dtype)
     recorder = _RunRecorder(stack)
-    engine.train(stack, recorder)
+    engine.train(stack, recorder, watch)
     return recorder.run(stack)

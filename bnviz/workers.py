@@ -1,0 +1,386 @@
+"""Training in worker processes, and one run cache for every session and every replica on a host.
+
+A Streamlit server runs every session's script in a thread of one process, so training
+there uses one core however many the machine has, and a run nobody waits for any more
+still trains to its end. :class:`Trainer` moves training out:
+
+- ``submit(settings)`` returns a :class:`Ticket`. The run comes from this process's memory
+  (the last ``MEMORY_ENTRIES`` runs), else from the disk (:class:`DiskCache`: one pickle per
+  run under ``BNVIZ_CACHE_DIR``, shared by the replicas on one host), else from the job
+  already training the same settings (one more waiter), else from a new job.
+- A job trains in a worker process (``ProcessPoolExecutor``, started with ``spawn``,
+  ``BNVIZ_WORKERS`` processes, by default one per core), with BLAS on one thread. Each job
+  has a slot in shared memory: the step it is at (``Ticket.progress``) and a stop flag.
+- ``Ticket.release()``: when the last waiter of an unfinished job lets go, a job not yet
+  started is cancelled and a running one is flagged; ``engine.train`` checks the flag before
+  every step and stops (``bnviz.engine.Stopped``), so abandoned work ends within one step.
+- Every session gets the same Run object: its arrays are made read-only, so no page can
+  change another session's run by accident.
+
+``BNVIZ_WORKERS=0`` trains in the calling thread (no processes), with the same caches.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import multiprocessing as mp
+import os
+import pickle
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from multiprocessing.sharedctypes import RawArray
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .settings import Settings
+from .train import Run, train
+
+MEMORY_ENTRIES = 32  # runs kept in the server process (a few MB each)
+DISK_BYTES = int(os.environ.get("BNVIZ_CACHE_BYTES", 1_000_000_000))  # the disk cache's limit
+SLOTS = 4096  # jobs submitted and not finished at one time, at most
+_CORE = Path(__file__).resolve().parent
+
+
+def _code_version() -> str:
+    """A hash of the core's source: a changed core never reads runs the old one recorded."""
+    h = hashlib.sha256()
+    for path in sorted(_CORE.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+CODE_VERSION = _code_version()
+
+
+def key(settings: Settings) -> str:
+    """The cache key of a run: its canonical settings and the core's code version."""
+    return hashlib.sha256(f"{CODE_VERSION}|{settings.canonical()!r}".encode()).hexdigest()[:32]
+
+
+def worker_count() -> int:
+    """``BNVIZ_WORKERS`` if set (0 = no worker processes), else the cores this process may use."""
+    raw = os.environ.get("BNVIZ_WORKERS", "").strip()
+    if raw:
+        return max(0, int(raw))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def freeze(run: Run) -> Run:
+    """Make every NumPy array the Run holds read-only (shared by every session)."""
+
+    def walk(obj: Any, depth: int = 0) -> None:
+        if depth > 3:
+            return
+        if isinstance(obj, np.ndarray):
+            obj.flags.writeable = False
+        elif isinstance(obj, list | tuple):
+            for x in obj:
+                walk(x, depth + 1)
+        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            for f in dataclasses.fields(obj):
+                walk(getattr(obj, f.name), depth + 1)
+
+    walk(run)
+    return run
+
+
+# --------------------------------------------------------------------------- the disk cache
+
+
+class DiskCache:
+    """Pickled runs under one folder this user owns, at most ``limit`` bytes (oldest go first).
+
+    Files are written under a temporary name and renamed, so a reader never sees half a run,
+    and two replicas writing the same run at once both leave a whole one. A folder owned by
+    another user, or open to others, is not used (unpickling what someone else wrote would
+    run their code): the cache then keeps nothing.
+    """
+
+    def __init__(self, folder: Path | None = None, limit: int = DISK_BYTES) -> None:
+        default = Path(tempfile.gettempdir()) / f"bnviz-runs-{os.getuid()}"
+        self.folder = Path(os.environ.get("BNVIZ_CACHE_DIR", "") or folder or default)
+        self.limit = limit
+        self.usable = self._prepare()
+
+    def _prepare(self) -> bool:
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            st = self.folder.stat()
+        except OSError:
+            return False
+        return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+    def path(self, k: str) -> Path:
+        return self.folder / f"{k}.pkl"
+
+    def read(self, k: str) -> bytes | None:
+        if not self.usable:
+            return None
+        try:
+            blob = self.path(k).read_bytes()
+            os.utime(self.path(k))  # recently used: pruned last
+        except OSError:
+            return None
+        return blob
+
+    def write(self, k: str, blob: bytes) -> None:
+        if not self.usable or len(blob) > self.limit:
+            return
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+            os.replace(tmp, self.path(k))
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            return
+        self.prune()
+
+    def prune(self) -> None:
+        """Delete the least recently used runs until the folder holds at most ``limit`` bytes."""
+        try:
+            entries = [(p.stat().st_mtime, p.stat().st_size, p) for p in self.folder.glob("*.pkl")]
+        except OSError:
+            return
+        total = sum(size for _, size, _ in entries)
+        for _, size, p in sorted(entries):
+            if total <= self.limit:
+                break
+            with contextlib.suppress(OSError):
+                p.unlink()
+                total -= size
+
+
+# --------------------------------------------------------------------------- the worker side
+
+_progress: Any = None  # RawArray('d', SLOTS): the step each job is at (set in each worker)
+_stop: Any = None  # RawArray('b', SLOTS): 1 = nobody waits for this job any more
+
+
+def _init_worker(progress: Any, stop: Any) -> None:
+    global _progress, _stop
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")  # one core per worker: the pool is sized to the cores
+    _progress, _stop = progress, stop
+
+
+def _train_blob(settings: Settings, slot: int, folder: str | None, limit: int) -> bytes:
+    """In a worker: train, store the pickled Run on the disk, return the pickle."""
+    progress, stop = _progress, _stop
+
+    def watch(t: int) -> bool:
+        progress[slot] = t - 1
+        return bool(stop[slot])
+
+    run = train(settings, watch=watch)
+    blob = pickle.dumps(run, protocol=pickle.HIGHEST_PROTOCOL)
+    DiskCache(Path(folder) if folder else None, limit).write(key(settings), blob)
+    return blob
+
+
+# --------------------------------------------------------------------------- the server side
+
+
+class _Job:
+    def __init__(self, k: str, settings: Settings, future: cf.Future, slot: int) -> None:
+        self.key, self.settings, self.future, self.slot = k, settings, future, slot
+        self.waiters = 0
+        self.run: Run | None = None  # unpickled once, by whoever asks first
+        self.lock = threading.Lock()
+
+    def unpickled(self) -> Run:
+        """The job's run (its exception if it failed, e.g. ``engine.Stopped``)."""
+        with self.lock:
+            if self.run is None:
+                self.run = freeze(pickle.loads(self.future.result()))
+            return self.run
+
+
+class Ticket:
+    """One caller's claim on one run: wait for it, read its progress, let it go."""
+
+    def __init__(self, trainer: Trainer, k: str, settings: Settings, run: Run | None = None,
+                 job: _Job | None = None) -> None:
+        self._trainer, self.key, self.settings, self._run, self._job = trainer, k, settings, run, job
+        self._released = False
+
+    def done(self) -> bool:
+        return self._run is not None or self._job is None or self._job.future.done()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait at most ``timeout`` seconds; True when the run is there (or failed)."""
+        if self.done():
+            return True
+        assert self._job is not None
+        cf.wait([self._job.future], timeout)
+        return self.done()
+
+    def progress(self) -> float:
+        """The fraction of the steps trained (1.0 when done)."""
+        if self.done():
+            return 1.0
+        assert self._job is not None
+        return min(1.0, self._trainer.steps_done(self._job.slot) / max(1, self.settings.steps))
+
+    def result(self) -> Run:
+        """The run (waits for it); the job's exception if training failed."""
+        if self._run is None:
+            assert self._job is not None
+            self._run = self._trainer.finish(self._job)
+        return self._run
+
+    def release(self) -> None:
+        """This caller no longer waits: the job stops if nobody else does."""
+        if not self._released:
+            self._released = True
+            if self._job is not None:
+                self._trainer.release(self._job)
+
+
+class Trainer:
+    """Runs trained in worker processes, cached in memory and on disk (see the module doc)."""
+
+    def __init__(self, workers: int | None = None, disk: DiskCache | None = None,
+                 memory_entries: int = MEMORY_ENTRIES) -> None:
+        self.workers = worker_count() if workers is None else workers
+        self.disk = disk if disk is not None else DiskCache()
+        self.memory_entries = memory_entries
+        self._memory: OrderedDict[str, Run] = OrderedDict()
+        self._jobs: dict[str, _Job] = {}
+        self._lock = threading.Lock()
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._progress = RawArray("d", SLOTS)
+        self._stop = RawArray("b", SLOTS)
+        self._free = list(range(SLOTS - 1, -1, -1))
+        self.stats = {"memory": 0, "disk": 0, "joined": 0, "trained": 0, "stopped": 0}
+
+    # the pool, made on first use and again after a worker died
+    def _executor(self) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = cf.ProcessPoolExecutor(
+                self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                initargs=(self._progress, self._stop),
+            )
+        return self._pool
+
+    def warm(self) -> None:
+        """Start the worker processes now (they import NumPy and pandas: about a second)."""
+        if self.workers:
+            pool = self._executor()
+            cf.wait([pool.submit(int) for _ in range(self.workers)])
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def steps_done(self, slot: int) -> float:
+        return float(self._progress[slot])
+
+    def _remember(self, k: str, run: Run) -> Run:
+        self._memory[k] = run
+        self._memory.move_to_end(k)
+        while len(self._memory) > self.memory_entries:
+            self._memory.popitem(last=False)
+        return run
+
+    def submit(self, settings: Settings) -> Ticket:
+        """A ticket for the run of ``settings`` (canonical: see ``Settings.canonical``)."""
+        settings = settings.canonical()
+        settings.validate()  # a bad request fails here, in the caller, with its own message
+        k = key(settings)
+        with self._lock:
+            if k in self._memory:
+                self._memory.move_to_end(k)
+                self.stats["memory"] += 1
+                return Ticket(self, k, settings, run=self._memory[k])
+            job = self._jobs.get(k)
+            if job is not None:
+                job.waiters += 1
+                self.stats["joined"] += 1
+                return Ticket(self, k, settings, job=job)
+        blob = self.disk.read(k)
+        if blob is not None:
+            with contextlib.suppress(Exception):  # a damaged file: train anew
+                run = freeze(pickle.loads(blob))
+                with self._lock:
+                    self.stats["disk"] += 1
+                    return Ticket(self, k, settings, run=self._remember(k, run))
+        if not self.workers:
+            run = freeze(train(settings))
+            self.disk.write(k, pickle.dumps(run, protocol=pickle.HIGHEST_PROTOCOL))
+            with self._lock:
+                self.stats["trained"] += 1
+                return Ticket(self, k, settings, run=self._remember(k, run))
+        with self._lock:
+            job = self._jobs.get(k)  # another thread may have started it meanwhile
+            if job is None:
+                if not self._free:
+                    raise RuntimeError("too many runs are training at once; try again in a moment")
+                slot = self._free.pop()
+                self._progress[slot], self._stop[slot] = 0.0, 0
+                folder = str(self.disk.folder) if self.disk.usable else None
+                try:
+                    future = self._executor().submit(_train_blob, settings, slot, folder, self.disk.limit)
+                except cf.process.BrokenProcessPool:
+                    self._pool = None
+                    future = self._executor().submit(_train_blob, settings, slot, folder, self.disk.limit)
+                job = _Job(k, settings, future, slot)
+                self._jobs[k] = job
+                self.stats["trained"] += 1
+                future.add_done_callback(functools.partial(self._when_done, job))
+            job.waiters += 1
+            return Ticket(self, k, settings, job=job)
+
+    def _when_done(self, job: _Job, _future: cf.Future) -> None:
+        self._done(job)
+
+    def _done(self, job: _Job) -> None:
+        """A job ended (trained, failed or cancelled): free its slot, keep its run."""
+        run = None
+        if not job.future.cancelled() and job.future.exception() is None:
+            with contextlib.suppress(Exception):
+                run = job.unpickled()
+        with self._lock:
+            if self._jobs.get(job.key) is job:
+                del self._jobs[job.key]
+            if run is not None:
+                self._remember(job.key, run)
+            self._free.append(job.slot)
+
+    def finish(self, job: _Job) -> Run:
+        """The run of a job (waits for it)."""
+        return job.unpickled()
+
+    def release(self, job: _Job) -> None:
+        with self._lock:
+            job.waiters -= 1
+            if job.waiters > 0 or job.future.done():
+                return
+            self.stats["stopped"] += 1
+            if not job.future.cancel():
+                self._stop[job.slot] = 1  # running: engine.train stops before its next step
+            if self._jobs.get(job.key) is job:
+                del self._jobs[job.key]  # a later request for the same settings starts afresh
+
+    def runs(self, settings: Iterable[Settings]) -> list[Ticket]:
+        """Tickets for several runs at once: they train side by side on the workers."""
+        return [self.submit(s) for s in settings]
+
+
+__all__ = ["CODE_VERSION", "DiskCache", "Ticket", "Trainer", "freeze", "key", "worker_count"]

@@ -1,0 +1,114 @@
+"""The run cache and the worker processes: the same runs as train(), shared, and stopped
+when nobody waits for them."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from bnviz import engine, workers
+from bnviz.settings import Settings
+from bnviz.train import train
+
+SMALL = Settings(steps=30)
+
+
+def _same_run(a, b) -> None:
+    assert a.curves.equals(b.curves)
+    np.testing.assert_array_equal(a.loss, b.loss)
+    for ra, rb in zip(a.layers, b.layers):
+        np.testing.assert_array_equal(ra.hist_counts, rb.hist_counts)
+
+
+def test_in_process_trainer_caches_in_memory_then_on_disk(tmp_path) -> None:
+    t = workers.Trainer(workers=0, disk=workers.DiskCache(tmp_path))
+    first = t.submit(SMALL).result()
+    _same_run(first, train(SMALL))
+    assert t.submit(SMALL).result() is first
+    assert t.stats["trained"] == 1 and t.stats["memory"] == 1
+    assert len(list(tmp_path.glob("*.pkl"))) == 1
+    again = workers.Trainer(workers=0, disk=workers.DiskCache(tmp_path))  # another replica on the host
+    _same_run(again.submit(SMALL).result(), first)
+    assert again.stats == {**again.stats, "disk": 1, "trained": 0}
+
+
+def test_shared_runs_are_read_only(tmp_path) -> None:
+    run = workers.Trainer(workers=0, disk=workers.DiskCache(tmp_path)).submit(SMALL).result()
+    with pytest.raises(ValueError, match="read-only"):
+        run.layers[0].batch_mu[0, 0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        run.loss[0] = 1.0
+
+
+def test_the_key_follows_canonical_settings() -> None:
+    plain = Settings(use_bn=False, steps=20)
+    assert workers.key(plain.replace(eps=0.1)) == workers.key(plain)  # ε cannot change a no-BN run
+    assert workers.key(Settings(eps=0.1)) != workers.key(Settings())
+
+
+def test_a_folder_others_can_write_to_is_not_used(tmp_path) -> None:
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    os.chmod(open_dir, 0o777)
+    cache = workers.DiskCache(open_dir)
+    assert not cache.usable
+    cache.write("k", b"x")
+    assert cache.read("k") is None and not list(open_dir.iterdir())
+
+
+def test_the_disk_cache_keeps_at_most_its_limit(tmp_path) -> None:
+    cache = workers.DiskCache(tmp_path, limit=2500)
+    for i in range(5):
+        cache.write(f"k{i}", bytes(1000))
+        os.utime(cache.path(f"k{i}"), (i, i))  # k0 oldest
+    assert sorted(p.stem for p in tmp_path.glob("*.pkl")) == ["k3", "k4"]
+
+
+def test_a_damaged_cache_file_is_trained_anew(tmp_path) -> None:
+    cache = workers.DiskCache(tmp_path)
+    cache.write(workers.key(SMALL), b"not a pickle")
+    t = workers.Trainer(workers=0, disk=cache)
+    _same_run(t.submit(SMALL).result(), train(SMALL))
+    assert t.stats["trained"] == 1
+    assert pickle.loads(cache.read(workers.key(SMALL)) or b"") is not None
+
+
+def test_worker_processes_train_the_same_runs_and_share_one_job(tmp_path) -> None:
+    t = workers.Trainer(workers=2, disk=workers.DiskCache(tmp_path))
+    try:
+        a, b = t.submit(SMALL), t.submit(SMALL)  # the second joins the first's job
+        other = t.submit(SMALL.replace(seed=1))
+        _same_run(a.result(), train(SMALL))
+        assert b.result() is a.result()
+        _same_run(other.result(), train(SMALL.replace(seed=1)))
+        assert t.stats["trained"] == 2 and t.stats["joined"] == 1
+        for tk in (a, b, other):
+            tk.release()
+        assert t.stats["stopped"] == 0  # finished jobs are not stopped
+    finally:
+        t.shutdown()
+
+
+def test_a_run_nobody_waits_for_stops_training(tmp_path) -> None:
+    long = Settings(dataset="digits", width=64, depth=2, steps=5000, batch_size=64)
+    t = workers.Trainer(workers=1, disk=workers.DiskCache(tmp_path))
+    try:
+        t.warm()
+        ticket = t.submit(long)
+        while ticket.progress() == 0.0:  # wait until it is training (not merely queued)
+            ticket.wait(0.05)
+        job = ticket._job
+        assert job is not None
+        ticket.release()
+        with pytest.raises(engine.Stopped):
+            job.future.result(timeout=120)
+        assert t.stats["stopped"] == 1
+        assert not list(tmp_path.glob("*.pkl"))  # nothing half-trained is cached
+        # the same settings asked for again start a new job, which trains to the end
+        again = t.submit(long.replace(steps=40))
+        _same_run(again.result(), train(long.replace(steps=40)))
+    finally:
+        t.shutdown()
