@@ -79,6 +79,12 @@ teaching = [
         icon=":material/translate:",
         url_path="conventions",
     ),
+    st.Page(
+        f"{PAGES}/teach_folding.py",
+        title="7 · BN folded away",
+        icon=":material/compress:",
+        url_path="folding",
+    ),
 ]
 teach = [st.Page(f"{PAGES}/lesson.py", title="Lessons", icon=":material/school:", url_path="lesson")]
 page = st.navigation({"Explore": explore, "Teaching views": teaching, "Teach": teach})

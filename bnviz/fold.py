@@ -19,6 +19,7 @@ Stacked networks (a leading model axis) fold model by model in one pass.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,6 +28,9 @@ from . import nn
 from .bn import Array, inv_sqrt
 
 Stats = Sequence[tuple[NDArray, NDArray]]  # (mu, var) per hidden layer
+
+# The columns of :func:`summary`, in order.
+SUMMARY_COLUMNS = ("unit", "γ", "β", "v_μ", "v_σ²", "γ/√(v_σ² + ε)", "‖W column‖", "‖W′ column‖", "b", "b′")
 
 
 def fold(net: nn.MLP, stats: Stats) -> nn.MLP:
@@ -56,3 +60,68 @@ def max_logit_difference(net: nn.MLP, stats: Stats, folded: nn.MLP, X: Array) ->
     logits, _ = nn.forward(net, X, list(stats))
     logits_folded, _ = nn.forward(folded, X)
     return float(np.max(np.abs(logits - logits_folded)))
+
+
+def summary(net: nn.MLP, stats: Stats, folded: nn.MLP, layer: int, units: int) -> dict[str, NDArray]:
+    """What folding did to the first ``units`` units of hidden layer ``layer`` (0-based).
+
+    One entry per :data:`SUMMARY_COLUMNS` name, each an array over those units: the unit
+    (1-based), its gamma and beta, the statistics folded in (``stats[layer]``), the factor
+    gamma / sqrt(var + eps) that scales its column of W, the Euclidean norm of that column
+    (the unit's incoming weights) in ``net`` and in ``folded``, and its bias in both. For
+    one network (no model axis); a ``pandas.DataFrame`` takes the dict as it is.
+    """
+    if net.lead:
+        raise ValueError(f"summary needs one network, got a stack of shape {net.lead}")
+    if not 0 <= layer < net.depth:
+        raise ValueError(f"layer must be in 0..{net.depth - 1}, got {layer}")
+    n = min(units, net.sizes[layer + 1])
+    dtype = net.theta.dtype
+    mu = np.asarray(stats[layer][0], dtype=dtype)[:n]
+    var = np.asarray(stats[layer][1], dtype=dtype)[:n]
+    gamma = net.gamma[layer][:n]
+    values = (
+        np.arange(1, n + 1),
+        gamma,
+        net.beta[layer][:n],
+        mu,
+        var,
+        gamma * inv_sqrt(var, np.asarray(net.eps, dtype=dtype)),
+        np.linalg.norm(net.W[layer][:, :n], axis=0),
+        np.linalg.norm(folded.W[layer][:, :n], axis=0),
+        net.b[layer][:n],
+        folded.b[layer][:n],
+    )
+    return {name: np.array(v) for name, v in zip(SUMMARY_COLUMNS, values)}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The BN network inferring with fixed statistics beside its folded plain network, on X, y."""
+
+    max_difference: float  # max |logit difference| over every example and class
+    bn_accuracy: float  # share of examples the BN network classifies right
+    folded_accuracy: float  # the same for the folded network
+    disagreements: int  # examples the two classify differently
+    examples: int
+
+
+def compare(net: nn.MLP, stats: Stats, folded: nn.MLP, X: Array, y: NDArray) -> Comparison:
+    """:func:`max_logit_difference` and the accuracy of both networks on the labelled set X, y."""
+    X = np.asarray(X, dtype=net.theta.dtype)
+    bn_pred = nn.predict(net, X, list(stats))
+    folded_pred = nn.predict(folded, X, None)
+    return Comparison(
+        max_difference=max_logit_difference(net, stats, folded, X),
+        bn_accuracy=float(np.mean(bn_pred == y)),
+        folded_accuracy=float(np.mean(folded_pred == y)),
+        disagreements=int(np.sum(bn_pred != folded_pred)),
+        examples=len(y),
+    )
+
+
+def inference_numbers(net: nn.MLP) -> int:
+    """How many numbers one network keeps to infer: its weights W and biases b, and with BN
+    also gamma, beta and the fixed mu and var of every hidden unit."""
+    hidden = sum(net.sizes[1:-1])
+    return int(net.theta.shape[-1]) + (2 * hidden if net.use_bn else 0)

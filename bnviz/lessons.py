@@ -43,6 +43,7 @@ PAGES = {
     "noise": "noise",
     "test-time": "test-time",
     "conventions": "conventions",
+    "folding": "folding",
 }
 LESSON_KEYS = {"title", "description", "steps"}
 STEP_KEYS = {"page", "query", "title", "text", "question", "control"}

@@ -113,3 +113,60 @@ def test_fold_needs_bn_and_one_statistic_per_layer(moons_run):
         fold.fold(plain, [(np.zeros(4), np.ones(4))])
     with pytest.raises(ValueError, match="one \\(mu, var\\) per hidden layer: 3, got 2"):
         fold.fold(moons_run.net, moons_run.running[:2])
+
+
+def test_the_summary_is_the_folding_formula_unit_by_unit(moons_run):
+    stats = moons_run.inference_stats("corrected")
+    assert stats is not None
+    net = moons_run.net
+    folded = fold.fold(net, stats)
+    layer, units = 1, 5
+    table = fold.summary(net, stats, folded, layer, units)
+    assert tuple(table) == fold.SUMMARY_COLUMNS
+    assert all(len(v) == units for v in table.values())
+    np.testing.assert_array_equal(table["unit"], [1, 2, 3, 4, 5])
+    mu, var = stats[layer]
+    np.testing.assert_array_equal(table["v_μ"], mu[:units])
+    np.testing.assert_array_equal(table["v_σ²"], var[:units])
+    scale = net.gamma[layer][:units] / np.sqrt(var[:units] + net.eps)
+    np.testing.assert_allclose(table["γ/√(v_σ² + ε)"], scale, rtol=1e-14)
+    # W' = scale * W column by column, so the column norms scale by |scale|
+    np.testing.assert_allclose(table["‖W′ column‖"], np.abs(scale) * table["‖W column‖"], rtol=1e-12)
+    for j in range(units):
+        assert table["‖W column‖"][j] == pytest.approx(np.sqrt(np.sum(net.W[layer][:, j] ** 2)), rel=1e-14)
+    np.testing.assert_allclose(
+        table["b′"], scale * (net.b[layer][:units] - mu[:units]) + net.beta[layer][:units], rtol=1e-12
+    )
+    np.testing.assert_array_equal(table["b"], net.b[layer][:units])
+    # a layer narrower than asked: all its units
+    assert len(fold.summary(net, stats, folded, 0, 100)["unit"]) == net.sizes[1]
+    with pytest.raises(ValueError, match=r"layer must be in 0\.\.2"):
+        fold.summary(net, stats, folded, 3, units)
+
+
+def test_the_comparison_counts_what_it_says(moons_run):
+    ds = moons_run.dataset
+    stats = moons_run.inference_stats("running")
+    assert stats is not None
+    folded = fold.fold(moons_run.net, stats)
+    same = fold.compare(moons_run.net, stats, folded, ds.X_test, ds.y_test)
+    assert same.max_difference <= TOL
+    assert same.disagreements == 0 and same.examples == len(ds.y_test)
+    assert same.bn_accuracy == same.folded_accuracy
+    assert same.bn_accuracy == pytest.approx(float(moons_run.curves["test_acc_running"].iloc[-1]))
+    # a folded network of other statistics disagrees, and compare says by how much
+    other = fold.fold(moons_run.net, [(mu + 3.0, var) for mu, var in stats])
+    differ = fold.compare(moons_run.net, stats, other, ds.X_test, ds.y_test)
+    assert differ.max_difference > 1e-3
+    bn_pred = nn.predict(moons_run.net, ds.X_test, list(stats))
+    other_pred = nn.predict(other, ds.X_test, None)
+    assert differ.disagreements == int((bn_pred != other_pred).sum())
+    assert differ.folded_accuracy == pytest.approx(float((other_pred == ds.y_test).mean()))
+
+
+def test_the_folded_network_keeps_fewer_numbers(moons_run):
+    net = moons_run.net
+    folded = fold.fold(net, moons_run.running)
+    hidden = sum(net.sizes[1:-1])
+    assert fold.inference_numbers(folded) == folded.theta.size
+    assert fold.inference_numbers(net) == folded.theta.size + 4 * hidden  # gamma, beta, mu, var

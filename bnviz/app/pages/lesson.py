@@ -27,6 +27,7 @@ FILES = {
     "noise": "teach_noise.py",
     "test-time": "teach_test_time.py",
     "conventions": "teach_conventions.py",
+    "folding": "teach_folding.py",
 }
 PAGES = "bnviz/app/pages"
 
