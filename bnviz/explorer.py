@@ -8,6 +8,20 @@ writes them into its equations, so the two always agree.
 
 ``layer`` is 0-based, ``unit`` is 0-based or ``-1`` for all units pooled, ``k`` is a
 checkpoint index into ``run.ckpt_steps``.
+
+``normalize`` (display only) is the statistics the histograms normalize with
+(:data:`NORMALIZE`): ``"batch"``, the mini-batch the checkpoint's step trained on (its μ_B,
+σ²_B: training mode, exactly as training computed); ``"running"``, the EWA estimates at the
+checkpoint, bias-corrected when ``settings.bias_correction`` is on (test time; not defined at
+step 0, where nothing has been averaged yet); ``"population"``, the whole training set
+through the checkpoint's weights. Without BN nothing keeps running estimates: ``"running"``
+means the population there.
+
+Frame k of the Explorer shows two things: the network at checkpoint k (after step t), whose
+training sample is the background histogram, and the mini-batch of step t as its forward
+pass computed it (:func:`batch_points`), drawn as points. The histograms of Z_norm and Z̃ use
+the checkpoint's γ, β; the points use the γ, β of their forward pass (before step t's
+update): the two differ by one optimizer step.
 """
 
 from __future__ import annotations
@@ -17,21 +31,29 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .train import Run
+from . import bn
+from .train import HIST_BINS, Run
 
 Array = NDArray[np.floating]
+NORMALIZE = ("batch", "running", "population")
+# "All units pooled" draws the shown mini-batch's first rows of every unit, at most this
+# many points in all (the figure sends them once per checkpoint).
+POOLED_POINTS = 128
 
 
 @dataclass(frozen=True)
 class UnitNumbers:
     """The statistics behind the histograms of one checkpoint, for one unit or all pooled.
 
-    ``mu``, ``var`` are the whole training set's statistics of z (the batch the
-    histograms were computed on, ``m`` examples). ``sd_norm`` = √(σ²/(σ²+ε)) is the
-    standard deviation of z_norm; ``implied_mean`` and ``implied_sd`` are what γ and
-    β make of it for z̃ (β and |γ|·sd_norm). Pooled, ``mu`` and ``var`` are the mean
-    and variance of all units' values together, ``gamma`` and ``beta`` the means over
-    units, and the implied values those of all units' z̃ together.
+    ``stats`` is what ``mu`` and ``var`` are (:data:`NORMALIZE`): the shown mini-batch's μ_B,
+    σ²_B over its ``m`` examples; the running estimates (``m``: the mini-batch size they
+    average over); or the whole training set's (``m`` examples). ``defined`` is False for the
+    running estimates at step 0 (then ``mu`` = ``var`` = 0, the starting value v₀).
+    ``sd_norm`` = √(σ²/(σ²+ε)) is the standard deviation of z_norm of the values these
+    statistics describe; ``implied_mean`` and ``implied_sd`` are what the checkpoint's γ and
+    β make of it for z̃ (β and |γ|·sd_norm). Pooled, ``mu`` and ``var`` are the mean and
+    variance of all units' values together, ``gamma`` and ``beta`` the means over units, and
+    the implied values those of all units' z̃ together.
     """
 
     step: int
@@ -45,6 +67,8 @@ class UnitNumbers:
     beta: float
     implied_mean: float
     implied_sd: float
+    stats: str = "batch"
+    defined: bool = True
 
 
 def pooled_mean_var(mu: Array, var: Array) -> tuple[float, float]:
@@ -60,12 +84,62 @@ def pooled_mean_var(mu: Array, var: Array) -> tuple[float, float]:
     return mean, float((var + mu**2).mean() - mean**2)
 
 
-def unit_numbers(run: Run, layer: int, unit: int, k: int) -> UnitNumbers:
+def _normalize(run: Run, normalize: str) -> str:
+    """The statistics ``normalize`` means for this run (without BN: no running estimates)."""
+    if normalize not in NORMALIZE:
+        raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
+    if normalize == "running" and not run.settings.use_bn:
+        return "population"
+    return normalize
+
+
+def statistics(run: Run, layer: int, k: int, normalize: str = "batch") -> tuple[Array, Array, bool]:
+    """Each unit's μ and σ² (float64) that ``normalize`` means at checkpoint ``k``, and
+    whether they are defined (the running estimates are not at step 0: v₀ = 0 stands there)."""
+    mu, var, defined = all_statistics(run, layer, normalize)
+    return mu[k], var[k], bool(defined[k])
+
+
+def all_statistics(
+    run: Run, layer: int, normalize: str = "batch"
+) -> tuple[Array, Array, NDArray[np.bool_]]:
+    """:func:`statistics` of every checkpoint: μ, σ² (n_ckpt, width) and defined (n_ckpt,)."""
+    rec, which = run.layers[layer], _normalize(run, normalize)
+    nk = len(run.ckpt_steps)
+    if which == "batch":
+        return rec.shown_mu.astype(np.float64), rec.shown_var.astype(np.float64), np.ones(nk, bool)
+    if which == "population":
+        return rec.pop_mu.astype(np.float64), rec.pop_var.astype(np.float64), np.ones(nk, bool)
+    mu: Array = rec.ckpt_running_mu.astype(np.float64)
+    var: Array = rec.ckpt_running_var.astype(np.float64)
+    t = run.ckpt_steps.astype(np.int64)[:, None]
+    if run.settings.bias_correction:
+        t1 = np.maximum(t, 1)  # step 0 is not defined either way
+        decay = run.settings.decay
+        mu, var = bn.bias_corrected(mu, decay, t1), bn.bias_corrected(var, decay, t1)
+    return mu, var, t[:, 0] > 0
+
+
+def mean_sd(
+    run: Run, layer: int, unit: int, normalize: str = "batch"
+) -> tuple[Array, Array, NDArray[np.bool_]]:
+    """:class:`UnitNumbers`' ``mu`` and ``sd`` at every checkpoint (n_ckpt,) each, and
+    whether they are defined: the Z panel's marks, all at once."""
+    mu, var, defined = all_statistics(run, layer, normalize)
+    if unit >= 0:
+        m, v = mu[:, unit], var[:, unit]
+    else:  # pooled_mean_var of each checkpoint
+        m = mu.mean(axis=1)
+        v = (var + mu**2).mean(axis=1) - m**2
+    return m, np.sqrt(np.maximum(v, 0.0)), defined
+
+
+def unit_numbers(run: Run, layer: int, unit: int, k: int, normalize: str = "batch") -> UnitNumbers:
     """The numbers the histograms of checkpoint ``k`` show (see :class:`UnitNumbers`)."""
     rec = run.layers[layer]
     eps = float(run.settings.eps)
-    mu_u = rec.pop_mu[k].astype(np.float64)
-    var_u = rec.pop_var[k].astype(np.float64)
+    which = _normalize(run, normalize)
+    mu_u, var_u, defined = statistics(run, layer, k, which)
     vn_u = np.divide(var_u, var_u + eps, out=np.zeros_like(var_u), where=(var_u + eps) > 0)
     g_u = rec.gamma[k].astype(np.float64)
     b_u = rec.beta[k].astype(np.float64)
@@ -81,7 +155,7 @@ def unit_numbers(run: Run, layer: int, unit: int, k: int) -> UnitNumbers:
         zt_mean, zt_var = pooled_mean_var(b_u, g_u**2 * vn_u)
     return UnitNumbers(
         step=int(run.ckpt_steps[k]),
-        m=len(run.dataset.y_train),
+        m=len(run.dataset.y_train) if which == "population" else run.settings.batch_size,
         mu=mu,
         var=max(var, 0.0),
         sd=float(np.sqrt(max(var, 0.0))),
@@ -91,7 +165,164 @@ def unit_numbers(run: Run, layer: int, unit: int, k: int) -> UnitNumbers:
         beta=beta,
         implied_mean=zt_mean,
         implied_sd=float(np.sqrt(max(zt_var, 0.0))),
+        stats=which,
+        defined=defined,
     )
+
+
+# ----------------------------------------------------------------------------- the mini-batch
+
+
+@dataclass(frozen=True)
+class BatchPoints:
+    """The mini-batch a checkpoint shows, normalized with the chosen statistics.
+
+    ``step`` is the training step whose batch it is (0: none was recorded, training stopped
+    at step 1), ``m`` its size; the arrays hold its first examples (``train.BATCH_SHOWN`` at
+    most), one unit's, or pooled the first rows of every unit, unit after unit
+    (:data:`POOLED_POINTS` at most). ``z`` is what the forward pass computed; ``z_norm`` is
+    ``(z - mu)/√(var + ε)`` with ``mu``, ``var`` (each point's unit's) the chosen statistics
+    (with ``"batch"``: the forward pass's own z_norm); ``z_tilde`` = γ·z_norm + β with the γ,
+    β of that forward pass. Both are None without BN, and NaN where the statistics are not
+    defined (``defined`` False).
+    """
+
+    step: int
+    m: int
+    stats: str
+    defined: bool
+    z: Array
+    z_norm: Array | None
+    z_tilde: Array | None
+    mu: Array
+    var: Array
+
+
+def batch_points(run: Run, layer: int, unit: int, k: int, normalize: str = "batch") -> BatchPoints:
+    """The shown mini-batch of checkpoint ``k`` (see :class:`BatchPoints`)."""
+    return all_batch_points(run, layer, unit, normalize)[k]
+
+
+def all_batch_points(run: Run, layer: int, unit: int, normalize: str = "batch") -> list[BatchPoints]:
+    """:func:`batch_points` of every checkpoint (computed together)."""
+    rec, s = run.layers[layer], run.settings
+    which = _normalize(run, normalize)
+    width = rec.shown_mu.shape[1]
+    units = [unit] if unit >= 0 else list(range(width))
+    rows = rec.shown_z_norm.shape[1]
+    if unit < 0:
+        rows = max(1, min(rows, POOLED_POINTS // width))
+    z_norm_b = np.swapaxes(rec.shown_z_norm[:, :rows][:, :, units], 1, 2).astype(np.float64)  # (nk, U, rows)
+    mu_b, var_b = rec.shown_mu[:, units].astype(np.float64), rec.shown_var[:, units].astype(np.float64)
+    z = mu_b[..., None] + z_norm_b * np.sqrt(var_b + s.eps)[..., None]  # the forward pass's z
+    mu_all, var_all, defined = all_statistics(run, layer, which)
+    mu, var = mu_all[:, units], var_all[:, units]
+    nk = len(run.ckpt_steps)
+    steps = run.shown_steps if len(run.shown_steps) == nk else np.zeros(nk, np.int32)
+    flat = z.reshape(nk, -1)
+    if not s.use_bn:
+        return [BatchPoints(int(steps[k]), s.batch_size, which, bool(defined[k]), flat[k], None, None,
+                            mu[k], var[k]) for k in range(nk)]  # fmt: skip
+    z_norm = z_norm_b if which == "batch" else (z - mu[..., None]) * bn.inv_sqrt(var, s.eps)[..., None]
+    gamma = rec.shown_gamma[:, units].astype(np.float64)[..., None]
+    beta = rec.shown_beta[:, units].astype(np.float64)[..., None]
+    z_tilde = (gamma * z_norm + beta).reshape(nk, -1)
+    z_norm = z_norm.reshape(nk, -1)
+    shown = defined & (steps > 0)
+    nan = np.full(flat.shape[1], np.nan)
+    return [BatchPoints(int(steps[k]), s.batch_size, which, bool(shown[k]), flat[k],
+                        z_norm[k] if shown[k] else nan, z_tilde[k] if shown[k] else nan.copy(), mu[k], var[k])
+            for k in range(nk)]  # fmt: skip
+
+
+
+# ----------------------------------------------------------------------------- the histograms
+
+
+def histogram(
+    run: Run, layer: int, unit: int, k: int, q: int, normalize: str = "batch"
+) -> tuple[Array, Array] | None:
+    """Bin edges (HIST_BINS + 1,) and counts (HIST_BINS,) of quantity ``q`` (of
+    ``run.quantities``) of checkpoint ``k``'s training sample, normalized with ``normalize``;
+    None where those statistics are not defined (see :func:`histograms`)."""
+    return histograms(run, layer, unit, q, normalize)[k]
+
+
+def histograms(
+    run: Run, layer: int, unit: int, q: int, normalize: str = "batch"
+) -> list[tuple[Array, Array] | None]:
+    """:func:`histogram` of every checkpoint (computed together).
+
+    Z does not depend on the statistics: its recorded histogram. With the population
+    statistics, the recorded Z_norm and Z̃ histograms. Otherwise, per unit, z_norm = a·z + c
+    is affine in z (a = 1/√(σ² + ε) > 0, and z̃ = γ·z_norm + β, a = γ/√(σ² + ε)), so the Z
+    histogram with its bin edges moved is that unit's histogram exactly (reversed when a < 0;
+    a = 0 puts every value at c, drawn as one narrow bar). Pooled, each unit's moved
+    histogram is spread over HIST_BINS shared bins spanning all of them, its values taken as
+    uniform within each of its own bins: an approximation within one bin width of each unit.
+    """
+    rec = run.layers[layer]
+    nk = len(run.ckpt_steps)
+    if q == 0 or _normalize(run, normalize) == "population":
+        lo, hi = rec.hist_lo[:, q, unit].astype(np.float64), rec.hist_hi[:, q, unit].astype(np.float64)
+        edges = np.linspace(lo, hi, HIST_BINS + 1, axis=1)  # rec.hist_edges of every checkpoint
+        return list(zip(edges, rec.hist_counts[:, q, unit].astype(np.float64)))
+    mu, var, defined = all_statistics(run, layer, normalize)  # (nk, width), (nk,)
+    width = mu.shape[1]
+    a = bn.inv_sqrt(var, run.settings.eps)
+    c = -mu * a
+    if q == 2:
+        gamma, beta = rec.gamma.astype(np.float64), rec.beta.astype(np.float64)
+        a, c = gamma * a, gamma * c + beta
+    lo = rec.hist_lo[:, 0, :width].astype(np.float64)
+    hi = rec.hist_hi[:, 0, :width].astype(np.float64)
+    counts = rec.hist_counts[:, 0, :width].astype(np.float64)  # (nk, width, bins)
+    flip = a < 0
+    new_lo = np.where(flip, a * hi, a * lo) + c
+    step = np.abs(a) * (hi - lo) / HIST_BINS  # bin width after the move
+    counts = np.where(flip[..., None], counts[..., ::-1], counts)
+    if unit >= 0:
+        out: list[tuple[Array, Array] | None] = []
+        for k in range(nk):
+            if step[k, unit] > 0:
+                out.append((new_lo[k, unit] + step[k, unit] * np.arange(HIST_BINS + 1), counts[k, unit]))
+            else:
+                out.append(_spike(float(new_lo[k, unit]), float(counts[k, unit].sum())))
+    else:
+        out = list(_rebin(new_lo, step, counts))
+    return [h if ok else None for h, ok in zip(out, defined)]
+
+
+def _spike(at: float, n: float) -> tuple[Array, Array]:
+    """Every value at ``at``: one narrow bar (1/HIST_BINS wide, or relative for large ``at``)."""
+    w = max(1.0, abs(at)) / HIST_BINS
+    middle = HIST_BINS // 2
+    counts = np.zeros(HIST_BINS)
+    counts[middle] = n
+    return at + w * (np.arange(HIST_BINS + 1) - middle - 0.5), counts
+
+
+def _rebin(lo: Array, step: Array, counts: Array) -> list[tuple[Array, Array]]:
+    """Per checkpoint, unit histograms (nk, U, HIST_BINS) with left edges ``lo`` and bin
+    widths ``step`` (nk, U; 0: every value at ``lo``) summed onto HIST_BINS shared bins: each
+    unit's cumulative count, linear within its own bins, read at the shared edges."""
+    x0, x1 = lo.min(axis=1), (lo + step * HIST_BINS).max(axis=1)
+    flat = ~(x1 > x0)
+    edges = np.linspace(x0, np.where(flat, x0 + 1, x1), HIST_BINS + 1, axis=1)  # (nk, B + 1)
+    zero = np.zeros(counts.shape[:2] + (1,))
+    cum = np.concatenate([zero, np.cumsum(counts, axis=2)], axis=2)  # (nk, U, B + 1)
+    moving = step > 0
+    rel = edges[:, None, :] - lo[..., None]
+    pos = np.divide(rel, step[..., None], out=np.zeros_like(rel), where=moving[..., None])
+    pos = np.clip(pos, 0, HIST_BINS)
+    i = np.minimum(pos.astype(np.int64), HIST_BINS - 1)
+    cdf = np.take_along_axis(cum, i, axis=2) + (pos - i) * np.take_along_axis(counts, i, axis=2)
+    at_once = (rel >= 0) * cum[..., -1:]  # a unit with every value at lo
+    cdf = np.where(moving[..., None], cdf, at_once)
+    cdf[..., -1] = cum[..., -1]  # the last edge closes every unit's histogram
+    pooled = np.diff(cdf.sum(axis=1), axis=1)
+    return [_spike(float(x0[k]), float(counts[k].sum())) if flat[k] else (edges[k], pooled[k])
+            for k in range(len(lo))]  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ running estimates after that step; at each of the ~50 checkpoints it passes the 
 training set through the current weights (BN over that one big batch: the population
 statistics), histograms Z, Z_norm and Z~ per unit, measures accuracy in inference mode
 with each choice of statistics (``engine.evaluate``) and, for 2-D data, the decision
-boundary. Training stops at the first non-finite or exploded loss and says so in
-``Run.diverged``.
+boundary. At each checkpoint it also keeps the mini-batch shown beside those
+histograms (``LayerRecord.shown_*``): the batch the checkpoint's step trained on, as its
+forward pass computed it. Training stops at the first non-finite or exploded loss and says
+so in ``Run.diverged``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ HIST_BINS = 30
 HIST_SAMPLE = 512  # histograms and percentiles use the first 512 training examples at most
 GRID = 32  # decision-boundary resolution for 2-D datasets
 PERCENTILES = (15, 50, 85)
+# The mini-batch kept at each checkpoint: the z_norm of its first BATCH_SHOWN examples (its
+# mu_B and sigma²_B are over all m). z_norm is kept in float16: it is bounded (|z_norm| <=
+# sqrt(m - 1)), so float16's 3 digits are the figure's precision and nothing overflows, and
+# z = mu_B + z_norm * sqrt(sigma²_B + eps) comes back to the same 3 digits. Wide, deep
+# networks keep fewer examples, so these arrays hold at most MAX_BATCH_VALUES values (4 MB).
+# A Run grows by about a fifth at the defaults (1.11 -> 1.33 MB) and by 30 % at width 128 x
+# depth 8 on moons, the widest and deepest run the budget allows (15.4 -> 20.0 MB; measured
+# with `Run.nbytes()`, tests/core/test_minibatch.py keeps it under double).
+BATCH_SHOWN = 64
+MAX_BATCH_VALUES = 2_000_000
 
 __all__ = [
     "DIVERGED_LOSS",
@@ -62,10 +74,20 @@ class LayerRecord:
     hist_lo: NDArray[np.float32]  # (n_ckpt, n_quantities, width + 1) left edge of bin 0
     hist_hi: NDArray[np.float32]  # right edge of the last bin
     percentiles: NDArray[np.float32]  # (n_ckpt, n_quantities, len(PERCENTILES), width)
+    # The mini-batch shown at each checkpoint (see _RunRecorder.on_step): the one step t
+    # trained on, or step 1's at the checkpoint of step 0 (the initial weights normalized it).
+    shown_z_norm: NDArray[np.float16]  # (n_ckpt, rows, width): z_norm of its first rows
+    shown_mu: NDArray[np.float32]  # (n_ckpt, width): mu_B over all m examples (1/m)
+    shown_var: NDArray[np.float32]  # (n_ckpt, width): sigma²_B (1/m)
+    shown_gamma: NDArray[np.float32]  # (n_ckpt, width): the gamma its forward pass used
+    shown_beta: NDArray[np.float32]  # (n_ckpt, width): before that step's update
+    ckpt_running_mu: NDArray[np.float32]  # (n_ckpt, width): EWA at the checkpoint (uncorrected)
+    ckpt_running_var: NDArray[np.float32]
 
     @classmethod
-    def empty(cls, n_rec: int, n_ckpt: int, width: int, nq: int) -> LayerRecord:
-        """Zeros for ``n_rec`` recorded steps, ``n_ckpt`` checkpoints and ``nq`` quantities."""
+    def empty(cls, n_rec: int, n_ckpt: int, width: int, nq: int, rows: int = 0) -> LayerRecord:
+        """Zeros for ``n_rec`` recorded steps, ``n_ckpt`` checkpoints, ``nq`` quantities and
+        ``rows`` examples of each shown mini-batch."""
 
         def zeros(*shape: int) -> NDArray[np.float32]:
             return np.zeros(shape, np.float32)
@@ -83,6 +105,13 @@ class LayerRecord:
             hist_lo=zeros(n_ckpt, nq, width + 1),
             hist_hi=zeros(n_ckpt, nq, width + 1),
             percentiles=zeros(n_ckpt, nq, len(PERCENTILES), width),
+            shown_z_norm=np.zeros((n_ckpt, rows, width), np.float16),
+            shown_mu=zeros(n_ckpt, width),
+            shown_var=zeros(n_ckpt, width),
+            shown_gamma=zeros(n_ckpt, width),
+            shown_beta=zeros(n_ckpt, width),
+            ckpt_running_mu=zeros(n_ckpt, width),
+            ckpt_running_var=zeros(n_ckpt, width),
         )
 
     def trimmed(self, n_rec: int, n_ckpt: int) -> LayerRecord:
@@ -100,6 +129,13 @@ class LayerRecord:
             hist_lo=self.hist_lo[:n_ckpt],
             hist_hi=self.hist_hi[:n_ckpt],
             percentiles=self.percentiles[:n_ckpt],
+            shown_z_norm=self.shown_z_norm[:n_ckpt],
+            shown_mu=self.shown_mu[:n_ckpt],
+            shown_var=self.shown_var[:n_ckpt],
+            shown_gamma=self.shown_gamma[:n_ckpt],
+            shown_beta=self.shown_beta[:n_ckpt],
+            ckpt_running_mu=self.ckpt_running_mu[:n_ckpt],
+            ckpt_running_var=self.ckpt_running_var[:n_ckpt],
         )
 
     def nbytes(self) -> int:
@@ -126,6 +162,9 @@ class Run:
     population: list[tuple[NDArray, NDArray]]  # final population mu, var per layer
     dataset: data.Dataset = field(repr=False)
     diverged: str | None = None  # a sentence for the user, when training stopped early
+    # (n_ckpt,) the step whose mini-batch each checkpoint shows (LayerRecord.shown_*):
+    # t, or 1 at step 0; 0 where none was recorded (training stopped at step 1)
+    shown_steps: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
 
     @property
     def steps_done(self) -> int:
@@ -156,6 +195,7 @@ class Run:
         """Memory held by the recorded arrays (not counting the shared dataset)."""
         total = self.curves.memory_usage(deep=True).sum() + self.loss.nbytes
         total += self.stat_steps.nbytes + self.ckpt_steps.nbytes + self.net.theta.nbytes
+        total += self.shown_steps.nbytes
         total += sum(rec.nbytes() for rec in self.layers)
         if self.boundary is not None:
             total += self.boundary.nbytes
@@ -204,7 +244,13 @@ def _boundary_grid(ds: data.Dataset) -> tuple[NDArray, tuple[float, float, float
 
 
 class _RunRecorder(engine.Recorder):
-    """What the app draws of the one model of a stack (index 0 of every stacked array)."""
+    """What the app draws of the one model of a stack (index 0 of every stacked array).
+
+    The mini-batch shown at checkpoint k (``LayerRecord.shown_*``) is the one step t of that
+    checkpoint trained on, as its forward pass computed it, with the gamma and beta of that
+    pass (before step t's update). The checkpoint of step 0 shows step 1's batch: the batch
+    the initial weights normalized.
+    """
 
     def __init__(self, stack: engine.Stack) -> None:
         s, ds = stack.settings[0], stack.datasets[0]
@@ -215,9 +261,19 @@ class _RunRecorder(engine.Recorder):
         self.ckpt_steps = checkpoint_steps(s.steps)
         self.quantities = ("z", "z_norm", "z_tilde") if s.use_bn else ("z",)
         n_rec, n_ckpt = len(self.stat_steps), len(self.ckpt_steps)
+        fit = MAX_BATCH_VALUES // (n_ckpt * s.width * s.depth)
+        self.rows_shown = max(1, min(s.batch_size, BATCH_SHOWN, fit))
         self.layers = [
-            LayerRecord.empty(n_rec, n_ckpt, s.width, len(self.quantities)) for _ in range(s.depth)
+            LayerRecord.empty(n_rec, n_ckpt, s.width, len(self.quantities), self.rows_shown)
+            for _ in range(s.depth)
         ]
+        # step -> the checkpoints showing its mini-batch: each checkpoint's own step, and
+        # step 1 for the checkpoint of step 0
+        self.shows: dict[int, list[int]] = {}
+        for k, t in enumerate(self.ckpt_steps.tolist()):
+            self.shows.setdefault(max(t, 1), []).append(k)
+        self.shown_steps = np.zeros(n_ckpt, np.int32)
+        self.affine: list[tuple[NDArray, NDArray]] = []  # gamma, beta the next forward pass uses
         self.n_rec = 0  # recorded steps so far
         self.loss = np.zeros(s.steps)
         self.rows: list[dict] = []
@@ -234,6 +290,10 @@ class _RunRecorder(engine.Recorder):
 
     def on_step(self, t: int, loss: NDArray, taps: list[nn.Tap], stack: engine.Stack) -> None:
         self.loss[t - 1] = loss[0]
+        if t in self.shows:
+            self._keep_batch(self.shows[t], t, taps, stack.settings[0].eps)
+        if t + 1 in self.shows:
+            self._keep_affine(stack.net)
         i = self.n_rec
         if not stack.use_bn or i == len(self.stat_steps) or self.stat_steps[i] != t:
             return
@@ -244,8 +304,36 @@ class _RunRecorder(engine.Recorder):
             rec.running_mu[i], rec.running_var[i] = mu, var
         self.n_rec += 1
 
+    def _keep_affine(self, net: nn.MLP) -> None:
+        """Copies of gamma and beta now: the ones the next step's forward pass uses (the
+        taps reach ``on_step`` after the update, and ``Cache.gamma`` is a view of the weights)."""
+        self.affine = [(g[0].copy(), b[0].copy()) for g, b in zip(net.gamma, net.beta)]
+
+    def _keep_batch(self, slots: list[int], t: int, taps: list[nn.Tap], eps: float) -> None:
+        """Step t's mini-batch at checkpoints ``slots``: the z_norm of its first rows exactly
+        as its forward pass computed them (so m = 1 gives exact zeros), mu_B and sigma²_B over
+        all m rows, and the gamma, beta that forward pass used. Without BN: the 1/m mean and
+        variance of z, and the z_norm BN would have computed from them."""
+        rows = self.rows_shown
+        for l, (rec, tap) in enumerate(zip(self.layers, taps)):
+            z = tap.z[0]
+            if tap.cache is not None and tap.z_norm is not None:
+                mu, var, z_norm = tap.cache.mu[0], tap.cache.var[0], tap.z_norm[0, :rows]
+            else:
+                mu, var = z.mean(axis=0), z.var(axis=0)
+                z_norm = (z[:rows] - mu) * bn.inv_sqrt(var, eps)
+            for k in slots:
+                rec.shown_z_norm[k], rec.shown_mu[k], rec.shown_var[k] = z_norm, mu, var
+                if self.affine:
+                    rec.shown_gamma[k], rec.shown_beta[k] = self.affine[l]
+        self.shown_steps[slots] = t
+
     def on_checkpoint(self, k: int, t: int, stack: engine.Stack) -> None:
         net = stack.net
+        if t == 0 and net.use_bn:
+            self._keep_affine(net)  # step 1's forward pass uses the initial gamma, beta
+        for rec, (mu, var) in zip(self.layers, stack.now.running if net.use_bn else []):
+            rec.ckpt_running_mu[k], rec.ckpt_running_var[k] = mu[0], var[0]
         _, taps, population = engine.population(net, stack.X_train)
         if population is not None:
             self.population = [(mu[0].copy(), var[0].copy()) for mu, var in population]
@@ -293,6 +381,7 @@ class _RunRecorder(engine.Recorder):
             population=self.population,
             dataset=stack.datasets[0],
             diverged=_message(stack.divergence[0], s.use_bn),
+            shown_steps=self.shown_steps[:n_ckpt],
         )
 
 

@@ -24,19 +24,37 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .. import fmt
-from ..explorer import UnitNumbers, stat_series, unit_numbers
-from ..train import Run
+from ..explorer import (
+    NORMALIZE,
+    BatchPoints,
+    UnitNumbers,
+    all_batch_points,
+    histograms,
+    mean_sd,
+    stat_series,
+    unit_numbers,
+)
+from ..train import HIST_BINS, Run
 from .style import (
     BATCH,
     BN,
+    BN_SYMBOL,
     CLASS_COLORS,
     CORRECTED,
+    DASH_CORRECTED,
+    DASH_LOSS,
+    DASH_RUNNING,
+    DASH_TEST,
+    DASH_TRAIN,
     FONT,
     HIST,
     IMPLIED,
     MARK,
+    MARKERS_SHOWN,
     PLAIN,
+    PLAIN_SYMBOL,
     POP,
+    POP_SYMBOL,
     RUNNING,
     base_layout,
 )
@@ -101,12 +119,12 @@ def _typed(a: np.ndarray) -> dict[str, str]:
     return {"dtype": a.dtype.str.lstrip("<>|="), "bdata": base64.b64encode(a.tobytes()).decode()}
 
 
-def _bars(run: Run, layer: int, q: int, unit: int, k: int) -> dict[str, Any]:
+def _bars(edges: np.ndarray, counts: np.ndarray) -> dict[str, Any]:
     """One histogram as bars: centre of bin 0, bin width, counts."""
-    rec = run.layers[layer]
-    edges = rec.hist_edges(k, q, unit)
     dx = float(edges[1] - edges[0])
-    return {"x0": float(edges[0]) + dx / 2, "dx": dx, "width": dx, "y": _typed(rec.hist_counts[k, q, unit])}
+    whole = counts.max(initial=0) < 2**16 and np.array_equal(counts, np.round(counts))
+    y = counts.astype(np.uint16) if whole else counts  # one unit's counts: whole numbers, half the bytes
+    return {"x0": float(edges[0]) + dx / 2, "dx": dx, "width": dx, "y": _typed(y)}
 
 
 def _marks(centre: float, spread: float, top: float) -> dict[str, Any]:
@@ -116,13 +134,93 @@ def _marks(centre: float, spread: float, top: float) -> dict[str, Any]:
     return {"x": xs, "y": ys}
 
 
+def _lines(xs: list[float], top: float) -> dict[str, Any]:
+    """Full-height vertical lines at ``xs`` (one line trace)."""
+    return {"x": [v for x in xs for v in (x, x, None)], "y": [v for _ in xs for v in (0, top, None)]}
+
+
+STATS_WORDS = {"batch": "this mini-batch", "running": "running EWA", "population": "population"}
+# The Explorer's "Normalize with" choices (bnviz.explorer.NORMALIZE), as the page names them.
+NORMALIZE_LABELS = {"batch": "this mini-batch (training)", "running": "running EWA (test time)",
+                    "population": "population"}
+
+
 def _panel_titles(run: Run, n: UnitNumbers, unit: int) -> list[str]:
+    """Two lines per panel (its name, then its numbers): one line runs into the next panel's
+    at 150 % browser zoom on a 1280×720 projector, where a panel is about 100 px wide."""
     who = f"unit {unit + 1}" if unit >= 0 else "all units"
-    titles = [f"<b>Z</b> ({who}) · μ = {_fmt(n.mu)}, σ = {_fmt(n.sd)}"]
+    mu, sd = ("μ_B", "σ_B") if n.stats == "batch" else ("μ", "σ")
+    if not n.defined:
+        stats = f"{STATS_WORDS[n.stats]}:<br>undefined at step 0 (v₀ = 0)"
+        return [f"<b>Z</b> ({who})<br>{stats}", "<b>Z_norm</b><br>–", "<b>Z̃</b><br>–"][: len(run.quantities)]
+    titles = [f"<b>Z</b> ({who})<br>{mu} = {_fmt(n.mu)}, {sd} = {_fmt(n.sd)}"]
     if len(run.quantities) > 1:
-        titles.append(f"<b>Z_norm</b> · mean 0, sd = {_fmt(n.sd_norm)}")
-        titles.append(f"<b>Z̃</b> · β = {_fmt(n.implied_mean)}, |γ|·sd = {_fmt(n.implied_sd)}")
+        titles.append(f"<b>Z_norm</b><br>sd = {_fmt(n.sd_norm)}")
+        titles.append(f"<b>Z̃</b><br>β = {_fmt(n.implied_mean)}, |γ|·sd = {_fmt(n.implied_sd)}")
     return titles
+
+
+# The running estimates early in training (or with a slow decay and no bias correction) can
+# normalize far beyond the other statistics: they may widen the shared Z_norm / Z̃ axis by at
+# most this many times its width on either side, so the others stay readable.
+RUNNING_REACH = 1.0
+RUG = 0.08  # the mini-batch's points sit this far below 0, as a share of the panel's height
+
+
+def _span(*arrays: Any) -> tuple[float, float]:
+    """min and max of the finite values of ``arrays`` (inf, -inf if none)."""
+    flat = [np.asarray(a, dtype=np.float64).ravel() for a in arrays]
+    values = np.concatenate(flat) if flat else np.zeros(0)
+    values = values[np.isfinite(values)]
+    return (float(values.min()), float(values.max())) if values.size else (np.inf, -np.inf)
+
+
+class _Views:
+    """Everything the histograms of one (run, layer, unit) show, for every checkpoint and
+    every choice of statistics: the numbers, the points and the histograms (from
+    ``bnviz.explorer``), and the axis ranges that hold all of them."""
+
+    def __init__(self, run: Run, layer: int, unit: int, normalize: str) -> None:
+        nk, nq = len(run.ckpt_steps), len(run.quantities)
+        self.nq = nq
+        self.numbers = [unit_numbers(run, layer, unit, kk, normalize) for kk in range(nk)]
+        self.points: dict[str, list[BatchPoints]] = {}
+        self.hists: dict[str, list[list[tuple[np.ndarray, np.ndarray] | None]]] = {}
+        marks = []
+        for w in NORMALIZE:
+            self.points[w] = all_batch_points(run, layer, unit, w)
+            self.hists[w] = [histograms(run, layer, unit, q, w) for q in range(nq)]
+            mu, sd, defined = mean_sd(run, layer, unit, w)
+            marks += [mu[defined] - sd[defined], mu[defined] + sd[defined]]
+        # Z: its histograms and the batch's z, and every choice's mean ± sd marks
+        z_lo, z_hi = _span([h[0] for h in self.hists["batch"][0] if h is not None],
+                           [p.z for p in self.points["batch"]], *marks)  # fmt: skip
+        self.ranges = [_padded(z_lo, z_hi)]
+        self.tops = [max(float(h[1].max()) for h in self.hists["batch"][0] if h is not None)]
+        if nq > 1:
+            refs = [(-1.0, 1.0)] + [(n.beta - abs(n.gamma), n.beta + abs(n.gamma))
+                                    for n in self.numbers]  # fmt: skip
+            spans = {w: _span(*(h[0] for q in (1, 2) for h in self.hists[w][q] if h is not None),
+                              *(a for p in self.points[w] for a in (p.z_norm, p.z_tilde)))
+                     for w in NORMALIZE}  # fmt: skip
+            lo, hi = _span(refs, spans["batch"], spans["population"])
+            reach = RUNNING_REACH * (hi - lo)
+            r_lo, r_hi = spans["running"]
+            lo, hi = min(lo, max(r_lo, lo - reach)), max(hi, min(r_hi, hi + reach))
+            self.ranges += [_padded(lo, hi)] * 2
+            for q in (1, 2):
+                self.tops.append(max(float(h[1].max()) for w in NORMALIZE for h in self.hists[w][q]
+                                     if h is not None))  # fmt: skip
+        self.tops = [t * 1.08 or 1.0 for t in self.tops]
+
+
+def _padded(lo: float, hi: float) -> list[float]:
+    """An axis range holding [lo, hi], 3 % wider on each side (a unit width if they are equal)."""
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    pad = 0.03 * (hi - lo)
+    return [lo - pad, hi + pad]
+
 
 
 def _png(pixels: np.ndarray) -> str:
@@ -192,69 +290,88 @@ def movie_player(run: Run, k: int) -> dict[str, Any]:
             "prefix": "step ", "interval_ms": PLAY_MS, "label": "Training step shown by the histograms"}
 
 
-def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> go.Figure:
+def movie_figure(run: Run, layer: int, unit: int, k: int, dark: bool = False,
+                 normalize: str = "batch") -> go.Figure:
     """:func:`movie_spec` as a Plotly Figure."""
-    spec = movie_spec(run, layer, unit, k, dark)
+    spec = movie_spec(run, layer, unit, k, dark, normalize)
     return _figure(spec["data"], spec["layout"], spec["frames"])
 
 
-def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> dict[str, Any]:
+def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False,
+               normalize: str = "batch") -> dict[str, Any]:
     """Histograms of Z, Z_norm, Z̃ (and the decision boundary for 2-D data), one
-    animation frame per checkpoint.
+    animation frame per checkpoint, normalized with ``normalize`` (``bnviz.explorer.NORMALIZE``).
+
+    Each frame draws the training sample at that checkpoint as bars and, under them as a
+    rug of ticks, the mini-batch its step trained on (``bnviz.explorer.batch_points``).
+    Each histogram panel marks its mean (solid red) and mean ± one standard deviation:
+    μ, σ of the chosen statistics for Z (μ_B, σ_B of the batch with "batch"); 0, sd_norm
+    for Z_norm; and what γ, β imply for Z̃ (β, |γ|·sd_norm). Grey lines: ±1 on Z_norm, and
+    β, β ± |γ| on Z̃ (per frame, as γ and β train).
+
+    Z_norm and Z̃ share one x-axis, and every axis is fixed over all checkpoints and all
+    choices of statistics (it holds all of them), so γ visibly stretches Z̃, β shifts it, ε
+    narrows Z_norm, and switching the statistics moves the picture, not the axes.
 
     The player under the chart (:func:`movie_player`, drawn by ``bnviz.app.livechart``:
     Play / Pause and a step slider) moves between the frames without a server round
-    trip. Frames carry only what changes (bar heights and positions, the mean ± sd
+    trip. Frames carry only what changes (bar heights and positions, the points' x, the
     lines, the panel titles as text traces, and the boundary as a small PNG in
-    ``layout.images``), so a step is a cheap ``redraw: false`` update.
-    Each histogram panel marks its mean (solid red) and mean ± one standard deviation:
-    μ, σ for Z; 0, sd_norm for Z_norm; and what γ, β imply for Z̃ (β, |γ|·sd_norm).
-    Axes are fixed over all steps so drift in Z and the steadiness of Z_norm are
-    visible. ``k`` is the frame shown first.
+    ``layout.images``), so a step is a cheap ``redraw: false`` update. ``k`` is the frame
+    shown first.
 
     Returned as plain ``data``, ``layout`` and ``frames`` (JSON-ready): the Explorer
     sends it to the browser on every change of the unit, and a ``go.Figure`` of it
     would cost more to build and serialise than the figure itself.
     """
+    if normalize not in NORMALIZE:
+        raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
     nq = len(run.quantities)
-    rec = run.layers[layer]
     nk = len(run.ckpt_steps)
     k = min(max(k, 0), nk - 1)
+    views = _Views(run, layer, unit, normalize)
     has_map = run.boundary is not None and run.boundary_extent is not None
     ncols = nq + (1 if has_map else 0)
     gap = 0.05
     w = (1 - gap * (ncols - 1)) / ncols
     domains = [[i * (w + gap), i * (w + gap) + w] for i in range(ncols)]
     layout = base_layout(MOVIE_HEIGHT)
-    layout["margin"] = {"l": 40, "r": 16, "t": 56, "b": 28}  # the player's bar is under the figure
+    layout["margin"] = {"l": 40, "r": 16, "t": 64, "b": 28}  # the player's bar is under the figure
     layout["showlegend"] = False
     layout["bargap"] = 0.05
 
-    numbers = [unit_numbers(run, layer, unit, kk) for kk in range(nk)]
+    numbers = views.numbers
+    points = views.points[normalize]
     titles = [_panel_titles(run, n, unit) for n in numbers]
+    ink = "#f2f2f2" if dark else "#1a1a1a"
     traces: list[dict[str, Any]] = []
     frame_traces: list[list[dict[str, Any]]] = [[] for _ in range(nk)]
     title_traces: list[dict[str, Any]] = []
     title_frames: list[list[dict[str, Any]]] = [[] for _ in range(nk)]
+    point_traces: list[dict[str, Any]] = []
+    point_frames: list[list[dict[str, Any]]] = [[] for _ in range(nk)]
+    empty = (np.linspace(0.0, 1.0, HIST_BINS + 1), np.zeros(HIST_BINS))
     for q in range(nq):
         ax = "" if q == 0 else str(q + 1)
-        lo = float(rec.hist_lo[:, q, unit].min())
-        hi = float(rec.hist_hi[:, q, unit].max())
-        pad = 0.03 * (hi - lo)
-        top = float(rec.hist_counts[:, q, unit].max()) * 1.08 or 1.0
-        layout[f"xaxis{ax}"] = {"domain": domains[q], "range": [lo - pad, hi + pad], "anchor": f"y{ax}",
-                                "zeroline": False}
-        layout[f"yaxis{ax}"] = {"domain": [0, 1], "range": [0, top], "anchor": f"x{ax}",
+        lo, hi = views.ranges[q]
+        top = views.tops[q]
+        layout[f"xaxis{ax}"] = {"domain": domains[q], "range": [lo, hi], "anchor": f"y{ax}",
+                                "zeroline": False, **({"matches": "x2"} if q == 2 else {})}
+        layout[f"yaxis{ax}"] = {"domain": [0, 1], "range": [-2 * RUG * top, top], "anchor": f"x{ax}",
                                 "showgrid": True}  # no axis title: Plotly draws a figure with one ~2× slower
         for kk in range(nk):
-            n = numbers[kk]
+            n, p = numbers[kk], points[kk]
             centre, spread = [(n.mu, n.sd), (0.0, n.sd_norm), (n.implied_mean, n.implied_sd)][q]
-            frame_traces[kk].append({"type": "bar", **_bars(run, layer, q, unit, kk)})
-            frame_traces[kk].append({"type": "scatter", **_marks(centre, spread, top)})
+            edges, counts = views.hists[normalize][q][kk] or empty
+            frame_traces[kk].append({"type": "bar", **_bars(edges, counts)})
+            marks = _marks(centre, spread, top) if n.defined else {"x": [None], "y": [None]}
+            frame_traces[kk].append({"type": "scatter", **marks})
             title_frames[kk].append({"type": "scatter", "text": [titles[kk][q]]})
+            xs = [p.z, p.z_norm, p.z_tilde][q]
+            point_frames[kk].append({"type": "scatter", "x": _typed(np.asarray(xs, np.float32))})
         traces.append({
             "type": "bar", "xaxis": f"x{ax}", "yaxis": f"y{ax}", "marker": {"color": HIST[q]},
-            "name": run.quantities[q], "hovertemplate": "%{x:.3g}: %{y}<extra></extra>",
+            "name": run.quantities[q], "hovertemplate": "%{x:.3g}: %{y:.0f}<extra></extra>",
             **frame_traces[k][2 * q],
         })  # fmt: skip
         traces.append({
@@ -269,7 +386,30 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> d
             "yaxis": f"y{ax}", "text": [titles[k][q]], "textposition": "top center", "cliponaxis": False,
             "hoverinfo": "skip", "name": "title", "textfont": {"size": FONT},
         })  # fmt: skip
-    traces += title_traces
+        # the mini-batch: one tick per example under the bars (y fixed, frames move x only)
+        n_pts = len(points[k].z)
+        point_traces.append({
+            "type": "scatter", "mode": "markers", "xaxis": f"x{ax}", "yaxis": f"y{ax}",
+            "y": _typed(np.full(n_pts, -RUG * top, np.float32)),
+            "marker": {"symbol": "line-ns-open", "size": 11, "color": ink,
+                       "line": {"width": 1.5, "color": ink}},
+            "name": "mini-batch", "hovertemplate": "%{x:.3g}<extra>mini-batch</extra>",
+            **point_frames[k][q],
+        })  # fmt: skip
+    traces += title_traces + point_traces
+    moving = list(range(len(traces)))  # bars, marks, titles and points
+    line_frames: list[list[dict[str, Any]]] = [[] for _ in range(nk)]
+    if nq > 1:
+        grey = {"mode": "lines", "hoverinfo": "skip", "line": {"color": IMPLIED, "width": 1.2, "dash": "dot"}}
+        traces.append({"type": "scatter", "xaxis": "x2", "yaxis": "y2", "name": "±1",
+                       **grey, **_lines([-1.0, 1.0], views.tops[1])})  # fixed: not in the frames
+        for kk, n in enumerate(numbers):
+            line_frames[kk].append({"type": "scatter",
+                                    **_lines([n.beta - abs(n.gamma), n.beta, n.beta + abs(n.gamma)],
+                                             views.tops[2])})  # fmt: skip
+        moving.append(len(traces))
+        traces.append({"type": "scatter", "xaxis": "x3", "yaxis": "y3", "name": "β, β ± |γ|",
+                       **grey, **line_frames[k][0]})
     annotations: list[dict[str, Any]] = []
     frame_layouts: list[dict[str, Any]] = []
     if has_map:
@@ -304,11 +444,10 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False) -> d
         })  # fmt: skip
     layout["annotations"] = annotations
 
-    moving = list(range(3 * nq))  # bars and mean ± sd lines (2 per panel), then the titles
     frames = []
     for kk in range(nk):
-        frame: dict[str, Any] = {"name": str(kk), "data": frame_traces[kk] + title_frames[kk],
-                                 "traces": moving}
+        data = frame_traces[kk] + title_frames[kk] + point_frames[kk] + line_frames[kk]
+        frame: dict[str, Any] = {"name": str(kk), "data": data, "traces": moving}
         if has_map:
             frame["layout"] = frame_layouts[kk]
         frames.append(frame)
@@ -343,11 +482,12 @@ def _memo(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
 
 
 def curves_figure(bn_run: Run, plain_run: Run, step: int | None = None, chosen_bn: bool = True) -> go.Figure:
-    """Loss and accuracy against step: the BN run (solid) and the no-BN baseline (dashed).
+    """Loss and accuracy against step: the BN run and the no-BN baseline, told apart by
+    colour and by marker (``BN_SYMBOL``, ``PLAIN_SYMBOL``).
 
-    Left: mini-batch loss (mean since the previous checkpoint). Right: train and test
-    accuracy. A vertical line marks ``step``. ``chosen_bn`` says which run the page's
-    settings describe; that one is drawn thicker.
+    Left: mini-batch loss (mean since the previous checkpoint), solid. Right: train
+    accuracy (dashed) and test accuracy (dotted). A vertical line marks ``step``.
+    ``chosen_bn`` says which run the page's settings describe; that one is drawn thicker.
     """
     layout = base_layout(330)
     layout["xaxis"] = {"domain": [0, 0.46], "anchor": "y"}
@@ -359,17 +499,20 @@ def curves_figure(bn_run: Run, plain_run: Run, step: int | None = None, chosen_b
                         "tickformat": ".0%"}  # fmt: skip
     layout["margin"]["t"] = 24
     traces = []
-    for run, name, color, is_bn in ((bn_run, "BN", BN, True), (plain_run, "no BN", PLAIN, False)):
+    runs = ((bn_run, "BN", BN, BN_SYMBOL, True), (plain_run, "no BN", PLAIN, PLAIN_SYMBOL, False))
+    for run, name, color, symbol, is_bn in runs:
         c = run.curves
         wide = 2.6 if is_bn == chosen_bn else 1.6
-        traces.append({"type": "scatter", "x": c["step"], "y": c["loss"], "name": f"{name}: loss",
-                       "line": {"color": color, "width": wide}, "legendgroup": name})
-        traces.append({"type": "scatter", "x": c["step"], "y": c["test_acc"], "name": f"{name}: test acc",
-                       "line": {"color": color, "width": wide}, "xaxis": "x2", "yaxis": "y2",
-                       "legendgroup": name})
-        traces.append({"type": "scatter", "x": c["step"], "y": c["train_acc"], "name": f"{name}: train acc",
-                       "line": {"color": color, "width": 1.2, "dash": "dot"}, "xaxis": "x2", "yaxis": "y2",
-                       "legendgroup": name})
+        # the run by colour and marker, the quantity by dash: every legend sample differs
+        common = {"type": "scatter", "x": c["step"], "mode": "lines+markers", "legendgroup": name,
+                  "marker": {"color": color, "symbol": symbol, "size": 7, "maxdisplayed": MARKERS_SHOWN}}
+        traces.append({**common, "y": c["loss"], "name": f"{name}: loss",
+                       "line": {"color": color, "width": wide, "dash": DASH_LOSS}})
+        traces.append({**common, "y": c["test_acc"], "name": f"{name}: test acc",
+                       "line": {"color": color, "width": wide, "dash": DASH_TEST}, "xaxis": "x2", "yaxis": "y2"})
+        traces.append({**common, "y": c["train_acc"], "name": f"{name}: train acc",
+                       "line": {"color": color, "width": 1.4, "dash": DASH_TRAIN}, "xaxis": "x2",
+                       "yaxis": "y2"})
     if step is not None:
         layout["shapes"] = _step_lines(step)
     layout["legend"] = {"orientation": "h", "y": -0.25, "x": 0}
@@ -389,8 +532,9 @@ def _step_lines(step: int) -> list[dict[str, Any]]:
 
 
 def stats_figure(run: Run, layer: int, unit: int, step: int | None = None) -> go.Figure:
-    """μ and σ² of one unit over training: noisy mini-batch values, the running EWA
-    (raw and bias-corrected) and the population value at each checkpoint.
+    """μ and σ² of one unit over training: noisy mini-batch values (thin, grey), the
+    running EWA (raw: solid; bias-corrected: dashed) and the population value at each
+    checkpoint (markers).
 
     ``unit == -1`` shows the mean over units (``bnviz.explorer.stat_series``). A vertical
     line marks ``step``.
@@ -415,11 +559,12 @@ def stats_figure(run: Run, layer: int, unit: int, step: int | None = None) -> go
             {"type": "scatter", "x": s, "y": batch, "name": "mini-batch μ_B, σ²_B",
              "line": {"color": BATCH, "width": 1}, "legendgroup": "b", **common},
             {"type": "scatter", "x": s, "y": raw, "name": "running EWA (raw)",
-             "line": {"color": RUNNING, "width": 2.2}, "legendgroup": "r", **common},
+             "line": {"color": RUNNING, "width": 2.2, "dash": DASH_RUNNING}, "legendgroup": "r", **common},
             {"type": "scatter", "x": s, "y": cor, "name": "running EWA, bias-corrected",
-             "line": {"color": CORRECTED, "width": 2, "dash": "dash"}, "legendgroup": "c", **common},
+             "line": {"color": CORRECTED, "width": 2, "dash": DASH_CORRECTED}, "legendgroup": "c", **common},
             {"type": "scatter", "x": ser.ckpt_steps, "y": pop, "name": "population (whole training set)",
-             "mode": "markers", "marker": {"color": POP, "size": 5, "symbol": "diamond-open"},
+             "mode": "markers", "marker": {"color": POP, "size": 6, "symbol": POP_SYMBOL,
+                                           "line": {"width": 1.5}},
              "legendgroup": "p", **common},
         ]  # fmt: skip
     if step is not None:

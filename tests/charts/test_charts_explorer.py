@@ -19,7 +19,7 @@ from bnviz.train import train
 
 @pytest.fixture(scope="module")
 def runs():
-    s = Settings(steps=60, width=6)
+    s = Settings(steps=60, width=6, depth=2, activation="relu")  # sure of itself after 60 steps
     return train(s), train(s.replace(use_bn=False))
 
 
@@ -59,13 +59,14 @@ def test_frames_carry_the_panel_titles_of_their_step(runs):
         frame = fig["frames"][k]
         titles = [t["text"][0] for t in frame["data"][6:9]]
         assert titles == charts._panel_titles(run, numbers.unit_numbers(run, 1, 2, k), 2)
-        assert frame["traces"] == list(range(9))
+        # bars, marks, titles, the mini-batch's points, then the β, β ± |γ| lines (±1 is fixed)
+        assert frame["traces"] == [*range(12), 13]
 
 
 def test_movie_bars_are_the_recorded_histogram_counts(runs):
     run, _ = runs
     k, q, unit = 4, 1, 2
-    fig = charts.movie_figure(run, 0, unit, k).to_dict()
+    fig = charts.movie_figure(run, 0, unit, k, normalize="population").to_dict()
     bars = fig["frames"][k]["data"][2 * q]
     assert bars["type"] == "bar"
     np.testing.assert_array_equal(_decode(bars["y"]), run.layers[0].hist_counts[k, q, unit])
@@ -228,3 +229,112 @@ def test_step_0_accuracy_with_running_statistics_is_undefined(runs):
     assert not charts.accuracy_table(run, 1)["at step 1"].isna().any()
     no_bn = charts.accuracy_table(plain, 0).iloc[:, 1:]
     assert not no_bn.isna().any().any(), "no BN: no statistics to wait for"
+
+
+# --------------------------------------------------------------------------- the mini-batch, shared axes
+
+POINTS = (9, 10, 11)  # the mini-batch's points on Z, Z_norm, Z̃
+ONE, AFFINE = 12, 13  # the ±1 lines on Z_norm, the β, β ± |γ| lines on Z̃
+
+
+def _frame_x(fig: dict, kk: int, trace: int) -> np.ndarray:
+    frame = fig["frames"][kk]
+    return _decode(frame["data"][frame["traces"].index(trace)]["x"]).astype(np.float64)
+
+
+@pytest.mark.parametrize("unit", [1, -1])
+def test_z_norm_and_z_tilde_share_one_axis_fixed_over_frames_and_statistics(runs, unit):
+    run, _ = runs
+    specs = {w: charts.movie_spec(run, 1, unit, 3, normalize=w) for w in numbers.NORMALIZE}
+    for w, spec in specs.items():
+        go.Figure(charts.movie_figure(run, 1, unit, 3, normalize=w).to_dict())  # valid Plotly
+        lay = spec["layout"]
+        assert lay["xaxis3"]["matches"] == "x2" and lay["xaxis3"]["range"] == lay["xaxis2"]["range"]
+        assert all("xaxis" not in f.get("layout", {}) for f in spec["frames"]), "frames never move an axis"
+        for ax in ("xaxis", "xaxis2", "yaxis", "yaxis2", "yaxis3"):
+            assert lay[ax]["range"] == specs["batch"]["layout"][ax]["range"], (w, ax)
+    lo, hi = specs["batch"]["layout"]["xaxis2"]["range"]
+    assert lo < -1 and hi > 1
+    for w, spec in specs.items():
+        fig = json.loads(json.dumps(spec))
+        for kk in range(len(run.ckpt_steps)):
+            n = numbers.unit_numbers(run, 1, unit, kk, w)
+            assert lo <= n.beta - abs(n.gamma) and n.beta + abs(n.gamma) <= hi
+            if w != "running":  # the running estimates may reach beyond (RUNNING_REACH)
+                for trace in POINTS[1:]:
+                    x = _frame_x(fig, kk, trace)
+                    assert lo <= x.min() and x.max() <= hi, (w, kk)
+        zlo, zhi = spec["layout"]["xaxis"]["range"]
+        z = np.concatenate([_frame_x(fig, kk, POINTS[0]) for kk in range(len(run.ckpt_steps))])
+        assert zlo <= z.min() and z.max() <= zhi
+
+
+def test_frozen_gamma_3_stretches_the_z_tilde_points_3_times_the_z_norm_points():
+    run = train(Settings(steps=60, width=6, freeze_affine=True, gamma_init=3.0, beta_init=-1.0))
+    for unit in (0, -1):
+        fig = charts.movie_spec(run, 0, unit, 0)
+        for kk in (0, 1, len(run.ckpt_steps) - 1):  # step 0 too
+            zn, zt = _frame_x(fig, kk, POINTS[1]), _frame_x(fig, kk, POINTS[2])
+            assert np.ptp(zn) > 0.5
+            assert np.ptp(zt) == pytest.approx(3 * np.ptp(zn), rel=1e-5)
+            np.testing.assert_allclose(zt, 3 * zn - 1.0, rtol=1e-5, atol=1e-5)
+
+
+def test_reference_lines_at_plus_minus_1_and_beta_plus_minus_gamma(runs):
+    run, _ = runs
+    fig = json.loads(json.dumps(charts.movie_spec(run, 1, 2, 0)))
+    assert fig["data"][ONE]["x"] == [-1.0, -1.0, None, 1.0, 1.0, None] and fig["data"][ONE]["xaxis"] == "x2"
+    assert ONE not in fig["frames"][0]["traces"], "±1 never moves"
+    assert fig["data"][AFFINE]["xaxis"] == "x3"
+    for kk in (0, 9, len(run.ckpt_steps) - 1):
+        n = numbers.unit_numbers(run, 1, 2, kk)
+        xs = fig["frames"][kk]["data"][fig["frames"][kk]["traces"].index(AFFINE)]["x"]
+        g, b = float(run.layers[1].gamma[kk, 2]), float(run.layers[1].beta[kk, 2])
+        assert xs[0::3] == pytest.approx([b - abs(g), b, b + abs(g)])
+        assert (n.gamma, n.beta) == pytest.approx((g, b))
+
+
+def test_the_points_are_the_batch_and_the_z_marks_its_mean_and_sd(runs):
+    run, _ = runs
+    rec, k, unit = run.layers[0], 5, 3
+    fig = json.loads(json.dumps(charts.movie_spec(run, 0, unit, k)))
+    for w in numbers.NORMALIZE:
+        p = numbers.batch_points(run, 0, unit, k, w)
+        assert p.z_norm is not None and p.z_tilde is not None
+        spec = json.loads(json.dumps(charts.movie_spec(run, 0, unit, k, normalize=w)))
+        for trace, values in zip(POINTS, (p.z, p.z_norm, p.z_tilde)):
+            np.testing.assert_allclose(_frame_x(spec, k, trace), values, rtol=1e-6, atol=1e-6)
+    marks = fig["frames"][k]["data"][1]["x"]
+    mu, sd = float(rec.shown_mu[k, unit]), float(np.sqrt(rec.shown_var[k, unit]))
+    assert (marks[0], marks[3], marks[6]) == pytest.approx((mu, mu - sd, mu + sd), rel=1e-5)
+    # the points sit under the bars, in view
+    y = _decode(fig["data"][POINTS[0]]["y"])
+    assert np.all(y < 0) and fig["layout"]["yaxis"]["range"][0] < y.min()
+
+
+def test_a_batch_of_one_puts_every_z_norm_point_at_0_and_z_tilde_at_beta():
+    run = train(Settings(batch_size=1, steps=30, width=4))
+    fig = charts.movie_spec(run, 0, 1, 0)
+    for kk in range(len(run.ckpt_steps)):
+        assert np.all(_frame_x(fig, kk, POINTS[1]) == 0)
+        np.testing.assert_allclose(_frame_x(fig, kk, POINTS[2]), run.layers[0].shown_beta[kk, 1], rtol=1e-6)
+
+
+def test_running_statistics_at_step_0_draw_nothing_and_say_why(runs):
+    run, _ = runs
+    spec = charts.movie_spec(run, 0, 1, 0, normalize="running")
+    go.Figure(charts.movie_figure(run, 0, 1, 0, normalize="running").to_dict())
+    assert np.isnan(_frame_x(spec, 0, POINTS[1])).all() and not np.isnan(_frame_x(spec, 1, POINTS[1])).any()
+    assert "undefined at step 0" in spec["frames"][0]["data"][6]["text"][0]
+    with pytest.raises(ValueError, match="normalize"):
+        charts.movie_spec(run, 0, 1, 0, normalize="mean")
+
+
+def test_with_a_small_batch_the_histograms_move_with_each_batch():
+    """"This mini-batch": the training sample normalized with each step's μ_B, σ²_B jumps
+    from checkpoint to checkpoint; with the population statistics it barely moves."""
+    run = train(Settings(batch_size=2, steps=60, width=4))
+    def lefts(w: str) -> np.ndarray:
+        spec = charts.movie_spec(run, 0, 0, 0, normalize=w)
+        return np.array([f["data"][2]["x0"] for f in spec["frames"][-20:]])
+    assert np.std(np.diff(lefts("batch"))) > 5 * np.std(np.diff(lefts("population")))

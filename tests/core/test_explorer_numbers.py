@@ -32,13 +32,13 @@ def _final_taps(run: Run) -> list[nn.Tap]:
 def test_unit_numbers_follow_the_note(runs):
     run, _ = runs
     rec = run.layers[1]
-    n = numbers.unit_numbers(run, 1, 2, 5)
+    n = numbers.unit_numbers(run, 1, 2, 5, "population")
     var = float(rec.pop_var[5, 2])
     assert n.var == pytest.approx(var)
     assert n.sd_norm == pytest.approx(np.sqrt(var / (var + run.settings.eps)))
     assert n.implied_mean == pytest.approx(float(rec.beta[5, 2]))
     assert n.m == len(run.dataset.y_train)
-    pooled = numbers.unit_numbers(run, 1, -1, 5)
+    pooled = numbers.unit_numbers(run, 1, -1, 5, "population")
     assert pooled.mu == pytest.approx(float(rec.pop_mu[5].mean()))
     assert pooled.var >= float(rec.pop_var[5].astype(np.float64).mean()) - 1e-6  # total variance
 
@@ -52,7 +52,7 @@ def test_unit_numbers_are_the_statistics_of_the_values_themselves(runs, layer):
     tap = _final_taps(run)[layer]
     assert tap.z_norm is not None
     for unit in (0, 4):
-        n = numbers.unit_numbers(run, layer, unit, k)
+        n = numbers.unit_numbers(run, layer, unit, k, "population")
         z = tap.z[:, unit]
         assert (n.mu, n.var, n.sd) == pytest.approx((z.mean(), z.var(), z.std()), rel=1e-4, abs=1e-6)
         assert n.sd_norm == pytest.approx(tap.z_norm[:, unit].std(), rel=1e-4)
@@ -61,7 +61,7 @@ def test_unit_numbers_are_the_statistics_of_the_values_themselves(runs, layer):
         )
         assert n.gamma == pytest.approx(float(run.net.gamma[layer][unit]), rel=1e-6)
         assert n.beta == pytest.approx(float(run.net.beta[layer][unit]), rel=1e-6, abs=1e-9)
-    pooled = numbers.unit_numbers(run, layer, -1, k)
+    pooled = numbers.unit_numbers(run, layer, -1, k, "population")
     every_z = tap.z.ravel()  # all units' values in one sample
     assert (pooled.mu, pooled.var) == pytest.approx((every_z.mean(), every_z.var()), rel=1e-4, abs=1e-6)
     assert pooled.sd_norm == pytest.approx(tap.z_norm.std(), rel=1e-4)
@@ -76,9 +76,9 @@ def test_unit_numbers_without_bn_describe_z(runs):
     _, plain = runs
     k = len(plain.ckpt_steps) - 1
     z = _final_taps(plain)[0].z
-    n = numbers.unit_numbers(plain, 0, 3, k)
+    n = numbers.unit_numbers(plain, 0, 3, k, "population")
     assert (n.mu, n.var) == pytest.approx((z[:, 3].mean(), z[:, 3].var()), rel=1e-4, abs=1e-6)
-    pooled = numbers.unit_numbers(plain, 0, -1, k)
+    pooled = numbers.unit_numbers(plain, 0, -1, k, "population")
     assert (pooled.mu, pooled.var) == pytest.approx((z.mean(), z.var()), rel=1e-4, abs=1e-6)
 
 
@@ -165,3 +165,18 @@ def test_stat_series_is_one_column_or_the_mean_over_units(runs):
     np.testing.assert_allclose(every.batch_var, unit_mean(rec.batch_var), rtol=1e-6)
     np.testing.assert_allclose(every.corrected_mu, unit_mean(cmu), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(every.pop_var, unit_mean(rec.pop_var), rtol=1e-6)
+
+
+@pytest.mark.parametrize("unit", [2, -1])
+def test_unit_numbers_of_the_batch_are_the_statistics_of_its_points(unit):
+    """With every example of the batch shown (m = 32 <= BATCH_SHOWN), "batch" numbers are
+    the mean and spread of the points themselves: z_norm has mean 0 and sd sd_norm."""
+    run = train(Settings(steps=60, width=4))  # pooled: 4 x 32 = POOLED_POINTS, every example
+    assert numbers.POOLED_POINTS >= 4 * run.settings.batch_size
+    for k in (0, 20, len(run.ckpt_steps) - 1):
+        n = numbers.unit_numbers(run, 1, unit, k, "batch")
+        p = numbers.batch_points(run, 1, unit, k, "batch")
+        assert p.z_norm is not None and len(p.z) == run.settings.batch_size * (1 if unit >= 0 else 4)
+        assert (n.mu, n.sd) == pytest.approx((p.z.mean(), p.z.std()), rel=2e-3, abs=1e-4)
+        assert n.sd_norm == pytest.approx(p.z_norm.std(), rel=2e-3)
+        assert n.m == run.settings.batch_size and n.stats == "batch"
