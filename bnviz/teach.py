@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from . import bn, fmt, nn
+from . import bn, engine, fmt, nn, sweep
+from .data import Dataset
 from .settings import Settings
 from .train import PERCENTILES, Run
 
@@ -394,6 +395,44 @@ def spread_batch_sizes(n: int) -> list[int]:
     return sorted({m for m in SPREAD_SIZES if m < n} | {n})
 
 
+def var_sd_without_replacement(mu2: ArrayLike, mu4: ArrayLike, m: int, N: int) -> NDArray[np.float64]:
+    """The exact standard deviation of the 1/m variance σ²_B of m values drawn without
+    replacement from N, for a population with central moments μ₂ = σ² and μ₄ (1/N each).
+
+    With the population centred (Σ y = 0) and power sums P₂ = N·μ₂, P₄ = N·μ₄, write
+    σ²_B = a·A − b·B with A = Σ_{i∈B} y_i², B = Σ_{i≠j∈B} y_i·y_j, a = (m−1)/m², b = 1/m².
+    A set of k distinct units is in the batch with probability π_k = Π_{r<k} (m−r)/(N−r),
+    and sums over distinct indices reduce to power sums (P₁ = 0):
+
+        E[A] = π₁P₂              E[B] = −π₂P₂
+        E[A²] = π₁P₄ + π₂(P₂² − P₄)
+        E[AB] = −2π₂P₄ + π₃(2P₄ − P₂²)
+        E[B²] = 2π₂(P₂² − P₄) + 4π₃(2P₄ − P₂²) + π₄(3P₂² − 6P₄)
+
+    Var σ²_B = a²·Var A + b²·Var B − 2ab·Cov(A, B). It is 0 at m = N (every batch is the
+    population) and tends to σ²·√((κ − 1)/m) for N ≫ m, with κ = μ₄/μ₂².
+    """
+    if not 1 <= m <= N:
+        raise ValueError(f"m must be between 1 and N = {N}, got {m}")
+    P2 = N * np.asarray(mu2, dtype=np.float64)
+    P4 = N * np.asarray(mu4, dtype=np.float64)
+
+    def pi(k: int) -> float:
+        return math.prod((m - r) / (N - r) for r in range(k)) if k <= N else 0.0
+
+    p1, p2, p3, p4 = pi(1), pi(2), pi(3), pi(4)
+    EA, EB = p1 * P2, -p2 * P2
+    EAA = p1 * P4 + p2 * (P2**2 - P4)
+    EAB = -2 * p2 * P4 + p3 * (2 * P4 - P2**2)
+    EBB = 2 * p2 * (P2**2 - P4) + 4 * p3 * (2 * P4 - P2**2) + p4 * (3 * P2**2 - 6 * P4)
+    a, b = (m - 1) / m**2, 1 / m**2
+    var = a**2 * (EAA - EA**2) + b**2 * (EBB - EB**2) - 2 * a * b * (EAB - EA * EB)
+    return np.sqrt(np.maximum(var, 0.0))
+
+
+SPREAD_CHUNK_BYTES = 16 * 2**20  # the largest stack of mini-batches held at once
+
+
 def batch_stat_spread(
     net: nn.MLP, X: Array, batch_sizes: Sequence[int], layer: int = 0, draws: int = 200, seed: int = 0
 ) -> pd.DataFrame:
@@ -404,7 +443,14 @@ def batch_stat_spread(
     standard deviation of μ_B across draws divided by the population σ, and of σ²_B
     divided by the population σ², then average over units. The laws for sampling
     m values: sd(μ_B)/σ = 1/√m (× √((N−m)/(N−1)) without replacement from N), and
-    sd(σ²_B)/σ² ≈ √((κ − 1)/m) with κ = E[(z−μ)⁴]/σ⁴ the unit's kurtosis.
+    sd(σ²_B)/σ² ≈ √((κ − 1)/m) with κ = E[(z−μ)⁴]/σ⁴ the unit's kurtosis (``law_var``;
+    without replacement from N exactly :func:`var_sd_without_replacement`, ``law_var_fpc``).
+
+    Hidden layer 1's z = W·x + b of an example does not depend on the rest of its
+    batch, so it is computed once for the whole training set and each mini-batch
+    gathers its rows; a deeper layer's batches go through the network. Either way
+    the mini-batches are processed a few at a time, at most ``SPREAD_CHUNK_BYTES``
+    of values at once.
     """
     if not net.use_bn:
         raise ValueError("batch statistics exist only in a network with BN")
@@ -417,19 +463,39 @@ def batch_stat_spread(
     keep = pop_var > 1e-12  # a dead unit has no spread to compare
     if not keep.any():
         raise ValueError("every unit of this layer is constant over the training set")
-    centred = taps[layer].z - pop_mu
-    kurtosis = (centred**4).mean(axis=0)[keep] / pop_var[keep] ** 2
+    z_all = taps[layer].z
+    centred = z_all - pop_mu
+    mu4 = (centred**4).mean(axis=0)[keep]
+    kurtosis = mu4 / pop_var[keep] ** 2
+    del taps, centred
+    width = z_all.shape[-1]
     rng = np.random.default_rng(seed)
     rows = []
     for m in batch_sizes:
         if not 1 <= m <= N:
             raise ValueError(f"batch size must be between 1 and {N}, got {m}")
         idx = np.argsort(rng.random((draws, N)), axis=1)[:, :m]
-        _, btaps = nn.forward(net, X[idx])  # (draws, m, n_in): a stack of mini-batches
-        c = btaps[layer].cache
-        assert c is not None
-        sd_mu = c.mu.std(axis=0)[keep] / np.sqrt(pop_var[keep])
-        sd_var = c.var.std(axis=0)[keep] / pop_var[keep]
+        per_example = 2 * width if layer == 0 else X.shape[-1] + 5 * net.depth * width  # every tap
+        row_bytes = m * per_example * z_all.itemsize
+        chunk = max(1, SPREAD_CHUNK_BYTES // row_bytes)
+        mus, variances = [], []
+        for start in range(0, draws, chunk):
+            part = idx[start : start + chunk]
+            if layer == 0:
+                z = z_all[part]  # (chunk, m, width): the same z as the network's forward pass
+                mu = z.mean(axis=1)
+                z -= mu[:, None, :]
+                var = np.einsum("...ij,...ij->...j", z, z) / m
+            else:
+                _, btaps = nn.forward(net, X[part])  # (chunk, m, n_in): a stack of mini-batches
+                c = btaps[layer].cache
+                assert c is not None
+                mu, var = c.mu, c.var
+            mus.append(mu)
+            variances.append(var)
+        mu_b, var_b = np.concatenate(mus), np.concatenate(variances)
+        sd_mu = mu_b.std(axis=0)[keep] / np.sqrt(pop_var[keep])
+        sd_var = var_b.std(axis=0)[keep] / pop_var[keep]
         fpc = math.sqrt((N - m) / (N - 1)) if N > 1 else 0.0
         rows.append(
             {
@@ -439,7 +505,10 @@ def batch_stat_spread(
                 "law_mu_fpc": fpc / math.sqrt(m),
                 "sd_var": float(sd_var.mean()),
                 "law_var": float(np.sqrt(np.maximum(kurtosis - 1, 0) / m).mean()),
-                "mean_var_ratio": float((c.var.mean(axis=0)[keep] / pop_var[keep]).mean()),
+                "law_var_fpc": float(
+                    (var_sd_without_replacement(pop_var[keep], mu4, int(m), N) / pop_var[keep]).mean()
+                ),
+                "mean_var_ratio": float((var_b.mean(axis=0)[keep] / pop_var[keep]).mean()),
             }
         )
     return pd.DataFrame(rows)
@@ -462,6 +531,25 @@ def train_test_gap(runs: Iterable[Run]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("m", ignore_index=True)
 
 
+def train_test_gap_grid(settings: Sequence[Settings]) -> pd.DataFrame:
+    """:func:`train_test_gap` of networks trained for their final metrics only.
+
+    ``sweep.train_many`` trains each Settings as ``train`` would (the same steps, the
+    same numbers) but records nothing on the way, so a grid costs its training steps
+    and one evaluation per network instead of every checkpoint's recording.
+    """
+    table = sweep.train_many(list(settings), target=None)
+    return pd.DataFrame(
+        {
+            "m": table["batch_size"].astype(int),
+            "train_acc": table["train_acc"].astype(float),
+            "test_acc": table["test_acc"].astype(float),
+            "gap": (table["train_acc"] - table["test_acc"]).astype(float),
+            "diverged": table["diverged"].astype(bool),
+        }
+    ).sort_values("m", ignore_index=True)
+
+
 # --------------------------------------------------------------------------------------
 # 5. At test time
 # --------------------------------------------------------------------------------------
@@ -480,7 +568,7 @@ def one_at_a_time(net: nn.MLP, X: Array) -> Array:
     return logits[:, 0, :]
 
 
-def logits_with(run: Run, X: Array, choice: str) -> Array:
+def logits_with(run: Run | Trained, X: Array, choice: str) -> Array:
     """Logits of X under one of :data:`TEST_TIME_CHOICES`' values (one example at a time)."""
     if choice == "one":
         return one_at_a_time(run.net, X)
@@ -544,7 +632,7 @@ def batched_accuracy(net: nn.MLP, X: Array, y: NDArray[np.int64], m: int, seed: 
     return float((pred == y[order]).mean())
 
 
-def test_time_accuracies(run: Run) -> dict[str, float]:
+def test_time_accuracies(run: Run | Trained) -> dict[str, float]:
     """Test accuracy of the run's final network for every choice of statistics,
     plus ``"batches of m"``: the test set in training-mode mini-batches of the run's m."""
     ds = run.dataset
@@ -557,7 +645,7 @@ def test_time_accuracies(run: Run) -> dict[str, float]:
     return out
 
 
-def test_time_table(runs: Iterable[Run]) -> pd.DataFrame:
+def test_time_table(runs: Iterable[Run | Trained]) -> pd.DataFrame:
     """One row per run (batch size, decay): test accuracy for every choice of statistics."""
     rows = []
     for run in runs:
@@ -565,6 +653,54 @@ def test_time_table(runs: Iterable[Run]) -> pd.DataFrame:
         row.update(test_time_accuracies(run))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A final network and its statistics: what :func:`test_time_accuracies` reads of a Run."""
+
+    settings: Settings
+    net: nn.MLP
+    running: list[tuple[Array, Array]]
+    population: list[tuple[Array, Array]] | None
+    dataset: Dataset
+    steps_done: int
+
+    def inference_stats(self, which: str) -> list[tuple[Array, Array]] | None:
+        """The final statistics for inference, as ``Run.inference_stats``."""
+        if which == "running":
+            return self.running
+        if which == "corrected":
+            return engine.corrected(self.running, self.settings.decay, self.steps_done)
+        if which == "population":
+            return self.population
+        if which == "batch":
+            return None
+        raise ValueError(f"statistics must be one of {nn.STATS}, got {which!r}")
+
+
+def train_final(settings: Sequence[Settings]) -> list[Trained]:
+    """Train each Settings by the engine, recording nothing but the final network.
+
+    The same training as ``train`` (the same engine, data and generators), stacked where
+    the settings allow (e.g. several decays of one batch size), without the checkpoints'
+    recording. Returned in the given order.
+    """
+    out: list[Trained | None] = [None] * len(settings)
+    for members in sweep.groups(settings).values():
+        stack = engine.Stack.create([settings[i] for i in members])
+        engine.train(stack, engine.Recorder())
+        done = stack.steps_done()
+        for k, i in enumerate(members):
+            s = settings[i]
+            net = nn.create(stack.net.sizes, s.activation, s.use_bn, s.eps, dtype=stack.net.theta.dtype.type)
+            net.theta[...] = stack.net.theta[k]
+            population = population_stats(net, stack.datasets[k].X_train) if s.use_bn else None
+            out[i] = Trained(
+                settings=s, net=net, running=[(mu[k].copy(), var[k].copy()) for mu, var in stack.now.running],
+                population=population, dataset=stack.datasets[k], steps_done=int(done[k]),
+            )  # fmt: skip
+    return [t for t in out if t is not None]
 
 
 # --------------------------------------------------------------------------------------

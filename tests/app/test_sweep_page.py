@@ -89,7 +89,9 @@ def test_a_tiny_custom_sweep_draws_a_line_with_a_band_and_links_to_the_explorer(
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert (
-        command(at) == "python -m bnviz sweep --param lr=0.03,0.1,0.3 --seeds 2 --steps 20 --out results.csv"
+        command(at) == "python -m bnviz sweep --param lr=0.03,0.1,0.3 --seeds 2 "
+        # the presets' network
+        "--set depth=2 --set width=16 --set activation=relu --steps 20 --out results.csv"
     )
     fig = figure(at)
     band, mean = fig["data"]
@@ -187,3 +189,34 @@ def test_bad_link_values_give_notices_not_tracebacks():
     custom = linked(sweep="custom", steps="40")
     assert "sweep='custom'" in shown_notices(custom)
     assert custom.select_slider(key="s_steps").value == 40
+
+
+def test_a_sweep_over_the_request_budget_says_what_it_does_instead():
+    at = page()
+    at.selectbox(key="sw_preset").set_value("custom")
+    at.selectbox(key="sw_p1").set_value("width")
+    at.selectbox(key="sw_p2").set_value("depth")
+    at.slider(key="sw_seeds").set_value(5)
+    at.selectbox(key="s_dataset").set_value("digits")
+    at.select_slider(key="s_steps").set_value(300)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    gen = at.session_state["sw_gen"]
+    at.select_slider(key=f"sw_v1_width_{gen}").set_range(2, 64)
+    at.select_slider(key=f"sw_v2_depth_{gen}").set_range(1, 5)
+    at.run()  # 30 digits networks x 5 seeds: far more than one request
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(str(w.value) for w in at.warning)
+    assert "Nothing is trained: 30 configurations × 5 seeds" in said.replace("\\", "")
+    swept = "--param width=2,4,8,16,32,64 --param depth=1,2,3,4,5"
+    assert command(at).startswith(f"python -m bnviz sweep {swept}")
+    assert not at.get("plotly_chart")
+    at.select_slider(key=f"sw_v1_width_{gen}").set_range(2, 4)
+    at.select_slider(key=f"sw_v2_depth_{gen}").set_range(1, 1)
+    at.select_slider(key="s_steps").set_value(1000)
+    at.run()  # 2 configurations: a few seeds fit
+    assert not at.exception, [e.value for e in at.exception]
+    info = " ".join(str(i.value) for i in at.info).replace("\\", "")
+    if "instead of 5" in info:
+        assert "Each configuration is trained with" in info
+    assert len(at.get("plotly_chart")) == 1

@@ -10,7 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from threadpoolctl import threadpool_limits
 
-from bnviz import Settings, bn, teach
+from bnviz import Settings, bn, budget, teach
+from bnviz.data import n_train
 from bnviz.train import train
 
 PAGES = Path(__file__).resolve().parents[2] / "bnviz" / "app" / "pages"
@@ -287,3 +288,42 @@ def test_glass_box_explains_var_underflow_not_equal_values():
     assert "underflows to 0 in float64" in warnings
     sigma2 = next(m for m in at.metric if m.label == "σ²")
     assert sigma2.value == "0" and "underflows" in str(sigma2.proto.delta)
+
+
+# ----------------------------------------------------------------------------- one budget per request
+
+
+def infos(at: AppTest) -> str:
+    return texts(at.info)
+
+
+@pytest.mark.parametrize(
+    ("name", "query", "grid_reduced"),
+    [
+        ("teach_noise.py", dict(dataset="digits", depth="8", width="128", steps="5000", batch_size="1198"),
+         None),
+        ("teach_noise.py", dict(width="128", depth="2", batch_size="2", steps="5000"), True),
+        ("teach_test_time.py", dict(dataset="digits", width="128", depth="2", batch_size="2", steps="5000"),
+         True),
+    ],
+)
+def test_links_over_the_budget_say_what_is_done_instead(name, query, grid_reduced):
+    at = page(name, **query)
+    no_errors(at)
+    assert "more compute than one run may use here; reduced to" in notices(at)  # the link's run
+    shown = {k: qp(at, k) for k in Settings().to_query()}
+    settings, _ = Settings.from_query(shown)  # what the page trained, as its URL now says
+    assert budget.run_seconds(settings) <= budget.RUN_SECONDS
+    N = n_train(settings.dataset)
+    if name == "teach_noise.py":
+        gap_sizes = [m for m in (2, 4, 8, 16, 32, 64, 128) if m <= N]
+        plan = budget.noise(settings, teach.spread_batch_sizes(N), gap_sizes)
+    else:
+        plan = budget.test_time(settings, (2, 8, 32), (0.9, 0.99, 0.999))
+    assert plan.within
+    if grid_reduced is not None:
+        assert plan.reduced == grid_reduced
+    if plan.reduced:  # the page's grid: fewer steps (or points), and it says so
+        assert "instead of" in infos(at) and "a request may use about 3 s" in infos(at)
+    else:
+        assert "a request may use" not in infos(at)

@@ -160,7 +160,8 @@ def test_without_bn_there_are_no_statistics_to_be_wrong_about():
 
 
 def test_bias_correction_repairs_slow_running_estimates_after_200_steps():
-    base = Settings(steps=200, decay=0.999)
+    # on the "decay" preset's network, 2 x 16 ReLU units
+    base = Settings(steps=200, decay=0.999, depth=2, width=16, activation="relu")
     table = train_many([base, base.replace(bias_correction=True)])
     assert len(table) == 2
     plain, corrected = table.iloc[0], table.iloc[1]

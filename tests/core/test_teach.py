@@ -15,15 +15,18 @@ from bnviz import Settings, nn, teach
 from bnviz.charts import teach as charts
 from bnviz.train import train
 
+# 2 x 16 ReLU units: the network these views' numbers were measured on.
+RELU_2X16: dict = {"depth": 2, "width": 16, "activation": "relu"}
+
 
 @pytest.fixture(scope="module")
 def bn_run():
-    return train(Settings(steps=60, batch_size=16))
+    return train(Settings(steps=60, batch_size=16, **RELU_2X16))
 
 
 @pytest.fixture(scope="module")
 def plain_run():
-    return train(Settings(steps=60, batch_size=16, use_bn=False))
+    return train(Settings(steps=60, batch_size=16, use_bn=False, **RELU_2X16))
 
 
 # ----------------------------------------------------------------------------- 1. glass box
@@ -271,6 +274,75 @@ def test_batch_stat_spread_follows_the_one_over_root_m_law(bn_run):
     assert row.loc[1, "sd_var"] == 0.0 and row.loc[1, "mean_var_ratio"] == 0.0
     assert row["sd_mu"][N] < 1e-12 and row["sd_var"][N] < 1e-12  # every batch is the whole set
     assert row.loc[N, "mean_var_ratio"] == pytest.approx(1.0)
+
+
+def test_batch_stat_spread_is_each_mini_batch_through_the_network(bn_run):
+    """Hidden layer 1's batch statistics gathered from z of the whole set, chunked, are those
+    of each mini-batch passed through the network; a deeper layer's go through it."""
+    X = bn_run.dataset.X_train
+    N, draws, m = len(X), 30, 8
+    got = teach.batch_stat_spread(bn_run.net, X, [m], layer=0, draws=draws, seed=5).iloc[0]
+    deeper = teach.batch_stat_spread(bn_run.net, X, [m], layer=1, draws=draws, seed=5).iloc[0]
+    rng = np.random.default_rng(5)
+    idx = np.argsort(rng.random((draws, N)), axis=1)[:, :m]
+    _, taps = nn.forward(bn_run.net, X[idx])
+    pop = teach.population_stats(bn_run.net, X)
+    for layer, row in ((0, got), (1, deeper)):
+        c = taps[layer].cache
+        assert c is not None
+        pop_var = pop[layer][1]
+        keep = pop_var > 1e-12
+        sd_mu = c.mu.std(axis=0)[keep] / np.sqrt(pop_var[keep])
+        assert row["sd_mu"] == pytest.approx(float(sd_mu.mean()))
+        assert row["sd_var"] == pytest.approx(float((c.var.std(axis=0)[keep] / pop_var[keep]).mean()))
+        ratio = c.var.mean(axis=0)[keep] / pop_var[keep]
+        assert row["mean_var_ratio"] == pytest.approx(float(ratio.mean()))
+
+
+def test_the_test_time_grid_without_recording_gives_the_runs_numbers():
+    grid = [Settings(steps=80, batch_size=m, decay=d) for m in (2, 8) for d in (0.9, 0.999)]
+    trained = teach.train_final(grid)
+    assert [t.settings for t in trained] == grid
+    recorded = [train(s) for s in grid]
+    pd.testing.assert_frame_equal(teach.test_time_table(trained), teach.test_time_table(recorded))
+
+
+def test_the_gap_grid_without_recording_gives_the_runs_numbers():
+    grid = [Settings(steps=80, batch_size=m) for m in (16, 4)]
+    recorded = [train(s) for s in grid]
+    pd.testing.assert_frame_equal(teach.train_test_gap_grid(grid), teach.train_test_gap(recorded))
+
+
+def test_the_spread_of_var_without_replacement_is_exact_by_enumeration():
+    import itertools
+
+    y = np.random.default_rng(1).exponential(size=7)
+    N = len(y)
+    mu2, mu4 = ((y - y.mean()) ** 2).mean(), ((y - y.mean()) ** 4).mean()
+    for m in range(1, N + 1):
+        every_batch = [np.var(y[list(c)]) for c in itertools.combinations(range(N), m)]
+        assert float(teach.var_sd_without_replacement(mu2, mu4, m, N)) == pytest.approx(
+            float(np.std(every_batch)), rel=1e-9, abs=1e-12
+        ), m
+    big = 10**6  # N ≫ m: the with-replacement law √((κ − 1)/m)·σ²
+    assert float(teach.var_sd_without_replacement(1.0, 3.0, 16, big)) == pytest.approx(
+        math.sqrt(2 / 16), rel=0.05
+    )
+    with pytest.raises(ValueError, match="between 1 and N"):
+        teach.var_sd_without_replacement(1.0, 3.0, 8, 4)
+
+
+def test_the_spread_of_var_law_matches_monte_carlo_without_replacement(bn_run):
+    X = bn_run.dataset.X_train
+    N = len(X)
+    spread = teach.batch_stat_spread(bn_run.net, X, [8, 64, 256, N], layer=0, draws=400, seed=3)
+    sd = dict(zip(spread["m"], spread["sd_var"].astype(float)))
+    law = dict(zip(spread["m"], spread["law_var"].astype(float)))
+    fpc = dict(zip(spread["m"], spread["law_var_fpc"].astype(float)))
+    for m in (8, 64, 256):
+        assert sd[m] == pytest.approx(fpc[m], rel=0.15), m
+    assert fpc[256] < 0.8 * law[256]  # the correction matters there
+    assert fpc[N] < 1e-6  # every batch is the whole set
 
 
 def test_spread_batch_sizes_end_with_the_whole_set():

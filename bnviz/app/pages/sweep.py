@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from bnviz import Settings
+from bnviz import Settings, budget
 from bnviz.app import ui
 from bnviz.charts import sweep as charts
 from bnviz.data import n_train
@@ -30,7 +30,6 @@ from bnviz.sweep import METRICS, PRESETS, SWEEPABLE, SweepSpec, cli_command, run
 CUSTOM = "custom"
 DEFAULT_PRESET = "small-batch"
 URL_PRESET, URL_METRIC = "sweep", "sweep_metric"  # the page's own query keys
-MAX_MODEL_STEPS = 60_000  # configurations x seeds x steps the page trains; more goes to the CLI
 CACHE_ENTRIES = 16
 CACHE_TTL_SECONDS = 3600
 NONE = "—"
@@ -304,14 +303,15 @@ except ValueError as e:
     st.error(f"This sweep has an invalid configuration: {ui.plain(str(e))}")
     st.stop()
 
-model_steps = sum(s.steps for s in spec.runs())
-if model_steps > MAX_MODEL_STEPS:
-    st.warning(
-        f"{spec.size()} networks × their steps ({model_steps:,} model-steps) is more than this page trains "
-        f"({MAX_MODEL_STEPS:,}). Narrow the ranges or lower the seeds or steps, or run it from a terminal:"
-    )
+plan = budget.sweep(spec.runs(), seeds)  # one request's budget; more goes to the terminal
+if not plan.grid:
+    st.warning(ui.plain(plan.message()), icon=":material/speed:")
     st.code(cli_command(spec), language="bash")
     st.stop()
+if plan.reduced:
+    st.info(ui.plain(plan.message()), icon=":material/speed:")
+    seeds = len(plan.grid) // len(spec.configs())
+    spec = SweepSpec(params=params, base=base, seeds=seeds, target=target)
 
 table = cached_sweep(spec)
 summary = summarize(table, spec.names, metric)

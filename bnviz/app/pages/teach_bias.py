@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bnviz import fmt, teach
+from bnviz import budget, fmt, teach
 from bnviz.app import ui
 from bnviz.app.ui import first_run, intro, persist, show_notices, try_this, url_float
 from bnviz.charts import teach as charts
@@ -20,7 +20,7 @@ intro(
     r"\quad (\text{no } b \text{ left})",
 )
 
-notices = list(ui.url_notices())
+notices: list[str] = []
 if first_run("bias"):
     st.session_state.bias_shift = url_float("bias_shift", 1.0, -3.0, 3.0, notices)
     st.session_state.bias_layer = int(url_float("bias_layer", 1, 1, 8, notices))
@@ -31,9 +31,12 @@ show_notices(notices)
 settings = ui.settings_sidebar(
     fields=["dataset", "noise", "depth", "width", "activation", "lr", "steps", "seed"]
 )
+show_notices(ui.url_notices())  # after the sidebar: a session's first run reads the URL there
+plan = budget.bias(settings, len(teach.BIAS_SHIFTS))
+if plan.reduced:
+    st.info(ui.plain(plan.message()), icon=":material/speed:")
 with st.spinner("Training the two networks…"):
-    bn_run = ui.cached_run(settings.replace(use_bn=True))
-    plain_run = ui.cached_run(settings.replace(use_bn=False))
+    bn_run, plain_run = (ui.cached_run(s) for s in plan.runs)
 for run in (bn_run, plain_run):
     if run.diverged:
         st.warning(ui.plain(run.diverged))

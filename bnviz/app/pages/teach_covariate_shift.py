@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bnviz import fmt, teach
+from bnviz import budget, fmt, teach
 from bnviz.app import ui
 from bnviz.app.ui import first_run, intro, persist, show_notices, try_this, url_float
 from bnviz.charts import teach as charts
@@ -56,9 +56,9 @@ raw = c3.toggle(
 same = c3.toggle("Same y scale for (b) and (c)", key="cov_same")
 ui.sync_url(extra={"cov_steps": str(steps), "cov_unit": str(unit)})
 
-with st.spinner("Training both networks (a few seconds, once)…"):
-    bn_run = ui.cached_run(teach.covariate_settings(True, steps))
-    plain_run = ui.cached_run(teach.covariate_settings(False, steps))
+plan = budget.covariate([teach.covariate_settings(True, steps), teach.covariate_settings(False, steps)])
+with st.spinner(" ".join(plan.notes) or "Training both networks…"):
+    bn_run, plain_run = (ui.cached_run(s) for s in plan.runs)
 
 bn_q = "z" if raw else "z_tilde"
 bn_track = teach.percentile_track(bn_run, unit - 1, quantity=bn_q)

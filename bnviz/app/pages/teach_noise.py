@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bnviz import Settings, fmt, teach
+from bnviz import Settings, budget, fmt, teach
 from bnviz.app import ui
 from bnviz.app.ui import intro, persist, show_notices, try_this
 from bnviz.charts import explorer as explorer_charts
@@ -25,11 +25,10 @@ intro(
     r"\operatorname{sd}(\sigma^2_B) \approx \sigma^2 \sqrt{\frac{\kappa - 1}{m}} "
     r"\quad (\kappa = \text{kurtosis of the unit})",
 )
-show_notices(ui.url_notices())
-
 settings = ui.settings_sidebar(
     fields=["dataset", "noise", "batch_size", "depth", "width", "activation", "lr", "steps", "seed"]
 )
+show_notices(ui.url_notices())  # after the sidebar: a session's first run reads the URL there
 settings = settings.replace(use_bn=True)
 
 
@@ -40,15 +39,24 @@ def spread_table(s: Settings, draws: int):
     return teach.batch_stat_spread(run.net, run.dataset.X_train, sizes, layer=0, draws=draws)
 
 
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def gap_table(grid: tuple[Settings, ...]):
+    return teach.train_test_gap_grid(grid)
+
+
+N = n_train(settings.dataset)
+plan = budget.noise(settings, teach.spread_batch_sizes(N), [m for m in GAP_SIZES if m <= N], DRAWS)
+if plan.reduced:
+    st.info(ui.plain(plan.message()), icon=":material/speed:")
+draws = plan.draws
 with st.spinner("Training and drawing mini-batches…"):
     run = ui.cached_run(settings)
-    spread = spread_table(settings, DRAWS)
+    spread = spread_table(settings, draws)
 
 st.subheader("How far μ_B and σ²_B stray from the population values")
 st.plotly_chart(charts.spread_figure(spread), key="noise_spread")
-N = n_train(settings.dataset)
 st.caption(
-    f"The final network trained with the sidebar's settings; {DRAWS} random mini-batches of m distinct "
+    f"The final network trained with the sidebar's settings; {draws} random mini-batches of m distinct "
     f"training examples for each m, passed through it in training mode; hidden layer 1, averaged over its "
     f"units. Sampling without replacement from N = {N} examples shrinks the spread by √((N−m)/(N−1)) "
     "(dotted): at m = N every batch is the whole set and the spread is 0. Deeper layers are not shown: "
@@ -57,10 +65,13 @@ st.caption(
 with st.expander("The numbers"):
     shown = spread.rename(columns={
         "sd_mu": "sd(μ_B)/σ", "law_mu": "1/√m", "law_mu_fpc": "1/√m·√((N−m)/(N−1))",
-        "sd_var": "sd(σ²_B)/σ²", "law_var": "√((κ−1)/m)", "mean_var_ratio": "mean σ²_B / σ²",
+        "sd_var": "sd(σ²_B)/σ²", "law_var": "√((κ−1)/m)", "law_var_fpc": "the same, without replacement",
+        "mean_var_ratio": "mean σ²_B / σ²",
     })  # fmt: skip
     st.dataframe(shown.style.format(precision=4), hide_index=True, key="noise_spread_table")
-    st.caption("mean σ²_B / σ² is about (m − 1)/m: the 1/m variance of a small batch is biased low.")
+    st.caption("mean σ²_B / σ² is about (m − 1)/m: the 1/m variance of a small batch is biased low. "
+               "√((κ−1)/m) is the spread of σ²_B for m values drawn with replacement; drawn without "
+               "replacement from N (as mini-batches are) the exact spread is smaller, and 0 at m = N.")
 
 st.subheader(f"The noise during training (m = {settings.batch_size})")
 persist("noise_unit", 1)
@@ -69,24 +80,25 @@ unit = st.slider("Unit of hidden layer 1", 1, settings.width, key="noise_unit") 
 st.plotly_chart(explorer_charts.stats_figure(run, 0, unit - 1), key="noise_stats")
 
 st.subheader("Train/test gap against batch size")
-sizes = [m for m in GAP_SIZES if m <= N]
-with st.spinner(f"Training {len(sizes)} networks, one per batch size (cached afterwards)…"):
-    runs = [ui.cached_run(settings.replace(batch_size=m)) for m in sizes]
-gap = teach.train_test_gap(runs)
-st.plotly_chart(charts.gap_figure(gap), key="noise_gap")
-st.caption(
-    f"Every network has the sidebar's settings and trains {settings.steps} steps; only m differs. "
-    "Accuracies are in inference mode (running EWA estimates). Smaller batches see fewer examples in "
-    "the same number of steps, so the gap mixes the regularizing noise with less training."
-)
-smallest, largest = gap.iloc[0], gap.iloc[-1]
-st.markdown(
-    f"Here the gap is **{fmt.percent(smallest['gap'], signed=True)}** at m = {int(smallest['m'])} and "
-    f"**{fmt.percent(largest['gap'], signed=True)}** at m = {int(largest['m'])}; the spread of μ_B is "
-    f"{fmt.number(float(spread['sd_mu'].iloc[1]), 2)}·σ at m = {int(spread['m'].iloc[1])}."
-)
-if gap["diverged"].any():
-    st.warning("Some of these networks diverged; lower the learning rate in the sidebar.")
+if plan.grid:
+    with st.spinner(f"Training {len(plan.grid)} networks, one per batch size (cached afterwards)…"):
+        gap = gap_table(plan.grid)
+    st.plotly_chart(charts.gap_figure(gap), key="noise_gap")
+    st.caption(
+        f"Every network has the sidebar's settings and trains {plan.grid[0].steps} steps; only m differs. "
+        "Accuracies are in inference mode (running EWA estimates). Smaller batches see fewer examples in "
+        "the same number of steps, so the gap mixes the regularizing noise with less training."
+    )
+    smallest, largest = gap.iloc[0], gap.iloc[-1]
+    st.markdown(
+        f"Here the gap is **{fmt.percent(smallest['gap'], signed=True)}** at m = {int(smallest['m'])} and "
+        f"**{fmt.percent(largest['gap'], signed=True)}** at m = {int(largest['m'])}; the spread of μ_B is "
+        f"{fmt.number(float(spread['sd_mu'].iloc[1]), 2)}·σ at m = {int(spread['m'].iloc[1])}."
+    )
+    if gap["diverged"].any():
+        st.warning("Some of these networks diverged; lower the learning rate in the sidebar.")
+else:
+    st.warning(ui.plain(" ".join(plan.notes)), icon=":material/speed:")
 
 try_this(
     "Pick the digits dataset and a width of 64, then compare the gap at m = 2 and m = 128. Read off "

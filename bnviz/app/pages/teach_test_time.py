@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bnviz import fmt, teach
+from bnviz import Settings, budget, fmt, teach
 from bnviz.app import ui
 from bnviz.app.ui import first_run, intro, persist, show_notices, try_this, url_float
 from bnviz.charts import teach as charts
@@ -28,12 +28,21 @@ intro(
         r"(\text{bias-corrected: } v / (1 - \text{decay}^t))",
     ],
 )
-notices = list(ui.url_notices())
 settings = ui.settings_sidebar(
     fields=["dataset", "noise", "batch_size", "decay", "depth", "width", "steps", "seed"]
 )
+notices = list(ui.url_notices())  # after the sidebar: a session's first run reads the URL there
 settings = settings.replace(use_bn=True)
 
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def grid_table(grid: tuple[Settings, ...]):
+    return teach.test_time_table(teach.train_final(grid))
+
+
+plan = budget.test_time(settings, GRID_M, GRID_DECAY)
+if plan.reduced:
+    st.info(ui.plain(plan.message()), icon=":material/speed:")
 with st.spinner("Training…"):
     run = ui.cached_run(settings)
 ds = run.dataset
@@ -70,24 +79,26 @@ st.caption(
 )
 
 st.subheader("Which estimate, for which batch size and decay")
-with st.spinner(f"Training {len(GRID_M) * len(GRID_DECAY)} networks (cached afterwards)…"):
-    runs = [ui.cached_run(settings.replace(batch_size=m, decay=d)) for m in GRID_M for d in GRID_DECAY]
-table = teach.test_time_table(runs)
-choices = [c for c in table.columns if c not in ("m", "decay")]
-st.plotly_chart(charts.test_time_figure(table, choices), key="tt_grid_chart")
-st.dataframe(
-    table.style.format({"decay": fmt.number_cells(6), **dict.fromkeys(choices, fmt.percent_cells(1))}),
-    hide_index=True,
-    key="tt_grid_table",
-)
-t = settings.steps
-st.caption(
-    f"Each network: the sidebar's settings, {t} steps. The raw EWA starts at 0 and keeps a weight "
-    f"decay^t of that start: {fmt.number(teach.ewa_start_weight(0.9, t), 2)}, "
-    f"{fmt.number(teach.ewa_start_weight(0.99, t), 2)} and {fmt.number(teach.ewa_start_weight(0.999, t), 2)} "
-    "for the three decays, which "
-    "is why decay 0.999 with few steps fails unless bias-corrected."
-)
+if plan.grid:
+    with st.spinner(f"Training {len(plan.grid)} networks (cached afterwards)…"):
+        table = grid_table(plan.grid)
+    choices = [c for c in table.columns if c not in ("m", "decay")]
+    st.plotly_chart(charts.test_time_figure(table, choices), key="tt_grid_chart")
+    st.dataframe(
+        table.style.format({"decay": fmt.number_cells(6), **dict.fromkeys(choices, fmt.percent_cells(1))}),
+        hide_index=True,
+        key="tt_grid_table",
+    )
+    t = plan.grid[0].steps
+    st.caption(
+        f"Each network: the sidebar's settings, {t} steps. The raw EWA starts at 0 and keeps a weight "
+        f"decay^t of that start: {fmt.number(teach.ewa_start_weight(0.9, t), 2)}, "
+        f"{fmt.number(teach.ewa_start_weight(0.99, t), 2)} and "
+        f"{fmt.number(teach.ewa_start_weight(0.999, t), 2)} for the three decays, which "
+        "is why decay 0.999 with few steps fails unless bias-corrected."
+    )
+else:
+    st.warning(ui.plain(" ".join(plan.notes)), icon=":material/speed:")
 
 try_this(
     "Set the decay in the sidebar to 0.999 and the steps to 200: the raw running estimate has not "
