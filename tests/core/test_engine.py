@@ -62,7 +62,7 @@ def test_mini_batches_are_one_permutation_per_epoch_without_the_last_partial_bat
     per_epoch = n // s.batch_size
     assert n % s.batch_size, "the test is about a dropped partial batch"
     rng = np.random.default_rng([s.seed, 1])
-    sizes = (2, s.width, s.width, 2)
+    sizes = (2, *[s.width] * s.depth, 2)
     nn.init(nn.create(sizes, s.activation, s.use_bn, s.eps), rng, s.gamma_init, s.beta_init)
     expected: list[NDArray] = []
     while len(expected) < s.steps:
@@ -79,7 +79,8 @@ def test_the_recorder_sees_every_checkpoint_with_its_interval_loss():
     stack = trained([s], log)
     assert log.checkpoints == list(enumerate(engine.checkpoint_steps(30)))
     assert [int(t[0]) for t in log.last_t] == [t for _, t in log.checkpoints]
-    initial = nn.init(nn.create((2, s.width, s.width, 2)), np.random.default_rng([s.seed, 1]))
+    sizes = (2, *[s.width] * s.depth, 2)
+    initial = nn.init(nn.create(sizes, s.activation, s.use_bn, s.eps), np.random.default_rng([s.seed, 1]))
     logits, _, _ = engine.population(initial, stack.X_train[0])
     whole_set_loss = nn.softmax_cross_entropy(logits, stack.Y_train[0])[0]
     assert log.last_loss[0][0] == pytest.approx(whole_set_loss, rel=1e-12)  # step 0: no mini-batch yet
