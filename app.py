@@ -90,5 +90,5 @@ teach = [st.Page(f"{PAGES}/lesson.py", title="Lessons", icon=":material/school:"
 page = st.navigation({"Explore": explore, "Teaching views": teaching, "Teach": teach})
 lesson.presenter()  # ?present=1: no sidebar, larger text
 lesson.bar()  # the lesson step the URL names, above its page
-lesson.collector(page.url_path)
 page.run()
+lesson.sidebar_tools(page.url_path)  # presenter mode, "add this view to my lesson"

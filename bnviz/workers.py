@@ -199,6 +199,7 @@ class _Job:
     def __init__(self, k: str, settings: Settings, future: cf.Future, slot: int) -> None:
         self.key, self.settings, self.future, self.slot = k, settings, future, slot
         self.waiters = 0
+        self.keep = False  # a prefetch: trains to the end even when nobody waits
         self.run: Run | None = None  # unpickled once, by whoever asks first
         self.lock = threading.Lock()
 
@@ -370,13 +371,22 @@ class Trainer:
     def release(self, job: _Job) -> None:
         with self._lock:
             job.waiters -= 1
-            if job.waiters > 0 or job.future.done():
+            if job.waiters > 0 or job.keep or job.future.done():
                 return
             self.stats["stopped"] += 1
             if not job.future.cancel():
                 self._stop[job.slot] = 1  # running: engine.train stops before its next step
             if self._jobs.get(job.key) is job:
                 del self._jobs[job.key]  # a later request for the same settings starts afresh
+
+    def prefetch(self, settings: Iterable[Settings]) -> None:
+        """Train these runs in the background (e.g. each page's first view, at start-up) unless
+        they are cached: they train to the end even if nobody asks for them meanwhile."""
+        for s in settings:
+            ticket = self.submit(s)
+            if ticket._job is not None:
+                ticket._job.keep = True
+            ticket.release()
 
     def runs(self, settings: Iterable[Settings]) -> list[Ticket]:
         """Tickets for several runs at once: they train side by side on the workers."""

@@ -51,6 +51,12 @@ CHROMIUM_ARGS = [
 # The two screens a class uses: a laptop and a projector.
 DESKTOP: ViewportSize = {"width": 1440, "height": 900}
 PROJECTOR: ViewportSize = {"width": 1280, "height": 720}
+# The projector at 150 % browser zoom: Chromium zoomed lays the page out in 1280/1.5 × 720/1.5
+# CSS pixels at a device pixel ratio of 1.5 (window.innerWidth 853, devicePixelRatio 1.5), which
+# is this viewport with ``device_scale_factor=ZOOM_SCALE``. A device scale factor alone keeps
+# 1280 CSS pixels: it only sharpens the picture.
+ZOOM_SCALE = 1.5
+PROJECTOR_ZOOMED: ViewportSize = {"width": round(1280 / ZOOM_SCALE), "height": round(720 / ZOOM_SCALE)}
 
 # An upper bound on a server's start, not a wait: start_server returns as soon as the
 # server answers. BNVIZ_START_TIMEOUT (seconds) raises it on a slow machine.
@@ -217,6 +223,10 @@ PLAYER_STEP_JS = f"""() => {{ {MOVIE_JS}
   const label = movie() && movie().ownerDocument.getElementById('step')?.textContent;
   return label && /^step \\d+$/.test(label) ? Number(label.slice(5)) : null;
 }}"""
+# The histograms' player as it reports itself (livechart.js ``window.livechart.player()``):
+# frame, pageFrame (the frame the page shows or was told of), playing, interval (ms between
+# two frames of Play at the chosen speed), ticks (when Play asked for its last frames).
+PLAYER_STATE_JS = f"""() => {{ {MOVIE_JS} return movie().ownerDocument.defaultView.livechart.player(); }}"""
 PLAYER_PAUSED_JS = f"""() => {{ {MOVIE_JS}
   const doc = movie().ownerDocument;
   return doc.getElementById('play').getAttribute('aria-pressed') === 'false'

@@ -66,21 +66,29 @@ def presenting() -> bool:
 
 
 def presenter() -> None:
-    """Presenter mode's page chrome, and the sidebar's switch into it."""
-    if presenting():
-        st.markdown(PRESENT_CSS, unsafe_allow_html=True)
-        off = {k: v for k, v in st.query_params.to_dict().items() if k != PRESENT_PARAM}
-        # a link relative to this page: the same path, the query without present
-        href = "?" + html.escape(urlencode(off))
-        st.markdown(f'<a class="bnviz-leave" href="{href}" target="_self">Leave presenter mode</a>',
-                    unsafe_allow_html=True)
-        components.html(KEYS, height=0)
+    """Presenter mode's page chrome (no sidebar, larger text, a way out), when the URL asks for it."""
+    if not presenting():
         return
+    st.markdown(PRESENT_CSS, unsafe_allow_html=True)
+    off = {k: v for k, v in st.query_params.to_dict().items() if k != PRESENT_PARAM}
+    # a link relative to this page: the same path, the query without present
+    href = "?" + html.escape(urlencode(off))
+    st.markdown(f'<a class="bnviz-leave" href="{href}" target="_self">Leave presenter mode</a>',
+                unsafe_allow_html=True)
+    components.html(KEYS, height=0)
+
+
+def sidebar_tools(page_path: str) -> None:
+    """Under the page's own sidebar controls: into presenter mode, and "add this view"."""
+    if presenting():
+        return
+    st.sidebar.divider()
     if st.sidebar.button("Presenter mode", icon=":material/co_present:", key="present_on",
                          help="Hide this sidebar and enlarge the text for a projector "
                               "(?present=1 in the link)."):
         st.query_params[PRESENT_PARAM] = "1"
         st.rerun()
+    collector(page_path)
 
 
 def current() -> tuple[lessons.Lesson, int] | str | None:

@@ -27,40 +27,44 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import streamlit as st
 
-from .. import fmt
+from .. import budget, fmt, workers
 from ..data import n_train
+from ..scenarios import SCENARIOS
 from ..settings import Settings, number_from_url
-from ..train import Run, train
+from ..train import Run
 
 __all__ = [
-    "CACHE_ENTRIES",
     "GROUPS",
     "KEY_PREFIX",
     "cached_run",
+    "cached_runs",
     "current_settings",
     "ladder",
     "ladder_format",
     "load_settings",
     "plain",
+    "scenario_links",
     "settings_from_widgets",
     "settings_problem",
     "settings_sidebar",
     "show_notices",
     "show_settings_problem",
     "sync_url",
+    "trainer",
     "url_notices",
     "url_number",
     "widget",
 ]
 
 KEY_PREFIX = "s_"
-CACHE_ENTRIES = 32
-CACHE_TTL_SECONDS = 3600
+PROGRESS_AFTER_S = 0.5  # training longer than this shows a progress bar
+PROGRESS_POLL_S = 0.1  # how often it is updated (and Streamlit may stop an abandoned script)
 _STATE = "bnviz_settings"
 _NOTICES = "bnviz_url_notices"
 _FROM_URL = "bnviz_url_settings"
@@ -88,21 +92,52 @@ _LADDERS: dict[str, tuple[float, ...]] = {
 _SLIDER_STEP = {"noise": 0.05, "gamma_init": 0.1, "beta_init": 0.1, "depth": 1}
 
 
-@st.cache_data(max_entries=CACHE_ENTRIES, ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _cached_train(settings: Settings) -> Run:
-    return train(settings)
+@st.cache_resource
+def trainer() -> workers.Trainer:
+    """This server's :class:`bnviz.workers.Trainer`: worker processes and the shared run cache."""
+    return workers.Trainer()
 
 
-def cached_run(settings: Settings) -> Run:
-    """``bnviz.train.train(settings)``, cached per Settings for every session.
+def cached_runs(settings: Sequence[Settings], what: str = "") -> list[Run]:
+    """``bnviz.train.train`` of each of ``settings``, trained side by side on the worker
+    processes and cached for every session (``bnviz.workers``).
 
     The cache key is ``settings.canonical()``: a run without BN ignores ε, γ/β, decay,
     bias correction and freezing, so moving those does not retrain the no-BN baseline
-    (its ``run.settings`` then holds the defaults of those fields). Keeps at most
-    ``CACHE_ENTRIES`` runs for ``CACHE_TTL_SECONDS``. Each call returns a fresh copy
-    (``st.cache_data`` semantics), so callers may not share mutations.
+    (its ``run.settings`` then holds the defaults of those fields). The runs are shared
+    by every session: their arrays are read-only.
+
+    While anything trains for longer than ``PROGRESS_AFTER_S``, a progress bar says so
+    (``what`` names it). Its updates are also where Streamlit stops this script when the
+    session reruns or goes away: the ``finally`` then lets go of the runs, and a run
+    nobody else waits for stops training (``Ticket.release``).
     """
-    return _cached_train(settings.canonical())
+    t = trainer()
+    tickets: list[workers.Ticket] = []
+    try:
+        tickets = [t.submit(s) for s in settings]
+        waiting, start, bar = [tk for tk in tickets if not tk.done()], time.monotonic(), None
+        while waiting:
+            waiting[0].wait(PROGRESS_POLL_S)
+            waiting = [tk for tk in waiting if not tk.done()]
+            if waiting and time.monotonic() - start > PROGRESS_AFTER_S:
+                done = sum(tk.progress() * tk.settings.steps for tk in tickets)
+                total = sum(tk.settings.steps for tk in tickets)
+                bar = bar or st.empty()
+                n = len(tickets)
+                name = what or (f"{n} networks" if n > 1 else "the network")
+                bar.progress(min(done / total, 1.0), text=f"Training {name}… {round(100 * done / total)} %")
+        if bar is not None:
+            bar.empty()
+        return [tk.result() for tk in tickets]
+    finally:
+        for tk in tickets:
+            tk.release()
+
+
+def cached_run(settings: Settings, what: str = "") -> Run:
+    """:func:`cached_runs` of one run."""
+    return cached_runs([settings], what)[0]
 
 
 def ladder(name: str, value: Any, dataset: str | None = None) -> list[Any]:
@@ -177,6 +212,8 @@ def current_settings() -> Settings:
     """The session's Settings: from the URL on the first run, later the last ones used."""
     if _STATE not in st.session_state:
         settings, notices = Settings.from_query(st.query_params.to_dict())
+        settings, note = budget.fit_run(settings)  # one run's share of a request's budget
+        notices = notices + [note] if note else notices
         st.session_state[_STATE] = st.session_state[_FROM_URL] = settings
         st.session_state[_NOTICES] = notices
     return st.session_state[_STATE]
@@ -217,7 +254,7 @@ def settings_from_widgets(base: Settings) -> Settings:
     """Settings from the widgets' session state, ``base`` for fields without a widget.
 
     When the widgets describe no valid Settings (e.g. more compute than one run may use,
-    ``Settings.cost() > MAX_COST``), returns ``base`` (what worked last) and keeps the
+    ``budget.run_problem``), returns ``base`` (what worked last) and keeps the
     reason for :func:`settings_problem`, so the page can say so instead of silently
     ignoring the slider.
     """
@@ -228,6 +265,9 @@ def settings_from_widgets(base: Settings) -> Settings:
     values["batch_size"] = min(values["batch_size"], n_train(values["dataset"]))
     try:
         settings = Settings(**values)
+        problem = budget.run_problem(settings)  # more than one run's share of a request
+        if problem:
+            raise ValueError(problem)
     except ValueError as err:
         kept = [f"{name} = {getattr(base, name)} (not {values[name]})"
                 for name in values if values[name] != getattr(base, name)]
@@ -279,6 +319,8 @@ def settings_sidebar(fields: Sequence[str] | None = None, groups: bool = True) -
     base = current_settings()
     problem_box = st.sidebar.empty()  # on top of the widgets: filled once their values are known
     wanted = set(fields) if fields is not None else None
+    if fields is None:  # the full sidebar (the Explorer's)
+        scenario_links()
     for f in dataclasses.fields(Settings):
         key = KEY_PREFIX + f.name
         if key not in st.session_state:
@@ -306,6 +348,15 @@ def settings_sidebar(fields: Sequence[str] | None = None, groups: bool = True) -
     st.session_state[_STATE] = settings
     sync_url(settings)
     return settings
+
+
+def scenario_links() -> None:
+    """A "Scenarios" expander in the sidebar: one link per ``bnviz.scenarios.SCENARIOS`` and
+    what to look at. A link is a permalink (``./?<settings>``): it opens the Explorer in a
+    new tab, whose new session reads the settings from the URL."""
+    with st.sidebar.expander("Scenarios", icon=":material/play_circle:"):
+        st.markdown("\n".join(f"- [{plain(s.name)}]({s.href}): {plain(s.look)}" for s in SCENARIOS))
+        st.caption("Each opens in a new tab with its settings; the others keep their defaults.")
 
 
 def sync_url(settings: Settings | None = None, extra: Mapping[str, str] | None = None,

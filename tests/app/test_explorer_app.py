@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from bnviz import Settings
 from bnviz.data import n_train
-from bnviz.train import Run, train
+from bnviz.train import train
 
 TIMEOUT = 60
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +99,10 @@ def summary(at: AppTest) -> str:
 
 def test_default_page_renders_every_part_and_writes_the_url():
     at = app()
-    assert sorted(charts(at)) == ["curves", "movie", "stats"]
+    assert sorted(charts(at)) == ["boundaries", "curves", "movie", "stats"]
+    side_by_side = figure(at, "boundaries")["layout"]
+    assert [im["xref"] for im in side_by_side["images"] if im["layer"] == "below"] == ["x", "x2"]
+    assert [a["text"].count("test accuracy") for a in side_by_side["annotations"]] == [1, 1]
     movie = figure(at, "movie")
     assert len(movie["frames"]) == 51
     assert [t["type"] for t in movie["data"]][:6] == ["bar", "scatter"] * 3
@@ -124,10 +127,12 @@ def test_default_page_renders_every_part_and_writes_the_url():
 
 
 def test_raising_eps_shrinks_z_norm_of_a_low_variance_unit():
-    var0 = train(Settings()).layers[0].pop_var[0]  # step 0: the initial weights, the same for any ε
+    relu = Settings(depth=2, width=16, activation="relu")  # the network the tolerances were set on
+    var0 = train(relu).layers[0].pop_var[0]  # step 0: the initial weights, the same for any ε
     unit = int(var0.argmin())
     v = float(var0[unit])
-    at = app({"t": "0", "unit": str(unit + 1)})
+    at = app({"t": "0", "unit": str(unit + 1), "norm": "population",  # the statistics var0 is of
+              "depth": "2", "width": "16", "activation": "relu"})
     sd_before = last_number(latex(at, r"\operatorname{sd}(z_{norm})"))
     range_before = figure(at, "movie")["layout"]["xaxis2"]["range"]
     assert sd_before == pytest.approx(1.0, abs=1e-3)
@@ -192,6 +197,20 @@ def test_step_and_reset_buttons_move_the_displayed_step():
     assert not at.exception
 
 
+def test_a_step_change_sends_the_same_histogram_figure_and_moves_its_player():
+    """The histograms' figure does not depend on the step (the player draws the step's frame),
+    so a rerun that only moves the step redraws nothing in the browser; Reset and Step tell
+    the player to move with a new ``sync``."""
+    at = app()
+    movie, sync = figure(at, "movie"), player(at, "movie")["sync"]
+    at.button(key="v_reset").click().run()
+    assert figure(at, "movie") == movie
+    assert player(at, "movie")["active"] == 0 and player(at, "movie")["sync"] == sync + 1
+    at.button(key="v_step").click().run()
+    assert figure(at, "movie") == movie
+    assert player(at, "movie")["active"] == 1 and player(at, "movie")["sync"] == sync + 2
+    assert step(at) == 10
+
 def test_play_is_in_the_browser_not_a_server_timer():
     """Play / Pause belong to the live chart's player, which shows the figure's frames in
     the browser: no server button, no ticking."""
@@ -219,6 +238,7 @@ def test_digits_has_no_decision_boundary_and_batch_ladder_follows_the_dataset():
     at.selectbox(key="s_dataset").set_value("digits").run()
     assert not at.exception
     assert not figure(at, "movie")["layout"].get("images"), "no decision boundary for 64-D data"
+    assert "boundaries" not in charts(at), "nor two side by side"
     full = n_train("digits")  # the whole training set as one batch
     assert str(full) in at.select_slider(key="s_batch_size").options
     at.select_slider(key="s_batch_size").set_value(full).run()
@@ -251,10 +271,10 @@ def test_every_setting_retrains_and_lands_in_the_url(key, kind, value):
 
 
 def test_settings_over_the_compute_budget_are_refused_visibly():
-    at = app()
+    at = app({"depth": "2"})
     at.selectbox(key="s_dataset").set_value("digits").run()
-    at.select_slider(key="s_width").set_value(128).run()  # within the budget at depth 2
-    assert qp(at)["width"] == "128"
+    at.select_slider(key="s_width").set_value(32).run()  # within the budget at depth 2
+    assert qp(at)["width"] == "32"
     text = summary(at)
     at.slider(key="s_depth").set_value(8).run()
     assert not at.exception
@@ -262,7 +282,7 @@ def test_settings_over_the_compute_budget_are_refused_visibly():
     side = [w.value for w in at.sidebar.warning]
     for where in (page, side):
         said = " ".join(where)
-        assert "not used" in said and "billion multiply" in said and "lower steps" in said, where
+        assert "not used" in said and "one run may use" in said and "lower width or depth" in said, where
         assert "depth = 2 \\(not 8\\)" in said, "which setting is in effect instead"
     assert qp(at)["depth"] == "2", "the URL holds what is shown"
     assert summary(at) == text, "the last settings that worked are still shown"
@@ -271,25 +291,19 @@ def test_settings_over_the_compute_budget_are_refused_visibly():
     assert not any("not used" in w.value for w in at.warning)
 
 
-def test_the_no_bn_baseline_is_cached_on_its_canonical_settings(monkeypatch):
+def test_the_no_bn_baseline_is_cached_on_its_canonical_settings(monkeypatch, tmp_path):
+    from bnviz import workers
     from bnviz.app import ui
 
-    calls: list[Settings] = []
-
-    def counted_train(s: Settings) -> Run:
-        calls.append(s)
-        return train(s)
-
-    monkeypatch.setattr(ui, "train", counted_train)
-    ui._cached_train.clear()
+    trainer = workers.Trainer(workers=0, disk=workers.DiskCache(tmp_path))
+    monkeypatch.setattr(ui, "trainer", lambda: trainer)  # the page's cache, in this process
     a = ui.cached_run(Settings(steps=20, use_bn=False, eps=1e-3, decay=0.99))
     b = ui.cached_run(Settings(steps=20, use_bn=False, eps=0.1, gamma_init=2.0))
-    assert len(calls) == 1, "ε, γ, decay cannot change a run without BN"
+    assert trainer.stats["trained"] == 1, "ε, γ, decay cannot change a run without BN"
     assert a.curves.equals(b.curves)
     ui.cached_run(Settings(steps=20, use_bn=True, eps=0.1))
     ui.cached_run(Settings(steps=20, use_bn=True, eps=1e-3))
-    assert len(calls) == 3, "with BN they do"
-    ui._cached_train.clear()
+    assert trainer.stats["trained"] == 3, "with BN they do"
 
 
 def test_batch_size_one_shows_the_degenerate_batch_notice():
@@ -297,13 +311,13 @@ def test_batch_size_one_shows_the_degenerate_batch_notice():
     at.select_slider(key="s_batch_size").set_value(1).run()
     assert not at.exception
     assert any("Batch size m = 1" in w.value and "z_norm" in w.value for w in at.warning)
-    assert sorted(charts(at)) == ["curves", "movie", "stats"]
+    assert sorted(charts(at)) == ["boundaries", "curves", "movie", "stats"]
 
 
 def test_a_diverging_learning_rate_says_so_and_still_draws_the_steps_before():
     at = app({"lr": "10", "eps": "0", "optimizer": "sgd", "activation": "linear"})
     assert any("diverged" in e.value for e in at.error), [e.value for e in at.error]
-    assert sorted(charts(at)) == ["curves", "movie", "stats"]
+    assert sorted(charts(at)) == ["boundaries", "curves", "movie", "stats"]
     assert re.search(r"\d+/500 steps trained", summary(at))
     assert "500/500" not in summary(at)
 
@@ -317,7 +331,7 @@ def test_malformed_url_falls_back_to_defaults_with_a_plain_text_notice():
         assert bad in text, bad
     assert qp(at)["lr"] == "0.05" and qp(at)["eps"] == "1e-05"
     assert qp(at)["batch_size"] == "400"
-    assert qp(at)["layer"] == "2", "clamped to the deepest layer"
+    assert qp(at)["layer"] == str(Settings().depth), "clamped to the deepest layer"
     assert not any("<b>" in m.value for m in at.markdown), "URL content never reaches Markdown"
 
 

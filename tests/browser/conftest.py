@@ -68,15 +68,17 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def new_page(browser) -> Iterator[Callable]:
-    """``new_page(viewport=DESKTOP, color_scheme="light")``: a fresh page, closed afterwards.
+    """``new_page(viewport=DESKTOP, color_scheme="light", scale=1)``: a fresh page, closed
+    afterwards; ``scale`` is the device pixel ratio (with PROJECTOR_ZOOMED: 150 % zoom).
 
     Uncaught page errors are collected in ``page.bnviz_errors``, errors logged to the
     console (the page's or a chart iframe's) in ``page.bnviz_console_errors``.
     """
     contexts = []
 
-    def make(viewport: ViewportSize | None = None, color_scheme: str = "light"):
-        ctx = browser.new_context(viewport=viewport or DESKTOP, color_scheme=color_scheme)
+    def make(viewport: ViewportSize | None = None, color_scheme: str = "light", scale: float = 1):
+        ctx = browser.new_context(viewport=viewport or DESKTOP, color_scheme=color_scheme,
+                                  device_scale_factor=scale)
         contexts.append(ctx)
         page = ctx.new_page()
         page.bnviz_errors = []

@@ -1,4 +1,5 @@
-"""The Explorer in a real browser: keyboard on a slider, play, the client-side scrubber, permalinks.
+"""The Explorer in a real browser: keyboard on a slider, play, the client-side scrubber, one step
+for the whole page, the speed of Play, permalinks, and a layout readable on a projector.
 
 The Explorer is the default page, so its address is the app's root ("/"; the app writes
 that into the URL bar, so permalinks use it too).
@@ -8,15 +9,20 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from bnviz.app.harness import (
+    CHART_JS,
     DESKTOP,
     MOVIE_JS,
     PLAYER_PAUSED_JS,
+    PLAYER_STATE_JS,
     PLAYER_STEP_JS,
     PROJECTOR,
+    PROJECTOR_ZOOMED,
+    ZOOM_SCALE,
     chart_frame,
     exceptions,
     open_app,
@@ -64,6 +70,40 @@ def summary(page) -> str:
     return page.locator(".st-key-summary").inner_text()
 
 
+# Every equation of the page as KaTeX source, in page order.
+KATEX_JS = "() => Array.from(document.querySelectorAll('.katex-mathml annotation')).map(e => e.textContent)"
+
+
+def equations(page) -> list[str]:
+    return page.evaluate(KATEX_JS)
+
+
+def accuracy_header(page) -> list[str]:
+    """The accuracy table's column names (its grid's accessible table)."""
+    return page.locator(".st-key-accuracy th").all_inner_texts()
+
+
+# The data grid writes its accessible table a frame or so after it draws new data.
+TABLE_AT_JS = """(col) => Array.from(document.querySelectorAll('.st-key-accuracy th'))
+  .some(th => th.textContent === col)"""
+
+
+def marker_steps(page, key: str) -> list[float]:
+    """Where the step lines of the live chart ``key`` (curves, stats) stand."""
+    return page.evaluate(f"() => {{ {CHART_JS} return (chartIn('.st-key-{key}').layout.shapes || [])"
+                         ".map(s => s.x0); }")
+
+
+def assert_one_step(page, step: int, last: int = 500) -> None:
+    """Everything on the page shows ``step``: header, player, URL, table, step markers, equations."""
+    assert step_shown(page) == step == page.evaluate(PLAYER_STEP_JS)
+    assert parse_qs(urlparse(page.url).query).get("t") == ([str(step)] if step < last else None)
+    page.wait_for_function(TABLE_AT_JS, arg=f"at step {step}")
+    assert f"at step {step}" in accuracy_header(page)
+    assert set(marker_steps(page, "curves")) == set(marker_steps(page, "stats")) == {step}
+    assert any(f"Step t = {step}," in c for c in page.locator(".st-key-stats_math").all_inner_texts())
+
+
 @pytest.mark.parametrize("viewport,scheme,name", [
     (DESKTOP, "light", "explorer-1440x900-light"), (PROJECTOR, "light", "explorer-1280x720-light"),
     (DESKTOP, "dark", "explorer-1440x900-dark"), (PROJECTOR, "dark", "explorer-1280x720-dark"),
@@ -74,7 +114,7 @@ def test_explorer_opens_cleanly_at_class_sizes(app_server, new_page, viewport, s
     assert exceptions(page) == [] and page.bnviz_errors == []
     assert page.bnviz_console_errors == [], "nothing logged as an error (Plotly reports bad paths this way)"
     assert page.locator('[role="dialog"]').count() == 0, "no 'page not found' or other dialog"
-    assert len(plot_data(page)) == 3
+    assert len(plot_data(page)) == 4  # histograms, statistics, curves, BN and no-BN boundaries
     # the histograms and the scrubber are on the first screen, even on a projector
     box = page.locator(".st-key-movie iframe").bounding_box()
     assert box is not None and box["y"] < viewport["height"] * 0.75
@@ -85,6 +125,83 @@ def test_explorer_opens_cleanly_at_class_sizes(app_server, new_page, viewport, s
     screenshot(page, name + "-statistics")
     page.locator(".st-key-curves").scroll_into_view_if_needed()
     screenshot(page, name + "-curves")
+
+
+# Every box of the header row, the choosers, the equations and the player whose content is
+# wider than the box (a label cut with an ellipsis, an equation clipped at a column's edge).
+# Boxes: Streamlit's elements and blocks, paragraphs, labels, buttons, KaTeX's display
+# blocks (not the inline boxes KaTeX builds an equation of). A glyph may overhang its box by
+# a pixel or two (an arrow's head, an italic correction); a cut is wider than that.
+OVERFLOW_JS = """(keys) => {
+  const out = [];
+  const boxes = '[data-testid], p, label, button, select, output, .katex-display';
+  const check = (key, root) => {
+    for (const el of [root, ...root.querySelectorAll(boxes)]) {
+      if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 3) {
+        out.push([key, el.tagName, el.scrollWidth, el.clientWidth, (el.textContent || '').slice(0, 40)]);
+      }
+    }
+  };
+  for (const key of keys) document.querySelectorAll('.st-key-' + key).forEach(root => check(key, root));
+  const movie = document.querySelector('.st-key-movie iframe');
+  check('player', movie.contentDocument.getElementById('player'));
+  return out;
+}"""
+LAYOUT_KEYS = ["page_head", "unit_pick", "unit_flow", "unit_math", "stats_math"]
+# [font size in px, text] of every text drawn in a live chart (SVG) and in the player's bar.
+FONTS_JS = """() => Array.from(document.querySelectorAll('iframe')).flatMap(f => {
+  const doc = f.contentDocument;
+  if (!doc || !doc.querySelector('.js-plotly-plot')) return [];
+  return Array.from(doc.querySelectorAll('svg text, #player button, #player output, #player select'))
+    .filter(t => t.textContent.trim() && t.getClientRects().length)
+    .map(t => [parseFloat(doc.defaultView.getComputedStyle(t).fontSize), t.textContent.slice(0, 30)]);
+})"""
+# The step header: its height and its text's line height (one line: less than two).
+HEADER_JS = """() => {
+  const p = document.querySelector('.st-key-step_counter p');
+  return [p.getBoundingClientRect().height, parseFloat(getComputedStyle(p).lineHeight)];
+}"""
+# The histogram panels' titles as drawn: [left, right] in pixels, left to right.
+TITLE_BOXES_JS = f"""() => {{ {MOVIE_JS}
+  return Array.from(movie().querySelectorAll('.textpoint text')).map(t => t.getBoundingClientRect())
+    .map(r => [r.left, r.right]).sort((a, b) => a[0] - b[0]);
+}}"""
+
+
+@pytest.mark.parametrize("viewport,scale,size", [
+    (PROJECTOR, 1, "1280x720"), (DESKTOP, 1, "1440x900"), (PROJECTOR_ZOOMED, ZOOM_SCALE, "1280x720-zoom150"),
+])  # fmt: skip
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_readable_from_the_back_of_a_room(app_server, new_page, viewport, scale, size, scheme):
+    """At 1280×720, 1440×900 and 150 % zoom on 1280×720: nothing cut, chart text ≥ 14 px,
+    the step header on one line, Reset and Step with their whole labels."""
+    page = new_page(viewport, color_scheme=scheme, scale=scale)
+    open_app(page, app_server + "/?t=120")
+    assert page.evaluate("() => [innerWidth, devicePixelRatio]") == [viewport["width"], scale]
+    assert page.evaluate(OVERFLOW_JS, LAYOUT_KEYS) == [], "no label or equation wider than its box"
+    fonts = page.evaluate(FONTS_JS)
+    assert len(fonts) > 50 and min(size_ for size_, _ in fonts) >= 14, sorted(fonts)[:5]
+    height, line = page.evaluate(HEADER_JS)
+    assert height < 1.5 * line, "the step header is one line"
+    assert step_shown(page) == 120
+    assert button(page, "v_reset").inner_text().endswith("Reset")
+    assert button(page, "v_step").inner_text().endswith("Step")
+    assert exceptions(page) == [] and page.bnviz_errors == [] and page.bnviz_console_errors == []
+    name = f"explorer-{size}-{scheme}"
+    screenshot(page, name)
+    for part, key in (("equations", "unit_math"), ("statistics", "stats"), ("table", "accuracy")):
+        page.locator(f".st-key-{key}").scroll_into_view_if_needed()
+        screenshot(page, f"{name}-{part}")
+
+
+@pytest.mark.parametrize("viewport,scale", [(PROJECTOR, 1), (DESKTOP, 1), (PROJECTOR_ZOOMED, ZOOM_SCALE)])
+def test_the_histogram_titles_do_not_run_into_each_other(app_server, new_page, viewport, scale):
+    page = new_page(viewport, scale=scale)
+    open_app(page, app_server + "/?t=120")
+    page.locator(".st-key-movie").scroll_into_view_if_needed()
+    boxes = page.evaluate(TITLE_BOXES_JS)
+    assert len(boxes) == 3
+    assert all(a[1] <= b[0] for a, b in zip(boxes, boxes[1:])), f"panel titles overlap: {boxes}"
 
 
 def test_keyboard_on_a_slider_retrains_and_redraws(app_server, page):
@@ -119,7 +236,8 @@ def test_a_unit_change_redraws_the_mounted_histogram_chart_in_place(app_server, 
         "Histograms of Z, Z_norm and Z̃, layer 1, unit 3, with a step scrubber"), "named for screen readers"
 
 
-def test_play_advances_the_step_in_the_browser_and_pause_stops_it(app_server, page):
+def test_play_runs_in_the_browser_and_on_pause_the_whole_page_shows_the_players_step(
+        app_server, page, new_page):
     open_app(page, app_server + "/")
     with rerun(page):
         button(page, "v_reset").click()
@@ -131,61 +249,127 @@ def test_play_advances_the_step_in_the_browser_and_pause_stops_it(app_server, pa
     page.evaluate(COUNT_RUNS)
     player_button(page, "▶ Play").click()
     page.wait_for_function(f"() => ({PLAYER_STEP_JS})() > 20", timeout=60_000)
-    player_button(page, "❚❚ Pause").click()
+    assert page.evaluate("() => window.__runs") == 0, "Play runs in the browser: no server round trip"
+    assert step_shown(page) == 0, "while Play runs, the page waits for it"
+    with rerun(page):
+        player_button(page, "❚❚ Pause").click()
     page.wait_for_function(PLAYER_PAUSED_JS)  # no tick and no frame left to draw, so the step stays
     paused_at = page.evaluate(PLAYER_STEP_JS)
     assert 20 < paused_at < 500
     assert plot_data(page)[0][0]["y"] != before[0]["y"], "the histograms moved with the steps"
     assert titles(page) != titles_before, "and so did their titles"
-    assert page.evaluate("() => window.__runs") == 0, "Play runs in the browser: no server round trip"
-    assert step_shown(page) == 0, "the server-side step (equations, curves) is where Reset put it"
+    assert_one_step(page, paused_at)
+    state = page.evaluate(PLAYER_STATE_JS)
+    assert state["reports"] == 1 and state["pageFrame"] == state["frame"] == paused_at // 10
+    # the equations and the table are those of that step: the same as on a page opened at it
+    other = new_page(DESKTOP)
+    open_app(other, page.url)
+    assert step_shown(other) == paused_at
+    assert equations(other) == equations(page)
+    assert other.locator(".st-key-accuracy").inner_text() == page.locator(".st-key-accuracy").inner_text()
     assert page.bnviz_errors == [] and page.bnviz_console_errors == []
     screenshot(page, "explorer-paused")
 
 
-def test_scrubber_changes_the_histograms_in_the_browser_without_a_rerun(app_server, page):
+def test_the_page_follows_the_scrubber_when_it_is_let_go_and_reset_moves_the_player(app_server, page):
     open_app(page, app_server + "/")
-    before = plot_data(page)[0]
+    movie_before = plot_data(page)[0]
+    curves_before = plot_data(page)[2]
     page.evaluate(COUNT_RUNS)
     rail = chart_frame(page, "movie").locator("#scrub").bounding_box()
     assert rail is not None
-    page.mouse.click(rail["x"] + rail["width"] * 0.2, rail["y"] + rail["height"] / 2)
+    y = rail["y"] + rail["height"] / 2
+    page.mouse.move(rail["x"] + rail["width"] - 4, y)  # the thumb, at the end
+    page.mouse.down()
+    page.mouse.move(rail["x"] + rail["width"] * 0.2, y, steps=8)
     page.wait_for_function(
         f"(b) => {{ {MOVIE_JS} return JSON.stringify(movie().data[0].y) !== b; }}",
-        arg=json.dumps(before[0]["y"]),
+        arg=json.dumps(movie_before[0]["y"]),
     )
-    assert plot_data(page)[0][0]["y"] != before[0]["y"]
-    assert page.evaluate("() => window.__runs") == 0, "scrubbing must not ask the server"
     assert 0 < page.evaluate(PLAYER_STEP_JS) < 500
+    assert page.evaluate("() => window.__runs") == 0, "dragging the thumb draws frames in the browser only"
+    assert step_shown(page) == 500
+    with rerun(page):
+        page.mouse.up()
+    assert_one_step(page, page.evaluate(PLAYER_STEP_JS))
+    assert plot_data(page)[2] == curves_before, "the curves' lines stay; only their step marker moved"
+    # the page moves the player: Reset (the player jumps to 0), then Step
+    with rerun(page):
+        button(page, "v_reset").click()
+    page.wait_for_function(PLAYER_PAUSED_JS)
+    assert_one_step(page, 0)
+    with rerun(page):
+        button(page, "v_step").click()
+    page.wait_for_function(PLAYER_PAUSED_JS)
+    assert_one_step(page, 10)
+    assert page.bnviz_errors == [] and page.bnviz_console_errors == []
 
 
 def test_the_step_slider_works_with_the_keyboard_and_play_at_the_end_starts_again(app_server, page):
     """The player is plain HTML: the range input takes arrow keys, Home and End, one
-    checkpoint (10 steps by default) at a time, in the browser."""
+    checkpoint (10 steps by default) at a time; the page follows the step a key leaves."""
     open_app(page, app_server + "/")
     assert page.evaluate(PLAYER_STEP_JS) == 500
     before = plot_data(page)[0]
-    page.evaluate(COUNT_RUNS)
     scrub = chart_frame(page, "movie").get_by_role("slider", name="Training step shown by the histograms")
     scrub.focus()
-    page.keyboard.press("ArrowLeft")
+    with rerun(page):
+        page.keyboard.press("ArrowLeft")
     page.wait_for_function(PLAYER_PAUSED_JS)
     assert page.evaluate(PLAYER_STEP_JS) == 490
     assert scrub.get_attribute("aria-valuetext") == "step 490"
     assert plot_data(page)[0][0]["y"] != before[0]["y"], "frame 49 drawn"
-    page.keyboard.press("Home")
-    page.wait_for_function(PLAYER_PAUSED_JS)
-    assert page.evaluate(PLAYER_STEP_JS) == 0
-    page.keyboard.press("End")
-    page.wait_for_function(PLAYER_PAUSED_JS)
-    assert page.evaluate(PLAYER_STEP_JS) == 500
+    assert_one_step(page, 490)
+    with rerun(page):
+        page.keyboard.press("Home")
+    assert_one_step(page, 0)
+    with rerun(page):
+        page.keyboard.press("End")
+    assert_one_step(page, 500)
     assert plot_data(page)[0][0]["y"] == before[0]["y"], "back at the last frame"
+    page.evaluate(COUNT_RUNS)
     player_button(page, "▶ Play").click()  # at the end: from the start again
     page.wait_for_function(f"() => {{ const s = ({PLAYER_STEP_JS})(); return s > 0 && s < 500; }}")
-    player_button(page, "❚❚ Pause").click()
-    page.wait_for_function(PLAYER_PAUSED_JS)
-    assert page.evaluate("() => window.__runs") == 0, "the player never asks the server"
+    assert page.evaluate("() => window.__runs") == 0, "Play never asks the server"
+    with rerun(page):
+        player_button(page, "❚❚ Pause").click()
+    assert_one_step(page, page.evaluate(PLAYER_STEP_JS))
     assert page.bnviz_console_errors == []
+
+
+def gaps(ticks: list[float]) -> list[float]:
+    return [b - a for a, b in zip(ticks, ticks[1:])]
+
+
+def test_the_speed_control_sets_the_pace_of_play(app_server, page):
+    """0.5× to 4×: a labelled select in the player's bar, reachable with the keyboard."""
+    open_app(page, app_server + "/")
+    with rerun(page):
+        button(page, "v_reset").click()
+    speed = chart_frame(page, "movie").get_by_role("combobox", name="Play speed")
+    assert speed.input_value() == "1" and page.evaluate(PLAYER_STATE_JS)["interval"] == 400
+    speed.focus()
+    page.keyboard.press("End")  # the last option, 4×
+    assert speed.input_value() == "4"
+    assert page.evaluate(PLAYER_STATE_JS)["interval"] == 100
+    player_button(page, "▶ Play").click()
+    page.wait_for_function(f"() => ({PLAYER_STATE_JS})().ticks.length >= 8", timeout=60_000)
+    fast = sorted(gaps(page.evaluate(PLAYER_STATE_JS)["ticks"]))
+    # a timer never fires early; on a loaded machine it may fire late, so the median only
+    assert fast[0] >= 99 and fast[len(fast) // 2] < 300, fast
+    with rerun(page):
+        player_button(page, "❚❚ Pause").click()
+    speed.select_option("0.5")
+    assert page.evaluate(PLAYER_STATE_JS)["interval"] == 800
+    last_fast = page.evaluate(PLAYER_STATE_JS)["ticks"][-1]
+    player_button(page, "▶ Play").click()
+    page.wait_for_function(f"(t0) => ({PLAYER_STATE_JS})().ticks.filter(t => t > t0).length >= 3",
+                           arg=last_fast, timeout=60_000)
+    slow = gaps([t for t in page.evaluate(PLAYER_STATE_JS)["ticks"] if t > last_fast])
+    assert min(slow) >= 799, slow
+    with rerun(page):
+        player_button(page, "❚❚ Pause").click()
+    assert_one_step(page, page.evaluate(PLAYER_STEP_JS))
 
 
 # Records, for every element that Streamlit marks stale from now on (an empty placeholder

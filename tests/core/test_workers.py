@@ -112,3 +112,20 @@ def test_a_run_nobody_waits_for_stops_training(tmp_path) -> None:
         _same_run(again.result(), train(long.replace(steps=40)))
     finally:
         t.shutdown()
+
+
+def test_a_prefetched_run_trains_to_the_end_with_nobody_waiting(tmp_path) -> None:
+    t = workers.Trainer(workers=1, disk=workers.DiskCache(tmp_path))
+    try:
+        t.prefetch([SMALL])
+        ticket = t.submit(SMALL)  # a visitor arrives, then leaves before it is done
+        job = ticket._job
+        ticket.release()
+        if job is not None:
+            job.future.result(timeout=120)  # not stopped: it finishes
+        assert t.stats["stopped"] == 0
+        again = t.submit(SMALL)
+        assert again.done()
+        _same_run(again.result(), train(SMALL))
+    finally:
+        t.shutdown()

@@ -9,7 +9,8 @@ the Explorer is measured with ``bench/ab_display.py`` (figures in docs/performan
 
     from bnviz import livechart
     livechart.plotly_chart(fig, key="movie")   # fig: a go.Figure or its dict
-    livechart.plotly_chart(fig, key="movie", player={"active": 0, "labels": [...]})
+    livechart.plotly_chart(fig, key="movie", player={"active": 0, "labels": [...]},
+                           on_frame=lambda k: ...)  # the player stopped on frame k
 
 The page around the chart gets the CSS class ``st-key-<key>`` (an ``st.container``),
 and the chart is ``iframe`` → ``#chart.js-plotly-plot`` inside it (same origin: the
@@ -26,6 +27,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -81,17 +83,39 @@ def figure_json(figure: go.Figure | dict[str, Any]) -> str:
 
 
 def plotly_chart(figure: go.Figure | dict[str, Any], *, key: str, title: str = "",
-                 player: dict[str, Any] | None = None) -> None:
+                 player: dict[str, Any] | None = None, on_frame: Callable[[int], None] | None = None,
+                 caption: str = "") -> None:
     """Draw ``figure``; on later reruns with the same ``key``, update that chart in place.
 
     ``title`` names the chart for screen readers (the iframe's title).
 
-    ``player`` puts Play / Pause, "↺ from 0" and a step slider (a range input, so the
-    keyboard works) under the chart. They show the figure's ``frames`` in the browser,
-    with no server round trip; the frames are not handed to Plotly. Keys: ``active``
-    (the frame the figure's data shows), ``labels`` (one per frame), ``prefix`` (before
-    the label, e.g. ``"step "``), ``interval_ms`` (Play's pace) and ``label`` (the
-    slider's accessible name).
+    ``player`` puts Play / Pause, "↺ from 0", a speed choice (0.5× to 4×) and a step
+    slider (a range input, so the keyboard works) under the chart. They show the
+    figure's ``frames`` in the browser, with no server round trip; the frames are not
+    handed to Plotly. Keys: ``active`` (the frame to show: the chart draws that frame,
+    whatever frame the figure's own data are), ``sync`` (a value the page changes when
+    it moves the player itself, e.g. a Reset button: the player then jumps to
+    ``active`` even if it already stood there before), ``labels`` (one per frame),
+    ``prefix`` (before the label, e.g. ``"step "``), ``interval_ms`` (Play's pace at 1×)
+    and ``label`` (the slider's accessible name). Neither ``active`` nor ``sync`` makes
+    the chart redraw: a rerun that only moves the step costs the browser nothing.
+
+    ``on_frame(k)`` is called, before the rerun it causes, when the player stops on
+    frame ``k``: Pause, the end of Play, the scrubber released (or moved with a key).
+    Not while Play runs: that would be a rerun per frame.
+
+    The camera button of the chart's toolbar saves it as a PNG at twice its pixels with
+    ``caption`` (e.g. the settings, ``bnviz.charts.export.caption``; the player's step is
+    added) under it, in a file named after ``key``.
     """
+    widget = f"{key}_live"
+
+    def reported() -> None:
+        value = st.session_state.get(widget)
+        if on_frame is not None and isinstance(value, dict) and isinstance(value.get("frame"), int):
+            on_frame(value["frame"])
+
     with st.container(key=key):
-        _component(figure=figure_json(figure), title=title, player=player, key=f"{key}_live", default=None)
+        _component(figure=figure_json(figure), title=title, player=player, key=widget, default=None,
+                   caption=caption, file_name=f"bnviz-{key}",
+                   on_change=reported if on_frame is not None else None)

@@ -15,8 +15,11 @@ What redraws on which control:
   chart in place instead of replacing it;
 - the layer/unit view does not fade while it reruns (``CSS``): it is back within half a
   second, and the fade Streamlit starts on each element slowed its histograms down;
-- Play / Pause and the scrubber under the histograms: nothing on the server; the
-  figure carries one frame per checkpoint and the live chart's player shows them.
+- Play / Pause, the speed and the scrubber under the histograms: the figure carries one
+  frame per checkpoint and the live chart's player shows them in the browser. When the
+  player stops (Pause, the end, a scrubber release) it reports its frame; the page takes
+  it as the shown step and reruns whole, so the header, equations, step markers and
+  tables show the same step as the histograms. While Play runs they wait for it.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ import time
 import pandas as pd
 import streamlit as st
 
-from bnviz import Settings, fmt
+from bnviz import Settings, budget, fmt
 from bnviz import explorer as numbers
 from bnviz.app import livechart, ui
 from bnviz.charts import explorer as charts
+from bnviz.charts import export
+from bnviz.charts.boundaries import boundaries_figure
 from bnviz.train import Run
 
 # A rerun of the layer/unit fragment alone pauses this long after sending the histograms,
@@ -49,6 +54,20 @@ HEAD_START_S = 0.1
 CSS = ('[data-testid="stMainBlockContainer"] {padding-top: 3.6rem;}\n'
        '.st-key-unit_view .stElementContainer[data-stale="true"] {transition: none !important; '
        'opacity: 1 !important;}')
+# Rows that wrap rather than squeeze, for a projector and 150 % zoom: each part of a row (a
+# horizontal container) keeps at least the width its text and equations need, and the
+# parts that do not fit move under the others instead of cutting an equation or a label.
+# The flex item of a keyed container is the layout wrapper around it.
+_ITEM = '[data-testid="stLayoutWrapper"]:has(> .st-key-{})'
+WRAP_CSS = "\n".join([
+    _ITEM.format("summary") + " {flex: 1 1 24rem; min-width: min(24rem, 100%);}",
+    ".st-key-step_counter p {white-space: nowrap;}",
+    *(_ITEM.format(f"math_{part}") + " {flex: 1 1 16rem; min-width: min(16rem, 100%);}"
+      for part in ("z", "off", "norm", "tilde")),
+    _ITEM.format("stats") + " {flex: 1.6 1 24rem; min-width: min(24rem, 100%);}",
+    _ITEM.format("stats_math") + " {flex: 1 1 20rem; min-width: min(20rem, 100%);}",
+    _ITEM.format("accuracy") + " {flex: 0 1 32rem; min-width: min(24rem, 100%);}",
+])
 
 
 # --------------------------------------------------------------------------- formatting
@@ -85,6 +104,11 @@ def _view_from_url(settings: Settings) -> list[str]:
     unit = read("unit", 1, settings.width, 1, ("all", "pooled"))
     st.session_state.v_unit = -1 if str(q.get("unit", "")).lower() in ("all", "pooled") else (unit or 1) - 1
     st.session_state.v_t = read("t", 0, settings.steps, None, ("end",))
+    norm = str(q.get("norm", "batch")).strip().lower()
+    if norm not in numbers.NORMALIZE:
+        notices.append(f"norm={norm!r} is not one of {', '.join(numbers.NORMALIZE)}: showing batch.")
+        norm = "batch"
+    st.session_state.v_norm = norm
     return notices
 
 
@@ -95,16 +119,31 @@ def _init_view(settings: Settings) -> None:
     st.session_state.setdefault("v_layer", 0)
     st.session_state.setdefault("v_unit", 0)
     st.session_state.setdefault("v_t", None)
+    st.session_state.setdefault("v_norm", "batch")
+
+
+def _moved() -> None:
+    """The page moved the step itself: the histograms' player jumps there (its ``sync``)."""
+    st.session_state.v_t_sync = st.session_state.get("v_t_sync", 0) + 1
 
 
 def _reset() -> None:
     st.session_state.v_t = 0
+    _moved()
 
 
 def _step(step_of: list[int]) -> None:
     """One checkpoint on (sets a value computed from the state, so a repeated click is one more step)."""
     k = _current_k(step_of)
     st.session_state.v_t = step_of[min(k + 1, len(step_of) - 1)]
+    _moved()
+
+
+def _follow_player(step_of: list[int], frame: int) -> None:
+    """The histograms' player stopped on checkpoint ``frame``: the page shows that step
+    (the last checkpoint is "the end", as when no step is chosen)."""
+    k = min(max(frame, 0), len(step_of) - 1)
+    st.session_state.v_t = None if k == len(step_of) - 1 else step_of[k]
 
 
 def _current_k(step_of: list[int]) -> int:
@@ -120,21 +159,30 @@ def _current_k(step_of: list[int]) -> int:
 
 def _math_histograms(run: Run, n: numbers.UnitNumbers, unit: int, layer: int) -> None:
     """The note's equations under the Z, Z_norm, Z̃ panels, numbers of this step and unit."""
-    cols = st.columns(4 if run.boundary is not None else 3)
+    # side by side while each gets its width (WRAP_CSS), else wrapped under one another
+    box = st.container(horizontal=True, key="unit_math")
     m = n.m
     sub = unit >= 0
-    with cols[0]:
+    with box.container(key="math_z"):
         st.latex(r"\small \mu = \frac{1}{m}\sum_{i=1}^{m} z^{(i)}" + (f" = {tex(n.mu)}" if sub else ""))
         st.latex(r"\small \sigma^2 = \frac{1}{m}\sum_{i=1}^{m}\left(z^{(i)}-\mu\right)^2"
                  + (f" = {tex(n.var)}" if sub else ""))
-        st.caption(f"Here m = {m}: the whole training set, passed through the network at step "
-                   f"{n.step} (training itself uses mini-batches of m = {run.settings.batch_size}).")
+        st.caption({
+            "batch": f"Here μ, σ² are μ_B, σ²_B of the mini-batch step {max(n.step, 1)} trained on "
+                     f"(m = {m}, its points under the histograms); the bars are the training set "
+                     f"at step {n.step}.",
+            "running": "Here μ, σ² are the running EWA of the mini-batch statistics at step "
+                       f"{n.step}{', bias-corrected' if run.settings.bias_correction else ''}: "
+                       "what test time uses.",
+            "population": f"Here m = {m}: the whole training set, passed through the network at step "
+                          f"{n.step} (training itself uses mini-batches of m = {run.settings.batch_size}).",
+        }[n.stats])
     if len(run.quantities) == 1:
-        with cols[1]:
+        with box.container(key="math_off"):
             st.info("Batch Norm is off: Z = W·A + b goes straight into the activation, A = g(Z). "
                     "Switch **Batch Norm** on in the sidebar to see Z_norm and Z̃.")
         return
-    with cols[1]:
+    with box.container(key="math_norm"):
         st.latex(r"\small z_{norm} = \frac{z-\mu}{\sqrt{\sigma^2+\epsilon}}")
         if sub:
             st.latex(rf"\small = \frac{{z - ({tex(n.mu)})}}{{\sqrt{{{tex(n.var)} + {tex(n.eps)}}}}}")
@@ -142,7 +190,7 @@ def _math_histograms(run: Run, n: numbers.UnitNumbers, unit: int, layer: int) ->
                  + tex(n.sd_norm, 4))
         st.caption("b is redundant: z = W·a + b, and μ contains the same b, so z − μ does not "
                    "depend on b; its gradient is exactly 0. ε > σ² shrinks z_norm's spread below 1.")
-    with cols[2]:
+    with box.container(key="math_tilde"):
         st.latex(r"\small \tilde z = \gamma\, z_{norm} + \beta")
         if sub:
             st.latex(rf"\small = {tex(n.gamma)}\, z_{{norm}} + ({tex(n.beta)})")
@@ -151,10 +199,6 @@ def _math_histograms(run: Run, n: numbers.UnitNumbers, unit: int, layer: int) ->
                  + tex(n.implied_sd))
         affine = "frozen at their initial values" if run.settings.freeze_affine else "learned"
         st.caption(f"γ and β of layer {layer + 1} are {affine}; grey lines mark what they imply.")
-    if run.boundary is not None:
-        cols[3].caption("The prediction over the plane, with training points; it moves with the "
-                        "scrubber and ▶ Play. Inference uses the running statistics (bias-corrected "
-                        "if switched on).")
 
 
 def _math_stats(s: numbers.StatNumbers) -> None:
@@ -195,37 +239,72 @@ def _notices(settings: Settings, run: Run) -> None:
 settings = ui.settings_sidebar()
 _init_view(settings)
 st.session_state.v_page_runs = st.session_state.get("v_page_runs", 0) + 1  # whole-page runs so far
-# The run the settings describe first: the histograms and statistics need only this one, so
-# they reach the browser while the other run (for the curves and the summary) trains.
-run = ui.cached_run(settings)
+# The run the settings describe and its baseline (BN switched), trained side by side on the
+# worker processes (bnviz.workers); the budget plan says if anything had to be cut.
+plan = budget.explorer(settings)
+run, other = ui.cached_runs(plan.runs[:2], "both networks (with and without BN)")
 step_of = [int(x) for x in run.ckpt_steps]
 if st.session_state.v_t is not None and st.session_state.v_t > step_of[-1]:
     st.session_state.v_t = None  # the run is shorter now: show its end
 
-st.html(f"<style>{CSS}</style>")
+st.html(f"<style>{CSS}\n{WRAP_CSS}</style>")
 st.markdown("### bnviz · Batch Normalization, visible")
 _notices(settings, run)
+if plan.reduced:
+    st.info(ui.plain(plan.message()), icon=":material/speed:")
 baseline_notice = st.container()  # filled once the baseline is there
-left, right = st.columns([1.45, 1], vertical_alignment="bottom")
-summary = left.container(key="summary")  # likewise
-with right:
-    b1, b2, counter = st.columns([1, 0.9, 1], vertical_alignment="bottom")
-    b1.button("Reset", key="v_reset", on_click=_reset, width="stretch", icon=":material/replay:",
-              help="Back to step 0: histograms, equations, curves and statistics.")
-    b2.button("Step", key="v_step", on_click=_step, args=(step_of,), width="stretch",
-              icon=":material/skip_next:", help="Advance one recorded checkpoint (the equations, curves "
-              "and statistics follow; ▶ Play in the chart animates only the histograms).")
-    k_shown = _current_k(step_of)
-    with counter.container(key="step_counter"):
-        st.markdown(f"**Step {step_of[k_shown]}**/{settings.steps}  \n"
-                    f":gray[checkpoint {k_shown + 1}/{len(step_of)}]")
+# The summary and the step controls share a row while both fit; on a narrow screen (or at
+# 150 % zoom) the controls wrap under the summary instead of squeezing their labels.
+with st.container(horizontal=True, vertical_alignment="center", key="page_head"):
+    summary = st.container(key="summary")  # likewise
+    with st.container(horizontal=True, width="content", vertical_alignment="center", key="step_row"):
+        st.button("Reset", key="v_reset", on_click=_reset, icon=":material/replay:",
+                  help="Back to step 0: histograms, equations, curves and statistics.")
+        st.button("Step", key="v_step", on_click=_step, args=(step_of,), icon=":material/skip_next:",
+                  help="Advance one recorded checkpoint: the histograms, equations, curves and "
+                       "statistics all follow.")
+        k_shown = _current_k(step_of)
+        with st.container(key="step_counter", width="content"):
+            st.markdown(f"**Step {step_of[k_shown]}**/{settings.steps} · "
+                        f":gray[checkpoint {k_shown + 1}/{len(step_of)}]")
+st.session_state.v_page_t = st.session_state.v_t  # the step this whole-page run shows
 
 dark = getattr(getattr(st.context, "theme", None), "type", None) == "dark"
+
+
+def _exports(run: Run, layer: int, unit: int, norm: str) -> None:
+    """The histogram animation for slides: one HTML file that plays offline, and a GIF.
+
+    Made only when clicked (Streamlit calls the function then); the camera button on
+    every chart saves the frame shown as a PNG at twice the screen's resolution."""
+    labels = [str(int(t)) for t in run.ckpt_steps]
+    who = "all" if unit < 0 else str(unit + 1)
+    name = f"bnviz-histograms-layer{layer + 1}-unit{who}-{norm}"
+    where = f"layer {layer + 1}, {'all units' if unit < 0 else f'unit {unit + 1}'}"
+    text = f"{export.caption(run.settings)} · {where}"
+
+    def spec() -> dict:
+        return charts.movie_spec(run, layer, unit, 0, dark=False, normalize=norm)
+
+    def html() -> str:
+        return export.animation_html(export.animated_figure(spec(), labels, text), "bnviz: " + text)
+
+    def gif() -> bytes:
+        return export.animation_gif(spec(), labels, text)
+
+    with st.container(horizontal=True, key="movie_exports"):
+        st.download_button("animation (HTML, plays offline)", html, file_name=f"{name}.html",
+                           mime="text/html", on_click="ignore", key="dl_movie_html", icon=":material/movie:")
+        st.download_button("animation (GIF)", gif, file_name=f"{name}.gif", mime="image/gif",
+                           on_click="ignore", key="dl_movie_gif", icon=":material/gif_box:")
 
 
 @st.fragment
 def unit_view(run: Run) -> None:
     """Everything that depends on the layer and unit: a change here reruns only this."""
+    if st.session_state.v_t != st.session_state.get("v_page_t"):
+        # the histograms' player stopped on another step (_follow_player): the whole page shows it
+        st.rerun(scope="app")
     s = run.settings
     step_of = [int(x) for x in run.ckpt_steps]
     if st.session_state.v_layer >= s.depth:
@@ -235,33 +314,52 @@ def unit_view(run: Run) -> None:
     k = _current_k(step_of)
     t = step_of[k]
     layer, unit = int(st.session_state.v_layer), int(st.session_state.v_unit)
+    norm = st.session_state.v_norm
 
     # The histograms first: their update leaves the server before anything else in this
     # fragment, and the boxes above them are filled in afterwards.
+    # The figure's own data are the last checkpoint's whatever the step (the player draws
+    # frame k): a rerun that only moves the step sends the same figure, and the browser
+    # does not redraw it.
     head = st.container()
-    livechart.plotly_chart(charts.movie_spec(run, layer, unit, k, dark=dark), key="movie",
+    player = {**charts.movie_player(run, k), "sync": st.session_state.get("v_t_sync", 0)}
+    livechart.plotly_chart(charts.movie_spec(run, layer, unit, len(step_of) - 1, dark=dark, normalize=norm),
+                           key="movie", caption=f"{export.caption(s)} · layer {layer + 1}, "
+                                                f"{'all units' if unit < 0 else f'unit {unit + 1}'}",
                            title=f"Histograms of Z, Z_norm and Z̃, layer {layer + 1}, "
                                  f"{'all units' if unit < 0 else f'unit {unit + 1}'}, with a step scrubber",
-                           player=charts.movie_player(run, k))
+                           player=player, on_frame=lambda frame: _follow_player(step_of, frame))
     if st.session_state.get("v_fragment_saw") == st.session_state.v_page_runs:
         time.sleep(HEAD_START_S)  # a rerun of this fragment alone: see HEAD_START_S
     st.session_state.v_fragment_saw = st.session_state.v_page_runs
+    _exports(run, layer, unit, norm)
 
-    c = head.columns([0.6, 0.85, 0.95, 2.0], vertical_alignment="bottom")
-    c[0].selectbox("Layer ℓ", list(range(s.depth)), key="v_layer", format_func=lambda i: f"ℓ = {i + 1}",
-                   help="Which hidden layer's Z, Z_norm, Z̃ to show.")
-    c[1].selectbox("Unit", [-1, *range(s.width)], key="v_unit",
-                   format_func=lambda j: "all units pooled" if j < 0 else f"unit {j + 1}",
-                   help="One unit (a column of Z), or every unit of the layer pooled together.")
+    # the choosers in one row (wrapping on a narrow screen), right above the histograms
+    row = head.container(horizontal=True, vertical_alignment="bottom", key="unit_pick")
+    row.selectbox("Layer ℓ", list(range(s.depth)), key="v_layer", format_func=lambda i: f"ℓ = {i + 1}",
+                  help="Which hidden layer's Z, Z_norm, Z̃ to show.", width=110)
+    row.selectbox("Unit", [-1, *range(s.width)], key="v_unit",
+                  format_func=lambda j: "all units pooled" if j < 0 else f"unit {j + 1}",
+                  help="One unit (a column of Z), or every unit of the layer pooled together.", width=170)
+    row.selectbox("Normalize with", numbers.NORMALIZE, key="v_norm",
+                  format_func=lambda w: charts.NORMALIZE_LABELS[w], width=230,
+                  help="Display only: the statistics the histograms and the mini-batch's points are "
+                       "normalized with. Training always uses the mini-batch's own μ_B, σ²_B.")
     at_end = st.session_state.v_t is None
-    ui.sync_url(extra={"layer": str(layer + 1), "unit": "all" if unit < 0 else str(unit + 1),
+    ui.sync_url(extra={"layer": str(layer + 1), "unit": "all" if unit < 0 else str(unit + 1), "norm": norm,
                        **({} if at_end else {"t": str(t)})}, drop=("t",) if at_end else ())
 
-    c[2].markdown(f"#### Inside layer {layer + 1}")
+    st.caption("▶ Play and the scrubber move the histograms at once; the rest of the page follows "
+               "when the player stops (Pause, the end, letting go of the scrubber)."
+               + (" Right: the prediction over the plane, with training points, from the running "
+                  "statistics (bias-corrected if switched on)." if run.boundary is not None else ""))
+    # what the layer computes, over its equations (the heading and the equation wrap when narrow)
+    flow = st.container(horizontal=True, vertical_alignment="center", key="unit_flow")
+    flow.markdown(f"#### Inside layer {layer + 1}", width="content")
     lo, hi = f"{{[{layer}]}}", f"{{[{layer + 1}]}}"
-    c[3].latex(rf"A^{lo} \xrightarrow{{W^{hi}}} Z^{hi} \xrightarrow[BN]{{\gamma^{hi},\,\beta^{hi}}} "
-               rf"\tilde Z^{hi} \to A^{hi} = g(\tilde Z^{hi})")
-    _math_histograms(run, numbers.unit_numbers(run, layer, unit, k), unit, layer)
+    flow.latex(rf"\small A^{lo} \xrightarrow{{W^{hi}}} Z^{hi} \xrightarrow[BN]{{\gamma^{hi},\,\beta^{hi}}} "
+               rf"\tilde Z^{hi} \to A^{hi} = g(\tilde Z^{hi})", width="content")
+    _math_histograms(run, numbers.unit_numbers(run, layer, unit, k, norm), unit, layer)
 
     who = "all units (mean)" if unit < 0 else f"unit {unit + 1}"
     st.markdown(f"#### Statistics of layer {layer + 1}, {who}: mini-batch vs running vs population")
@@ -269,14 +367,14 @@ def unit_view(run: Run) -> None:
         st.info("Batch Norm is off, so there are no mini-batch statistics to track. "
                 "Switch **Batch Norm** on to see μ_B, σ²_B and their running estimates.")
         return
-    left, right = st.columns([1.6, 1])
-    with left:
+    with st.container(horizontal=True, key="stats_row"):  # the equations wrap under the chart when narrow
         livechart.plotly_chart(charts.stats_figure(run, layer, unit, t), key="stats",
+                               caption=f"{export.caption(s, t)} · layer {layer + 1}",
                                title=f"Mini-batch, running and population statistics, layer {layer + 1}")
-    with right:
-        _math_stats(numbers.stat_numbers(run, layer, unit, t))
-    tab, dl = st.columns([1.2, 1], vertical_alignment="bottom")
-    with tab:
+        with st.container(key="stats_math"):
+            _math_stats(numbers.stat_numbers(run, layer, unit, t))
+    tab_row = st.container(horizontal=True, vertical_alignment="bottom", key="table_row")
+    with tab_row.container(key="accuracy"):
         table = charts.accuracy_table(run, k)
         chosen = "running EWA, bias-corrected" if s.bias_correction else "running EWA (raw)"
         values = [col for col in table.columns if col != "statistics"]
@@ -291,16 +389,15 @@ def unit_view(run: Run) -> None:
         )  # fmt: skip
         st.caption(f"Test accuracy in inference mode with each choice of statistics. "
                    f"The curves below use “{chosen}” (the bias-correction switch).")
-    dl.download_button(f"statistics, layer {layer + 1} (CSV)",
-                       lambda: charts.stats_table(run, layer).to_csv(index=False),
-                       file_name=f"bnviz-statistics-layer{layer + 1}.csv", mime="text/csv",
-                       on_click="ignore", key="dl_stats", icon=":material/download:")
+    tab_row.download_button(f"statistics, layer {layer + 1} (CSV)",
+                            lambda: charts.stats_table(run, layer).to_csv(index=False),
+                            file_name=f"bnviz-statistics-layer{layer + 1}.csv", mime="text/csv",
+                            on_click="ignore", key="dl_stats", icon=":material/download:")
 
 
 with st.container(key="unit_view"):  # for the CSS above
     unit_view(run)
 
-other = ui.cached_run(settings.replace(use_bn=not settings.use_bn))  # the baseline: cached on canonical()
 bn_run, plain_run = (run, other) if settings.use_bn else (other, run)
 if settings.use_bn and plain_run.diverged:
     baseline_notice.info("The no-BN baseline: " + ui.plain(plain_run.diverged), icon=":material/info:")
@@ -315,7 +412,17 @@ summary.markdown(
 
 st.markdown("#### Training: with and without BN")
 livechart.plotly_chart(charts.curves_figure(bn_run, plain_run, step_of[k_shown], chosen_bn=settings.use_bn),
-                       key="curves", title="Loss and accuracy by step, with and without Batch Norm")
+                       key="curves", title="Loss and accuracy by step, with and without Batch Norm",
+                       caption=export.caption(bn_run.settings, step_of[k_shown]) + " · and without BN")
 st.download_button("curves (CSV)", lambda: charts.curves_table(bn_run, plain_run).to_csv(index=False),
                    file_name="bnviz-curves.csv", mime="text/csv", on_click="ignore", key="dl_curves",
                    icon=":material/download:")
+
+if bn_run.boundary is not None and plain_run.boundary is not None:  # the 2-D datasets
+    st.markdown(f"#### Decision boundaries at step {step_of[k_shown]}: with and without BN")
+    livechart.plotly_chart(boundaries_figure(bn_run, plain_run, step_of[k_shown], dark=dark),
+                           key="boundaries", caption=export.caption(bn_run.settings, step_of[k_shown]),
+                           title=f"Decision boundaries with and without Batch Norm, step {step_of[k_shown]}")
+    st.caption("P(class 1) over the plane for the two networks trained from the same seed, with the first "
+               "training points; the BN network predicts with its running statistics (bias-corrected if "
+               "switched on). Both show the step the page shows.")
