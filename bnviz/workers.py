@@ -30,10 +30,12 @@ import hashlib
 import multiprocessing as mp
 import os
 import pickle
+import sys
 import tempfile
 import threading
+import types
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from multiprocessing.sharedctypes import RawArray
 from pathlib import Path
 from typing import Any
@@ -195,6 +197,22 @@ def _train_blob(settings: Settings, slot: int, folder: str | None, limit: int) -
 # --------------------------------------------------------------------------- the server side
 
 
+@contextlib.contextmanager
+def _plain_main() -> Iterator[None]:
+    """While worker processes start: a ``__main__`` module without a file.
+
+    A spawned process imports its parent's ``__main__`` first. Streamlit (and its AppTest)
+    makes the page script being run ``__main__``, so a worker would run a page, which would
+    start workers of its own. Without a file there is nothing for it to import."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 class _Job:
     def __init__(self, k: str, settings: Settings, future: cf.Future, slot: int) -> None:
         self.key, self.settings, self.future, self.slot = k, settings, future, slot
@@ -281,8 +299,10 @@ class Trainer:
     def warm(self) -> None:
         """Start the worker processes now (they import NumPy and pandas: about a second)."""
         if self.workers:
-            pool = self._executor()
-            cf.wait([pool.submit(int) for _ in range(self.workers)])
+            with _plain_main():
+                pool = self._executor()
+                futures = [pool.submit(int) for _ in range(self.workers)]
+            cf.wait(futures)
 
     def shutdown(self) -> None:
         with self._lock:
@@ -336,11 +356,12 @@ class Trainer:
                 slot = self._free.pop()
                 self._progress[slot], self._stop[slot] = 0.0, 0
                 folder = str(self.disk.folder) if self.disk.usable else None
-                try:
-                    future = self._executor().submit(_train_blob, settings, slot, folder, self.disk.limit)
-                except cf.process.BrokenProcessPool:
-                    self._pool = None
-                    future = self._executor().submit(_train_blob, settings, slot, folder, self.disk.limit)
+                with _plain_main():  # submit may start a worker process
+                    try:
+                        future = self._executor().submit(_train_blob, settings, slot, folder, self.disk.limit)
+                    except cf.process.BrokenProcessPool:  # a worker died: a new pool
+                        self._pool = None
+                        future = self._executor().submit(_train_blob, settings, slot, folder, self.disk.limit)
                 job = _Job(k, settings, future, slot)
                 self._jobs[k] = job
                 self.stats["trained"] += 1

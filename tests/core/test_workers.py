@@ -129,3 +129,20 @@ def test_a_prefetched_run_trains_to_the_end_with_nobody_waiting(tmp_path) -> Non
         _same_run(again.result(), train(SMALL))
     finally:
         t.shutdown()
+
+
+def test_workers_do_not_run_the_page_that_started_them(tmp_path, monkeypatch) -> None:
+    """Streamlit makes the running page script ``__main__``; a spawned worker must not import it."""
+    import sys
+    import types
+
+    page = tmp_path / "page.py"
+    page.write_text("raise SystemExit('a worker imported the page script')\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    t = workers.Trainer(workers=1, disk=workers.DiskCache(tmp_path / "cache"))
+    try:
+        _same_run(t.submit(SMALL).result(), train(SMALL))
+    finally:
+        t.shutdown()
