@@ -18,6 +18,22 @@ def one_blas_thread() -> None:
 
 
 one_blas_thread()
+
+
+@st.cache_resource
+def warm_up() -> None:
+    """Once per server process: start the training workers and train each page's first view
+    in the background (the Explorer's two runs, the covariate-shift experiment), unless the
+    shared disk cache has them, so the first students do not wait for them."""
+    from bnviz import Settings, teach
+    from bnviz.app import ui
+
+    first = Settings()
+    ui.trainer().prefetch([first, first.replace(use_bn=False),
+                           teach.covariate_settings(True), teach.covariate_settings(False)])
+
+
+warm_up()
 st.set_page_config(page_title="bnviz: Batch Normalization made visible", page_icon="📊", layout="wide")
 
 # The default page is served at the app's root only ("/?<settings>" is the Explorer's permalink),

@@ -305,7 +305,8 @@ def largest_hidden_bias(net: nn.MLP) -> float:
 # 3. Covariate shift (Ioffe & Szegedy 2015, Fig. 1, in the small)
 # --------------------------------------------------------------------------------------
 
-COVARIATE_STEPS = 600
+COVARIATE_STEPS = 400  # the covariate-shift view's first view (the server trains it at start-up)
+COVARIATE_STEP_CHOICES = (200, 400, 800, 1600)
 
 
 def covariate_settings(use_bn: bool, steps: int = COVARIATE_STEPS, seed: int = 0) -> Settings:

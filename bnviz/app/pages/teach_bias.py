@@ -35,8 +35,7 @@ show_notices(ui.url_notices())  # after the sidebar: a session's first run reads
 plan = budget.bias(settings, len(teach.BIAS_SHIFTS))
 if plan.reduced:
     st.info(ui.plain(plan.message()), icon=":material/speed:")
-with st.spinner("Training the two networks…"):
-    bn_run, plain_run = (ui.cached_run(s) for s in plan.runs)
+bn_run, plain_run = ui.cached_runs(plan.runs[:2], "the two networks")  # side by side, with a progress bar
 for run in (bn_run, plain_run):
     if run.diverged:
         st.warning(ui.plain(run.diverged))

@@ -10,8 +10,8 @@ from bnviz.app.ui import first_run, intro, persist, show_notices, try_this, url_
 from bnviz.charts import teach as charts
 from bnviz.data import n_train
 
-STEPS = (200, 400, 800, 1600)
-DEFAULT_STEPS = 400
+STEPS = teach.COVARIATE_STEP_CHOICES
+DEFAULT_STEPS = teach.COVARIATE_STEPS
 THRESHOLD = 0.9
 
 intro(
@@ -57,8 +57,9 @@ same = c3.toggle("Same y scale for (b) and (c)", key="cov_same")
 ui.sync_url(extra={"cov_steps": str(steps), "cov_unit": str(unit)})
 
 plan = budget.covariate([teach.covariate_settings(True, steps), teach.covariate_settings(False, steps)])
-with st.spinner(" ".join(plan.notes) or "Training both networks…"):
-    bn_run, plain_run = (ui.cached_run(s) for s in plan.runs)
+if plan.notes:
+    st.caption(" ".join(plan.notes))
+bn_run, plain_run = ui.cached_runs(plan.runs[:2], "both networks (with and without BN)")  # side by side
 
 bn_q = "z" if raw else "z_tilde"
 bn_track = teach.percentile_track(bn_run, unit - 1, quantity=bn_q)
