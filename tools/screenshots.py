@@ -32,6 +32,7 @@ from bnviz.app.harness import (
     DESKTOP,
     IDLE_JS,
     LOGS,
+    PROJECTOR,
     ROOT,
     free_port,
     launch_chromium,
@@ -160,6 +161,11 @@ def shoot(page: Page, url: str, path: Path, errors: list[str], full_page: bool) 
     return []
 
 
+# Views the navigation does not list, taken on a 1280×720 projector: a lesson step in
+# presenter mode (the README shows it).
+EXTRA = [("/lesson?name=batch-normalization-in-20-minutes&step=4&present=1", "lesson-presenter")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("only", nargs="*", help="url paths or PNG names of the pages to take (default: all)")
@@ -221,6 +227,26 @@ def main(argv: list[str] | None = None) -> int:
                     written.append(target)
                     print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target} "
                           f"({label}, {target.stat().st_size // 1024} KB)")
+            for path, name in EXTRA:  # views the navigation does not list
+                if args.only and name not in args.only:
+                    continue
+                projector = browser.new_context(viewport=PROJECTOR, color_scheme="light",
+                                                device_scale_factor=1)
+                page = projector.new_page()
+                errors = []
+                page.on("pageerror", collect_into(errors))
+                target = args.out / f"{name}.png"
+                try:
+                    found = shoot(page, base + path, target, errors, args.full_page)
+                except Exception as exc:
+                    found = [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"]
+                projector.close()
+                if found:
+                    failed.append(name)
+                    print(f"FAIL {name} ({path}): kept the old PNG\n  " + "\n  ".join(found))
+                else:
+                    written.append(target)
+                    print(f"wrote {name}.png ({path}, 1280×720)")
             browser.close()
     finally:
         stop_server(proc)
