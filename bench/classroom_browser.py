@@ -30,6 +30,7 @@ from bnviz.app.harness import (
     DESKTOP,
     IDLE_JS,
     PLAYER_PAUSED_JS,
+    PLAYER_STATE_JS,
     PLAYER_STEP_JS,
 )
 
@@ -204,7 +205,9 @@ class BrowserStudent:
         """Play in the histogram figure, watch three checkpoints go by, Pause.
 
         Play / Pause is the live chart player's button: the frames run in the browser, so
-        the server must not run at all meanwhile.
+        the server must not run at all while Play runs. Pause reports the frame it stopped
+        on and the page reruns to show that step everywhere (``on_frame`` of
+        ``bnviz.app.livechart``): that run is expected, waited for and timed as "pause".
         """
         button = self.page.frame_locator(".st-key-movie iframe").locator("#play")
         if not await button.count():
@@ -229,13 +232,32 @@ class BrowserStudent:
             self.res.play_rate.append(3 / (time.perf_counter() - start))
         except PlaywrightTimeout:
             self.res.error("timeout", f"session {self.i}: Play never showed three new checkpoints")
+        saw_run = await self.page.evaluate("() => window.__bnvizSawRun")
+        player = await self.page.evaluate(PLAYER_STATE_JS)  # read second: a run before it is Play's
+        if not player["playing"]:
+            return  # Play reached the last step and stopped there (the page follows it, by design)
+        if saw_run:
+            self.res.error("play ran on the server", f"session {self.i}: a server run while Play ran")
+        reports = player["reports"]
+        await self.page.evaluate(ARM_JS)  # from here on a run is Pause's
+        start = time.perf_counter()
         await button.click()  # ❚❚ Pause
         try:
             await self.page.wait_for_function(PLAYER_PAUSED_JS, timeout=self.timeout)
         except PlaywrightTimeout:
             self.res.error("pause ignored", f"session {self.i}: the histograms kept playing after Pause")
-        if await self.page.evaluate("() => window.__bnvizSawRun"):
-            self.res.error("play ran on the server", f"session {self.i}: Play or Pause caused a server run")
+            return
+        if (await self.page.evaluate(PLAYER_STATE_JS))["reports"] == reports:
+            return  # paused on the frame the page already shows: nothing reported, no rerun
+        try:
+            await self.page.wait_for_function(f"() => window.__bnvizSawRun && ({IDLE_JS})()",
+                                              timeout=self.timeout)
+        except PlaywrightTimeout:
+            state = await self.page.evaluate(STATE_JS)
+            self.res.error("timeout", f"session {self.i}: the page never showed the paused step ({state})")
+            return
+        self.res.latency["pause"].append((time.perf_counter() - start) * 1000)
+        await self.check_page("pause")
 
     async def run(self, seconds: float, think_s: float) -> None:
         actions = [self.slider] * 3 + [self.select] * 2 + [self.button] * 2 + [self.play]

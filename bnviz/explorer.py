@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from . import bn
+from . import bn, fmt
 from .train import HIST_BINS, Run
 
 Array = NDArray[np.floating]
@@ -168,6 +168,34 @@ def unit_numbers(run: Run, layer: int, unit: int, k: int, normalize: str = "batc
         stats=which,
         defined=defined,
     )
+
+
+# What Z's μ and σ in a summary are, by the statistics the histograms normalize with.
+SUMMARY_STATS = {"batch": "Z of this mini-batch has", "population": "Z of the whole training set has",
+                 "running": "Z normalized with the running EWA estimates of"}
+
+
+def movie_summary(run: Run, layer: int, unit: int, k: int, normalize: str = "batch") -> str:
+    """The histograms of checkpoint ``k`` in one line, the chart's text alternative: the
+    numbers of its panel titles (:func:`unit_numbers`), written by ``bnviz.fmt``.
+
+    "Histograms at step 300, layer 1, unit 1: Z of this mini-batch has mean 0.12 and sd
+    0.63; Z_norm sd 1; Z̃ mean β = 0.01, sd 0.98". Without BN only Z is drawn; at step 0
+    the running estimates are not defined (v₀ = 0) and the line says so.
+    """
+    n = unit_numbers(run, layer, unit, k, normalize)
+    who = f"unit {unit + 1}" if unit >= 0 else "all units pooled"
+    head = f"Histograms at step {n.step}, layer {layer + 1}, {who}: "
+
+    def num(x: float) -> str:
+        return fmt.number(x, 3, zero_below=1e-9)
+
+    if not n.defined:
+        return head + f"the running EWA estimates are not defined at step {n.step} (v₀ = 0)"
+    text = head + f"{SUMMARY_STATS[n.stats]} mean {num(n.mu)} and sd {num(n.sd)}"
+    if len(run.quantities) == 1:  # no BN: Z alone
+        return text
+    return text + f"; Z_norm sd {num(n.sd_norm)}; Z̃ mean β = {num(n.implied_mean)}, sd {num(n.implied_sd)}"
 
 
 # ----------------------------------------------------------------------------- the mini-batch

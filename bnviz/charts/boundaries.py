@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from .. import fmt
 from ..train import Run
 from .explorer import MAP_POINTS, UNDEFINED_AT_STEP_0, boundary_images, points_image
-from .style import BN, FONT, PLAIN, base_layout
+from .style import BN, BN_GLYPH, FONT, PLAIN, PLAIN_GLYPH, base_layout
 
 HEIGHT = 380
 GAP = 0.08  # between the two panels, in paper coordinates
@@ -46,14 +46,19 @@ def accuracy_at(run: Run, k: int) -> float:
     return float(run.curves["test_acc"].iloc[k])
 
 
-def title(run: Run, k: int, name: str, color: str) -> str:
-    """A panel's title: "With BN · test accuracy 97.5% at step 250", "–" for an undefined
-    accuracy, and "(stopped there)" at the last checkpoint of a run that diverged."""
+def title(run: Run, k: int, name: str, color: str, glyph: str = "") -> str:
+    """A panel's title: "● With BN · test accuracy 97.5% at step 250", "–" for an undefined
+    accuracy, and "(stopped there)" at the last checkpoint of a run that diverged.
+
+    ``glyph`` (the run's marker on the curves, ``BN_GLYPH`` or ``PLAIN_GLYPH``) and the
+    name are in the run's colour: the panel is matched to its curves without colour too."""
     acc = accuracy_at(run, k)
     shown = "–" if np.isnan(acc) else fmt.percent(acc)
     t = int(run.ckpt_steps[k])
     stopped = " (stopped there)" if run.diverged is not None and k == len(run.ckpt_steps) - 1 else ""
-    return f"<span style='color:{color}'><b>{name}</b></span> · test accuracy {shown} at step {t}{stopped}"
+    mark = f"{glyph} " if glyph else ""
+    return (f"<span style='color:{color}'>{mark}<b>{name}</b></span> · test accuracy {shown} at step {t}"
+            f"{stopped}")
 
 
 def boundaries_figure(bn_run: Run, plain_run: Run, step: int, dark: bool = False) -> go.Figure:
@@ -69,7 +74,8 @@ def boundaries_figure(bn_run: Run, plain_run: Run, step: int, dark: bool = False
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     traces: list[dict[str, Any]] = []
-    for i, (run, name, color) in enumerate(((bn_run, "With BN", BN), (plain_run, "Without BN", PLAIN))):
+    panels = ((bn_run, "With BN", BN, BN_GLYPH), (plain_run, "Without BN", PLAIN, PLAIN_GLYPH))
+    for i, (run, name, color, glyph) in enumerate(panels):
         assert run.boundary is not None and run.boundary_extent is not None, "a 2-D dataset"
         x0, x1, y0, y1 = run.boundary_extent
         ax = "" if i == 0 else "2"
@@ -87,7 +93,7 @@ def boundaries_figure(bn_run: Run, plain_run: Run, step: int, dark: bool = False
         images.append({"source": _dots(run, dark), **place, "layer": "above", "opacity": 1.0,
                        "name": "training points"})
         annotations.append({
-            "text": title(run, k, name, color), "x": (domain[0] + domain[1]) / 2, "y": 1.0,
+            "text": title(run, k, name, color, glyph), "x": (domain[0] + domain[1]) / 2, "y": 1.0,
             "xref": "paper", "yref": "paper", "xanchor": "center", "yanchor": "bottom",
             "showarrow": False, "font": {"size": FONT}, "yshift": 4,
         })  # fmt: skip

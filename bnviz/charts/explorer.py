@@ -509,7 +509,8 @@ def curves_figure(bn_run: Run, plain_run: Run, step: int | None = None, chosen_b
         traces.append({**common, "y": c["loss"], "name": f"{name}: loss",
                        "line": {"color": color, "width": wide, "dash": DASH_LOSS}})
         traces.append({**common, "y": c["test_acc"], "name": f"{name}: test acc",
-                       "line": {"color": color, "width": wide, "dash": DASH_TEST}, "xaxis": "x2", "yaxis": "y2"})
+                       "line": {"color": color, "width": wide, "dash": DASH_TEST}, "xaxis": "x2",
+                       "yaxis": "y2"})
         traces.append({**common, "y": c["train_acc"], "name": f"{name}: train acc",
                        "line": {"color": color, "width": 1.4, "dash": DASH_TRAIN}, "xaxis": "x2",
                        "yaxis": "y2"})

@@ -1,8 +1,9 @@
 """The look every bnviz chart shares: one base layout and one set of colours.
 
 A BN run is drawn in ``BN`` and the no-BN baseline in ``PLAIN`` on every page; the
-statistics (mini-batch, running EWA, bias-corrected, population) have one colour each,
-so a reader who learnt them on the Explorer reads them the same on a teaching view.
+statistics (mini-batch, running EWA, bias-corrected, population) have one colour and one
+line style each, so a reader who learnt them on the Explorer reads them the same on a
+teaching view.
 No Streamlit and no Plotly objects here: plain values and layout dicts.
 """
 
@@ -11,23 +12,52 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# Colours chosen to read on both Streamlit's light and dark backgrounds.
-BN = "#1f77d0"  # the BN run
-PLAIN = "#e8710a"  # the no-BN baseline
-HIST = ("#5b8def", "#2ca58d", "#c25ad6")  # Z, Z_norm, Z~
-MARK = "#d62728"  # mu and sigma markers
-IMPLIED = "#7f7f7f"  # what gamma, beta imply; reference lines and laws
-BATCH = "rgba(120,120,120,0.45)"  # the noisy mini-batch statistics
-RUNNING = "#1f77d0"  # the running EWA
-CORRECTED = "#2ca58d"  # the bias-corrected running EWA
-POP = "#d62728"  # the population statistics
-CLASS_COLORS = ("#f28e2b", "#4e79a7")  # class 0, class 1 of the 2-D sets
-# Several lines of one kind (one per value of a swept setting), the first ones as above.
-SERIES = (BN, PLAIN, CORRECTED, HIST[2], POP, IMPLIED, "#8c564b", "#bcbd22")
+# The Okabe–Ito palette (Okabe & Ito, "Color Universal Design", 2008): its hues stay
+# apart under the common colour-vision deficiencies. Every colour that draws a line or a
+# marker has a contrast ratio of at least 3:1 (WCAG 2.1, non-text) against both of
+# Streamlit's backgrounds, white #ffffff and dark #0e1117 (tests/charts/test_accessibility.py
+# computes and checks them; on white / on dark):
+#   blue #0072B2 5.19 / 3.64, vermillion #D55E00 3.87 / 4.89, bluish green #009E73 3.42 / 5.52,
+#   reddish purple #CC79A7 3.06 / 6.17, grey #7F7F7F 4.00 / 4.72.
+# Orange #E69F00 (2.25 / 8.39) and sky blue #56B4E9 (2.31 / 8.19) are under 3:1 on white:
+# they fill the classes' regions (drawn with an outline) and the later sweep series only.
+# Colour is never the only difference: lines of different meaning also differ by dash or
+# marker (the DASH_* and *_SYMBOL names below).
+BN = "#0072B2"  # the BN run (blue)
+PLAIN = "#D55E00"  # the no-BN baseline (vermillion)
+HIST = ("#0072B2", "#009E73", "#CC79A7")  # Z, Z_norm, Z~ (blue, bluish green, reddish purple)
+MARK = "#D55E00"  # mu and sigma markers (vermillion)
+IMPLIED = "#7F7F7F"  # what gamma, beta imply; reference lines and laws (grey)
+BATCH = "rgba(127,127,127,0.45)"  # the noisy mini-batch statistics (grey, thin: it stays behind)
+RUNNING = "#0072B2"  # the running EWA (blue)
+CORRECTED = "#009E73"  # the bias-corrected running EWA (bluish green)
+POP = "#CC79A7"  # the population statistics (reddish purple)
+CLASS_COLORS = ("#E69F00", "#0072B2")  # class 0, class 1 of the 2-D sets (orange, blue)
+# Several lines of one kind (one per value of a swept setting), the first ones as above;
+# each also has its own dash and marker (SERIES_DASHES, SERIES_SYMBOLS).
+SERIES = (BN, PLAIN, CORRECTED, POP, IMPLIED, "#E69F00", "#56B4E9")
+SERIES_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+SERIES_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star")
+
+# Runs: BN and no BN differ by colour and by marker.
+BN_SYMBOL = "circle"
+PLAIN_SYMBOL = "x"
+BN_GLYPH = "●"  # the same markers in text (a panel's title)
+PLAIN_GLYPH = "×"
+# Quantities: the loss is solid, training accuracy dashed, test accuracy dotted.
+DASH_LOSS = "solid"
+DASH_TRAIN = "dash"
+DASH_TEST = "dot"
+# Statistics: the running EWA is solid, bias-corrected dashed; the population is drawn as
+# markers (POP_SYMBOL), known at the checkpoints only.
+DASH_RUNNING = "solid"
+DASH_CORRECTED = "dash"
+POP_SYMBOL = "diamond-open"
+MARKERS_SHOWN = 12  # markers on a long curve (Plotly's marker.maxdisplayed): the line stays readable
 GRID_COLOR = "rgba(128,128,128,0.25)"
 
-FONT = 12
-PROJECTOR_FONT = 13  # the teaching views: shown on projectors
+FONT = 14  # every chart: readable on a projector from the back of a room
+PROJECTOR_FONT = 15  # the teaching views: a little larger still
 MARGIN = {"l": 48, "r": 16, "t": 48, "b": 40}
 
 

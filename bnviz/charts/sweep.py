@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from .. import fmt
 from ..settings import Settings
 from ..sweep import METRICS
-from .style import BN, SERIES, base_layout, legend_above
+from .style import BN, SERIES, SERIES_DASHES, SERIES_SYMBOLS, base_layout, legend_above
 
 MARGIN = {"l": 64, "r": 16, "t": 40, "b": 48}  # room for the metric's axis title
 
@@ -97,13 +97,16 @@ def line(
 ) -> go.Figure:
     """Mean of ``metric`` against ``param``, with a band from the lowest to the highest seed.
 
-    With ``series``, one line (and band) per value of that second setting.
+    With ``series``, one line (and band) per value of that second setting, each with its
+    own colour, dash and marker (``bnviz.charts.style.SERIES*``): they differ without colour too.
     """
     fig = go.Figure()
     categorical = _numeric_axis(param, list(summary[param]))["type"] == "category"
     groups = [(None, summary)] if series is None else list(summary.groupby(series, sort=False))
     for i, (key, part) in enumerate(groups):
         color = BN if series is None else SERIES[i % len(SERIES)]
+        dash = SERIES_DASHES[i % len(SERIES_DASHES)]
+        symbol = SERIES_SYMBOLS[i % len(SERIES_SYMBOLS)]
         x = [value_label(param, v) for v in part[param]] if categorical else list(part[param])
         name = "mean over seeds" if series is None else f"{param_label(series)} = {value_label(series, key)}"
         if int(part["seeds"].max()) > 1:
@@ -126,8 +129,8 @@ def line(
                 x=x,
                 y=list(part["mean"]),
                 mode="lines+markers",
-                line={"color": color, "width": 2},
-                marker={"size": 8},
+                line={"color": color, "width": 2, "dash": dash},
+                marker={"size": 8, "symbol": symbol},
                 name=name,
                 legendgroup=name,
                 customdata=_custom(param, part),

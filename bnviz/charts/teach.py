@@ -20,15 +20,22 @@ from ..teach import GlassBox
 from .style import (
     BATCH,
     BN,
+    BN_SYMBOL,
     CORRECTED,
+    DASH_TEST,
+    DASH_TRAIN,
+    FONT,
     GRID_COLOR,
     HIST,
     IMPLIED,
     MARK,
+    MARKERS_SHOWN,
     PLAIN,
+    PLAIN_SYMBOL,
     POP,
     PROJECTOR_FONT,
     RUNNING,
+    SERIES_DASHES,
     base_layout,
     legend_above,
     legend_below,
@@ -39,6 +46,13 @@ MARGIN = {"l": 56, "r": 16, "t": 40, "b": 44}  # room for the axis titles
 
 def _layout(height: int, **extra: Any) -> dict[str, Any]:
     return base_layout(height, font=PROJECTOR_FONT, margin=MARGIN, legend=legend_below(-0.22), **extra)
+
+
+def _run_marker(is_bn: bool) -> dict[str, Any]:
+    """The marker of the BN run or the no-BN run: its colour and its own symbol, so the
+    two are told apart without colour too."""
+    return {"color": BN if is_bn else PLAIN, "symbol": BN_SYMBOL if is_bn else PLAIN_SYMBOL, "size": 8,
+            "maxdisplayed": MARKERS_SHOWN}  # fmt: skip
 
 
 def _vline(x: float, xref: str = "x", color: str = IMPLIED, dash: str = "dash") -> dict[str, Any]:
@@ -89,9 +103,9 @@ def glass_box_figure(gb: GlassBox) -> go.Figure:
                        "y0": -0.7, "y1": 0.7, "line": {"color": MARK, "width": 2}})  # fmt: skip
         annotations.append({"xref": "paper", "yref": f"y{ax}", "x": 0, "xanchor": "right", "y": 0,
                             "text": f"<b>{name}</b>", "showarrow": False, "xshift": -8,
-                            "font": {"size": 15}})  # fmt: skip
+                            "font": {"size": PROJECTOR_FONT}})  # fmt: skip
         annotations.append({"xref": f"x{ax}", "yref": f"y{ax}", "x": centre, "y": -0.95, "text": centre_name,
-                            "showarrow": False, "font": {"color": MARK, "size": 13}})  # fmt: skip
+                            "showarrow": False, "font": {"color": MARK, "size": PROJECTOR_FONT}})  # fmt: skip
     layout["shapes"] = shapes
     layout["annotations"] = annotations
     return go.Figure(data=fig_data, layout=layout)
@@ -104,9 +118,10 @@ def bias_shift_figure(bn_effect: pd.DataFrame, plain_effect: pd.DataFrame, shift
     """Training-set loss against the shift δ added to b: flat with BN, a valley without."""
     traces = [
         {"type": "scatter", "x": bn_effect["shift"], "y": bn_effect["loss"], "name": "with BN",
-         "line": {"color": BN, "width": 3}},
+         "mode": "lines+markers", "line": {"color": BN, "width": 3}, "marker": _run_marker(True)},
         {"type": "scatter", "x": plain_effect["shift"], "y": plain_effect["loss"], "name": "without BN",
-         "line": {"color": PLAIN, "width": 3, "dash": "dash"}},
+         "mode": "lines+markers", "line": {"color": PLAIN, "width": 3, "dash": "dash"},
+         "marker": _run_marker(False)},
     ]  # fmt: skip
     layout = _layout(340, shapes=[_vline(shift)])
     layout["xaxis"] = {"title": {"text": "shift δ added to every b of the layer"}, "zeroline": False}
@@ -121,9 +136,10 @@ def accuracy_figure(bn_curves: pd.DataFrame, plain_curves: pd.DataFrame) -> go.F
     """(a) Test accuracy against step, with and without BN (as in the paper's Fig. 1a)."""
     traces = [
         {"type": "scatter", "x": bn_curves["step"], "y": bn_curves["test_acc"], "name": "with BN",
-         "line": {"color": BN, "width": 3}},
+         "mode": "lines+markers", "line": {"color": BN, "width": 3}, "marker": _run_marker(True)},
         {"type": "scatter", "x": plain_curves["step"], "y": plain_curves["test_acc"], "name": "without BN",
-         "line": {"color": PLAIN, "width": 3, "dash": "dash"}},
+         "mode": "lines+markers", "line": {"color": PLAIN, "width": 3, "dash": "dash"},
+         "marker": _run_marker(False)},
     ]  # fmt: skip
     layout = _layout(320, title={"text": "(a) test accuracy", "x": 0.01})
     layout["xaxis"] = {"title": {"text": "training step"}}
@@ -157,7 +173,7 @@ def percentile_figure(
         layout["yaxis"]["range"] = layout["yaxis2"]["range"] = [lo - pad, hi + pad]
     layout["annotations"] = [
         {"xref": "paper", "yref": "paper", "x": x, "y": 1.0, "yanchor": "bottom", "xanchor": "left",
-         "text": title, "showarrow": False, "font": {"size": 14}}
+         "text": title, "showarrow": False, "font": {"size": FONT}}
         for x, (_, _, _, title) in zip((0.0, 0.54), panels)
     ]  # fmt: skip
     return go.Figure(data=traces, layout=layout)
@@ -167,18 +183,24 @@ def percentile_figure(
 
 
 def spread_figure(spread: pd.DataFrame) -> go.Figure:
-    """Measured spread of μ_B and σ²_B against m (log–log), with the 1/√m laws."""
+    """Measured spread of μ_B and σ²_B against m (log–log), with the laws for a batch of m
+    of the N training examples drawn without replacement (dotted), and for μ_B the 1/√m
+    law of m independent draws (solid)."""
     # m = 1 has no variance and m = N no spread: neither has a place on a log axis
     d = spread[(spread["m"] >= 2) & (spread["law_mu_fpc"] > 0) & (spread["sd_mu"] > 1e-12)]
     traces = [
         {"type": "scatter", "x": d["m"], "y": d["law_mu"], "name": "law 1/√m", "mode": "lines",
          "line": {"color": IMPLIED, "width": 2}},
-        {"type": "scatter", "x": d["m"], "y": d["law_mu_fpc"], "name": "law × √((N−m)/(N−1))",
-         "mode": "lines", "line": {"color": IMPLIED, "width": 1.5, "dash": "dot"}},
+        # the laws for m of the N examples drawn without replacement, dotted in both panels
+        # (one legend entry): 1/√m·√((N−m)/(N−1)) for μ_B; for σ²_B the exact spread
+        # (bnviz.teach.var_sd_without_replacement), √((κ−1)/m) for N ≫ m
+        {"type": "scatter", "x": d["m"], "y": d["law_mu_fpc"], "name": "law without replacement from N",
+         "mode": "lines", "line": {"color": IMPLIED, "width": 1.5, "dash": "dot"}, "legendgroup": "fpc"},
         {"type": "scatter", "x": d["m"], "y": d["sd_mu"], "name": "measured sd(μ_B)/σ", "mode": "markers",
-         "marker": {"color": RUNNING, "size": 10}},
-        {"type": "scatter", "x": d["m"], "y": d["law_var"], "name": "law √((κ−1)/m)", "mode": "lines",
-         "line": {"color": IMPLIED, "width": 2}, "xaxis": "x2", "yaxis": "y2", "showlegend": True},
+         "marker": {"color": RUNNING, "size": 10, "symbol": "circle"}},
+        {"type": "scatter", "x": d["m"], "y": d["law_var_fpc"], "name": "law without replacement from N",
+         "mode": "lines", "line": {"color": IMPLIED, "width": 1.5, "dash": "dot"}, "xaxis": "x2",
+         "yaxis": "y2", "legendgroup": "fpc", "showlegend": False},
         {"type": "scatter", "x": d["m"], "y": d["sd_var"], "name": "measured sd(σ²_B)/σ²", "mode": "markers",
          "marker": {"color": CORRECTED, "size": 10, "symbol": "diamond"}, "xaxis": "x2", "yaxis": "y2"},
     ]  # fmt: skip
@@ -199,9 +221,11 @@ def gap_figure(gap: pd.DataFrame) -> go.Figure:
     x = [str(m) for m in gap["m"]]
     traces = [
         {"type": "scatter", "x": x, "y": gap["train_acc"], "name": "training accuracy",
-         "mode": "lines+markers", "line": {"color": BN, "width": 2.5}, "marker": {"size": 9}},
+         "mode": "lines+markers", "line": {"color": BN, "width": 2.5, "dash": DASH_TRAIN},
+         "marker": {"size": 9, "symbol": "circle"}},
         {"type": "scatter", "x": x, "y": gap["test_acc"], "name": "test accuracy", "mode": "lines+markers",
-         "line": {"color": PLAIN, "width": 2.5, "dash": "dash"}, "marker": {"size": 9}},
+         "line": {"color": PLAIN, "width": 2.5, "dash": DASH_TEST},
+         "marker": {"size": 9, "symbol": "diamond"}},
         {"type": "bar", "x": x, "y": gap["gap"], "name": "gap (train − test)", "marker": {"color": POP},
          "opacity": 0.55, "xaxis": "x2", "yaxis": "y2"},
     ]  # fmt: skip
@@ -235,7 +259,12 @@ CHOICE_COLORS = {
     "running EWA": RUNNING,
     "bias-corrected EWA": CORRECTED,
     "population": POP,
+    "batches of m": IMPLIED,
 }
+# and, so that they differ without colour: a marker and dash per choice, a pattern on its bars
+CHOICE_SYMBOLS = dict(zip(CHOICE_COLORS, ("x", "circle", "diamond", "square", "triangle-up")))
+CHOICE_DASHES = dict(zip(CHOICE_COLORS, ("dot", "solid", "dash", "dashdot", "longdash")))
+CHOICE_PATTERNS = dict(zip(CHOICE_COLORS, ("x", "", "/", ".", "\\")))
 
 
 def test_example_figure(
@@ -248,14 +277,16 @@ def test_example_figure(
         color = CHOICE_COLORS.get(label, IMPLIED)
         traces.append(
             {"type": "scatter", "x": list(range(1, len(zn) + 1)), "y": list(map(float, zn)), "name": label,
-             "mode": "markers+lines", "line": {"color": color, "width": 1},
-             "marker": {"color": color, "size": 7}, "legendgroup": label}
+             "mode": "markers+lines",
+             "line": {"color": color, "width": 1.5, "dash": CHOICE_DASHES.get(label, "solid")},
+             "marker": {"color": color, "size": 8, "symbol": CHOICE_SYMBOLS.get(label, "circle")},
+             "legendgroup": label}
         )  # fmt: skip
         p = probs[label]
         traces.append(
             {"type": "bar", "x": [str(c) for c in range(len(p))], "y": list(map(float, p)), "name": label,
-             "marker": {"color": color}, "xaxis": "x2", "yaxis": "y2", "showlegend": False,
-             "legendgroup": label}
+             "marker": {"color": color, "pattern": {"shape": CHOICE_PATTERNS.get(label, "")}}, "xaxis": "x2",
+             "yaxis": "y2", "showlegend": False, "legendgroup": label}
         )  # fmt: skip
     layout = _layout(380, barmode="group")
     layout["legend"] = legend_above()  # it says what the four colours are before the reader scrolls
@@ -271,12 +302,11 @@ def test_example_figure(
 def test_time_figure(table: pd.DataFrame, choices: list[str]) -> go.Figure:
     """Test accuracy per choice of statistics, one group of bars per (m, decay)."""
     x = [f"m={m}, decay={fmt.number(d, 6)}" for m, d in zip(table["m"], table["decay"])]
-    colors = dict(CHOICE_COLORS)
-    colors["batches of m"] = IMPLIED
     traces = [
-        {"type": "bar", "x": x, "y": table[c], "name": c, "marker": {"color": colors.get(c, IMPLIED)}}
+        {"type": "bar", "x": x, "y": table[c], "name": c,
+         "marker": {"color": CHOICE_COLORS.get(c, IMPLIED), "pattern": {"shape": CHOICE_PATTERNS.get(c, "")}}}
         for c in choices
-    ]
+    ]  # fmt: skip
     layout = _layout(380, barmode="group")
     layout["legend"] = legend_below(-0.3)
     layout["yaxis"] = {"range": [0, 1.02], "tickformat": ".0%", "title": {"text": "test accuracy"}}
@@ -289,15 +319,16 @@ def test_time_figure(table: pd.DataFrame, choices: list[str]) -> go.Figure:
 def conventions_figure(
     steps: np.ndarray, batch_var: np.ndarray, running_var: Mapping[str, np.ndarray], population_var: float
 ) -> go.Figure:
-    """One unit's running σ² under each convention, over the same mini-batch σ²_B."""
+    """One unit's running σ² under each convention (a colour and a dash each), over the same
+    mini-batch σ²_B."""
     colors = [RUNNING, PLAIN, CORRECTED, POP, IMPLIED]
     traces: list[dict[str, Any]] = [
         {"type": "scatter", "x": steps, "y": batch_var, "name": "mini-batch σ²_B", "mode": "lines",
          "line": {"color": BATCH, "width": 1}},
     ]  # fmt: skip
-    for (label, v), color in zip(running_var.items(), colors):
+    for (label, v), color, dash in zip(running_var.items(), colors, SERIES_DASHES):
         traces.append({"type": "scatter", "x": steps, "y": v, "name": label, "mode": "lines",
-                       "line": {"color": color, "width": 2.5}})  # fmt: skip
+                       "line": {"color": color, "width": 2.5, "dash": dash}})  # fmt: skip
     layout = _layout(360)
     layout["shapes"] = [{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1,
                          "y0": population_var, "y1": population_var,

@@ -32,6 +32,7 @@ def test_two_boundaries_of_the_step_with_the_runs_accuracies_in_the_titles(runs,
         assert im.source == boundary_images(run)[k]
     titles = [a.text for a in fig.layout.annotations]
     assert len(titles) == 2 and "With BN" in titles[0] and "Without BN" in titles[1]
+    assert "● " in titles[0] and "× " in titles[1], "the curves' markers: matched without colour"
     assert all(f"at step {step}" in t for t in titles)
     plain_acc = fmt.percent(plain_run.curves["test_acc"].iloc[k])
     assert f"test accuracy {plain_acc} " in titles[1]

@@ -159,10 +159,18 @@ def test_curves_and_stats_figures(runs):
     names = [t.name for t in fig.data]
     assert "BN: loss" in names and "no BN: loss" in names
     assert fig.layout.shapes[0].x0 == 30
+    # every legend sample differs without colour: the run by marker, the quantity by dash
+    samples = {t.name: (t.line.dash, t.marker.symbol) for t in fig.data}
+    assert len(set(samples.values())) == len(fig.data) == 6
+    assert samples["BN: loss"] != samples["BN: test acc"] != samples["BN: train acc"]
+    assert {s for _, s in samples.values()} == {"circle", "x"}
     stats = charts.stats_figure(run, 0, 2, step=10)
     go.Figure(stats.to_dict())
     np.testing.assert_allclose(stats.data[0].y, run.layers[0].batch_mu[:, 2])
     np.testing.assert_allclose(stats.data[2].y, run.corrected(0)[0][:, 2])
+    # running, corrected and population differ without colour (solid, dashed, markers only)
+    raw, cor, pop = stats.data[1:4]
+    assert (raw.line.dash, cor.line.dash, pop.mode) == ("solid", "dash", "markers")
 
 
 def test_tables(runs):

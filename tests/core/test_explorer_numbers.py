@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bnviz import Settings, nn
+from bnviz import Settings, fmt, nn
 from bnviz import explorer as numbers
 from bnviz.train import Run, train
 
@@ -180,3 +180,31 @@ def test_unit_numbers_of_the_batch_are_the_statistics_of_its_points(unit):
         assert (n.mu, n.sd) == pytest.approx((p.z.mean(), p.z.std()), rel=2e-3, abs=1e-4)
         assert n.sd_norm == pytest.approx(p.z_norm.std(), rel=2e-3)
         assert n.m == run.settings.batch_size and n.stats == "batch"
+
+
+# ----------------------------------------------------------------------------- movie_summary
+
+
+def test_movie_summary_says_the_numbers_of_the_panel_titles(runs):
+    run, plain = runs
+    k = 5
+    n = numbers.unit_numbers(run, 1, 2, k, "batch")
+    text = numbers.movie_summary(run, 1, 2, k, "batch")
+    step = int(run.ckpt_steps[k])
+
+    def num(x: float) -> str:
+        return fmt.number(x, 3, zero_below=1e-9)
+
+    assert text == (f"Histograms at step {step}, layer 2, unit 3: Z of this mini-batch has mean {num(n.mu)} "
+                    f"and sd {num(n.sd)}; Z_norm sd {num(n.sd_norm)}; Z̃ mean β = {num(n.implied_mean)}, "
+                    f"sd {num(n.implied_sd)}")  # fmt: skip
+    assert "\n" not in text
+    pooled = numbers.movie_summary(run, 0, -1, k, "population")
+    p = numbers.unit_numbers(run, 0, -1, k, "population")
+    assert "layer 1, all units pooled: Z of the whole training set has" in pooled
+    assert f"mean {num(p.mu)} and sd {num(p.sd)}" in pooled
+    running = numbers.movie_summary(run, 0, 0, k, "running")
+    assert "normalized with the running EWA estimates" in running
+    assert "not defined at step 0" in numbers.movie_summary(run, 0, 0, 0, "running")
+    no_bn = numbers.movie_summary(plain, 0, 0, k, "batch")
+    assert "Z of this mini-batch has mean" in no_bn and "Z_norm" not in no_bn and "β" not in no_bn
