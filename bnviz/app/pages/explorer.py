@@ -326,8 +326,8 @@ def unit_view(run: Run) -> None:
     livechart.plotly_chart(charts.movie_spec(run, layer, unit, len(step_of) - 1, dark=dark, normalize=norm),
                            key="movie", caption=f"{export.caption(s)} · layer {layer + 1}, "
                                                 f"{'all units' if unit < 0 else f'unit {unit + 1}'}",
-                           title=f"Histograms of Z, Z_norm and Z̃, layer {layer + 1}, "
-                                 f"{'all units' if unit < 0 else f'unit {unit + 1}'}, with a step scrubber",
+                           title=numbers.movie_summary(run, layer, unit, k, norm)
+                           + ". Play, pause and a step scrubber below.",
                            player=player, on_frame=lambda frame: _follow_player(step_of, frame))
     if st.session_state.get("v_fragment_saw") == st.session_state.v_page_runs:
         time.sleep(HEAD_START_S)  # a rerun of this fragment alone: see HEAD_START_S

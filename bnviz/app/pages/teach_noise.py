@@ -58,8 +58,9 @@ st.plotly_chart(charts.spread_figure(spread), key="noise_spread")
 st.caption(
     f"The final network trained with the sidebar's settings; {draws} random mini-batches of m distinct "
     f"training examples for each m, passed through it in training mode; hidden layer 1, averaged over its "
-    f"units. Sampling without replacement from N = {N} examples shrinks the spread by √((N−m)/(N−1)) "
-    "(dotted): at m = N every batch is the whole set and the spread is 0. Deeper layers are not shown: "
+    f"units. Dotted: the laws for m of the N = {N} examples drawn without replacement, "
+    "1/√m·√((N−m)/(N−1)) for μ_B and the exact spread of σ²_B (about √((κ−1)/m) when N ≫ m); at m = N "
+    "every batch is the whole set and the spread is 0. Deeper layers are not shown: "
     "their input was already normalized with the same batch, so their μ_B are not independent samples."
 )
 with st.expander("The numbers"):
