@@ -67,6 +67,12 @@ def number(x: float, digits: int = 3, *, zero_below: float = 0.0, exponent: bool
     return mantissa + (f"e{int(power)}" if e else "")
 
 
+def epsilon(x: float) -> str:
+    """ε as the frameworks write it: a power of ten (``1e-5``, ``1e-3``, ``0`` for 0), so
+    PyTorch's and Keras's defaults read alike beside each other."""
+    return number(x, 3, exponent=True)
+
+
 def percent(x: float, decimals: int = 1, *, signed: bool = False) -> str:
     """The fraction ``x`` as a percentage with ``decimals`` decimals: ``percent(0.9173) == "91.7%"``.
 

@@ -160,7 +160,7 @@ def ladder_format(name: str) -> Callable[[Any], str]:
     """How a ladder widget of field ``name`` writes its values: ε as powers of ten (1e-5),
     the others as numbers (``fmt.number``, 6 digits: a URL value such as 0.037 as is)."""
     if name == "eps":
-        return lambda v: fmt.number(v, 3, exponent=True)
+        return fmt.epsilon
     return lambda v: fmt.number(v, 6)
 
 

@@ -34,7 +34,7 @@ def caption(settings: Settings, step: int | None = None) -> str:
     net = f"{s.depth}×{s.width} {s.activation}"
     parts = [f"bnviz · {s.dataset}", net]
     if s.use_bn:
-        parts.append(f"BN: m = {s.batch_size}, ε = {fmt.number(s.eps, 3)}, "
+        parts.append(f"BN: m = {s.batch_size}, ε = {fmt.epsilon(s.eps)}, "
                      f"γ₀ = {fmt.number(s.gamma_init, 3)}, β₀ = {fmt.number(s.beta_init, 3)}"
                      f"{' frozen' if s.freeze_affine else ''}, "
                      f"decay {fmt.number(s.decay, 4)}{' (bias-corrected)' if s.bias_correction else ''}")

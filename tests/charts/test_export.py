@@ -23,7 +23,7 @@ def run():
 
 def test_caption_names_the_settings_and_the_step() -> None:
     text = export.caption(Settings(eps=1e-3, batch_size=8, freeze_affine=True), step=120)
-    for part in ("moons", "m = 8", "ε = 0.001", "frozen", "step 120/500", "momentum lr 0.05"):
+    for part in ("moons", "m = 8", "ε = 1e-3", "frozen", "step 120/500", "momentum lr 0.05"):
         assert part in text, (part, text)
     assert "BN:" not in export.caption(Settings(use_bn=False))
 

@@ -200,3 +200,7 @@ def test_cell_formatters_write_numbers_and_leave_other_cells():
     table = pd.DataFrame({"name": ["a"], "x": [1.5e-5], "acc": [0.25]})
     html = table.style.format(cells).format(fmt.percent_cells(1), subset=["acc"]).to_html()
     assert ">1.5e-5<" in html and ">25.0%<" in html and ">a<" in html
+
+
+def test_epsilon_is_written_as_a_power_of_ten() -> None:
+    assert [fmt.epsilon(e) for e in (1e-5, 1e-3, 0.0, 1.0, 0.1)] == ["1e-5", "1e-3", "0", "1", "1e-1"]

@@ -59,7 +59,7 @@ st.dataframe(
                 f"momentum = {fmt.number(teach.momentum('keras', decay), 4)}",
             ],
             "default": ["0.9", "0.1 (decay 0.9)", "0.99 (decay 0.99)"],
-            "default ε": [fmt.number(teach.DEFAULT_EPS[c], 4) for c in teach.CONVENTIONS],
+            "default ε": [fmt.epsilon(teach.DEFAULT_EPS[c]) for c in teach.CONVENTIONS],
             "σ² starts at": [fmt.number(teach.INITIAL[c][1], 4) for c in teach.CONVENTIONS],
             "σ² averaged": ["σ²_B (1/m)", "σ²_B·m/(m−1)", "σ²_B (1/m)"],
         }
