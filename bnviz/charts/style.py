@@ -91,3 +91,28 @@ def base_layout(
     }
     layout.update(extra)
     return layout
+
+
+PRESENTER_SCALE = 18 / FONT  # presenter mode: chart text of at least 18 px on a projector
+
+
+def scaled_text(figure: Mapping[str, Any], factor: float) -> dict[str, Any]:
+    """A copy of a figure dict (``data``, ``layout``, ``frames``) with every font size,
+    the base font's included, multiplied by ``factor`` (presenter mode)."""
+
+    def walk(node: Any, key: str = "") -> Any:
+        if isinstance(node, Mapping):
+            out = {k: walk(v, k) for k, v in node.items()}
+            if key.endswith("font") and isinstance(out.get("size"), int | float):
+                out["size"] = round(out["size"] * factor, 1)
+            return out
+        if isinstance(node, list):
+            return [walk(v, key) for v in node]
+        return node
+
+    out = walk(figure)
+    layout = out.setdefault("layout", {})
+    base = layout.setdefault("font", {})
+    if "size" not in base:
+        base["size"] = round(FONT * factor, 1)
+    return out

@@ -11,6 +11,14 @@ from bnviz.app.harness import PROJECTOR, exceptions, open_app, wait_idle
 from .helpers import screenshot
 
 NAME = "batch-normalization-in-20-minutes"
+# The font size in px of every text the live charts draw (SVG).
+CHART_FONTS_JS = """() => Array.from(document.querySelectorAll('iframe')).flatMap(f => {
+  const doc = f.contentDocument;
+  if (!doc || !doc.querySelector('.js-plotly-plot')) return [];
+  return Array.from(doc.querySelectorAll('svg text'))
+    .filter(t => t.textContent.trim() && t.getClientRects().length)
+    .map(t => parseFloat(doc.defaultView.getComputedStyle(t).fontSize));
+})"""
 LESSON = lessons.load(NAME)
 
 
@@ -69,6 +77,8 @@ def test_presenter_mode_hides_the_sidebar_on_a_projector(app_server, new_page):
     assert not page.locator('[data-testid="stSidebar"]').is_visible()
     assert page.get_by_text("Leave presenter mode").is_visible()
     assert exceptions(page) == []
+    fonts = page.evaluate(CHART_FONTS_JS)
+    assert len(fonts) > 30 and min(fonts) >= 18, sorted(fonts)[:5]  # readable from the back
     screenshot(page, "lesson-presenter-1280x720")
     page.get_by_text("Leave presenter mode").click()
     page.wait_for_url(lambda url: "present" not in url)

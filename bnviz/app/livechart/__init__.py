@@ -37,6 +37,9 @@ import plotly.graph_objects as go
 import streamlit as st
 import streamlit.components.v1 as components
 
+from ...charts.style import PRESENTER_SCALE, scaled_text
+from ..lesson import presenting
+
 __all__ = ["figure_json", "plotly_chart", "served_dir"]
 
 HERE = Path(__file__).resolve().parent
@@ -115,6 +118,9 @@ def plotly_chart(figure: go.Figure | dict[str, Any], *, key: str, title: str = "
         if on_frame is not None and isinstance(value, dict) and isinstance(value.get("frame"), int):
             on_frame(value["frame"])
 
+    if presenting():  # chart text of at least 18 px for a projector
+        spec = json.loads(figure.to_json()) if isinstance(figure, go.Figure) else figure
+        figure = scaled_text(spec, PRESENTER_SCALE)
     with st.container(key=key):
         _component(figure=figure_json(figure), title=title, player=player, key=widget, default=None,
                    caption=caption, file_name=f"bnviz-{key}",
