@@ -115,14 +115,155 @@ function atFrame(data, layout, frame) {
   return { data: out, layout: frame.layout ? merged(layout, frame.layout) : layout };
 }
 
+// ---------------------------------------------------------------- phones: panels stacked
+
+// A figure of panels side by side (one row of x-axes, each on its own y-axis) is about 80 px
+// a panel on a phone. There the chart draws a copy of its layout with the panels stacked
+// top to bottom, each the full width; the figure from the server and its frames (traces
+// and images only) are unchanged, so the player works on either.
+//
+// A phone: this iframe narrower than NARROW_PX in a page narrower than 640 px, where
+// Streamlit stacks its own columns. The page's width is asked too because a live chart
+// can be that narrow on a projector (the statistics chart beside its equations at 1280×720,
+// the histograms at 150 % zoom), and there its panels stay side by side.
+const NARROW_PX = 560;
+const PAGE_NARROW_PX = 640;
+const BAND_PX = 180; // a stacked panel's height (a scale-anchored one: its aspect, up to twice this)
+const TICKS_PX = 24; // the tick labels of the panel above, in the space between two panels
+
+function isPhone() {
+  const width = window.innerWidth;
+  if (!(width > 0) || width >= NARROW_PX) return false;
+  try {
+    return host.innerWidth < PAGE_NARROW_PX;
+  } catch (e) {
+    return true; // the page is out of reach: the iframe alone decides
+  }
+}
+
+const axisKey = (id) => (id[0] === "x" ? "xaxis" : "yaxis") + id.slice(1); // "y2" -> "yaxis2"
+const domainOf = (axis) => (isObject(axis) && Array.isArray(axis.domain) ? axis.domain : [0, 1]);
+
+// The panels of a layout laid out in one row, left to right: [{x, y}] (axis keys), or null
+// when it is not such a row (fewer than two panels, x-domains that overlap, an x-axis
+// without a y-axis of its own, y-domains that differ).
+function panelRow(layout) {
+  const panels = [];
+  for (const k of Object.keys(layout)) {
+    if (!/^xaxis\d*$/.test(k) || !isObject(layout[k]) || layout[k].overlaying) continue;
+    const anchor = layout[k].anchor;
+    const y = axisKey(typeof anchor === "string" && /^y\d*$/.test(anchor) ? anchor : "y");
+    panels.push({ x: k, y, xd: domainOf(layout[k]), yd: domainOf(layout[y]) });
+  }
+  if (panels.length < 2) return null;
+  panels.sort((a, b) => a.xd[0] - b.xd[0]);
+  const ys = new Set(panels.map((p) => p.y));
+  const [y0, y1] = panels[0].yd;
+  const apart = panels.every((p, i) => i === 0 || panels[i - 1].xd[1] <= p.xd[0] + 1e-9);
+  const level = panels.every((p) => Math.abs(p.yd[0] - y0) < 1e-9 && Math.abs(p.yd[1] - y1) < 1e-9);
+  return ys.size === panels.length && apart && level ? panels : null;
+}
+
+// `layout` with its row of panels stacked for a chart `width` px wide (or `layout` itself).
+//
+// Every x-axis gets the whole width and its y-axis a band of the height, top to bottom, in
+// the row's order; between two bands, room for the lower panel's titles (as much as the top
+// margin gives the first) and the upper panel's tick labels. A scale-anchored panel (a map)
+// gets the band its aspect asks for. Things placed in paper coordinates (annotations such
+// as titles, shapes, images) move with the panel they are over, at the same pixel distance
+// from it; a legend outside the plot stays as far from it in pixels.
+function stacked(layout, width) {
+  const panels = panelRow(layout);
+  if (!panels) return layout;
+  const margin = { l: 80, r: 80, t: 100, b: 80, ...(layout.margin || {}) }; // Plotly's defaults
+  const plotW = Math.max(width - margin.l - margin.r, 1);
+  const oldH = Math.max((layout.height || 450) - margin.t - margin.b, 1);
+  const gap = margin.t + TICKS_PX;
+  const bands = panels.map((p) => {
+    const x = layout[p.x];
+    const y = layout[p.y] || {};
+    const span = (axis) => (Array.isArray(axis.range) ? Math.abs(axis.range[1] - axis.range[0]) : 0);
+    if (y.scaleanchor !== "x" + p.x.slice(5) || !span(x) || !span(y)) return BAND_PX;
+    return Math.min(Math.max(plotW * span(y) / span(x), BAND_PX), 2 * BAND_PX);
+  });
+  const plotH = bands.reduce((a, b) => a + b, 0) + gap * (panels.length - 1);
+  let top = 0;
+  const out = { ...layout, height: Math.round(plotH + margin.t + margin.b) };
+  panels.forEach((p, i) => {
+    p.nd = [1 - (top + bands[i]) / plotH, 1 - top / plotH];
+    top += bands[i] + gap;
+    out[p.x] = { ...layout[p.x], domain: [0, 1] };
+    out[p.y] = { ...(layout[p.y] || {}), domain: p.nd };
+  });
+  for (const k of Object.keys(layout)) { // overlaying axes share their base's domain
+    const base = isObject(layout[k]) && typeof layout[k].overlaying === "string" ? out[axisKey(layout[k].overlaying)] : null;
+    if (/^[xy]axis\d*$/.test(k) && base) out[k] = { ...layout[k], domain: base.domain };
+  }
+
+  // paper coordinates, old -> new: inside a panel linearly, outside it at the same pixels
+  const panelAtX = (x) => {
+    let best = panels[0];
+    for (const p of panels) if (Math.abs(x - (p.xd[0] + p.xd[1]) / 2) < Math.abs(x - (best.xd[0] + best.xd[1]) / 2)) best = p;
+    return best;
+  };
+  const panelOfAxis = (ref) => panels.find((p) => p.x === axisKey(String(ref).split(" ")[0])) || null;
+  const newX = (p, x) => (x < p.xd[0] ? x - p.xd[0] : x > p.xd[1] ? 1 + x - p.xd[1]
+    : (x - p.xd[0]) / (p.xd[1] - p.xd[0]));
+  const newY = (p, y) => (y > p.yd[1] ? p.nd[1] + (y - p.yd[1]) * oldH / plotH
+    : y < p.yd[0] ? p.nd[0] - (p.yd[0] - y) * oldH / plotH
+    : p.nd[0] + (y - p.yd[0]) / (p.yd[1] - p.yd[0]) * (p.nd[1] - p.nd[0]));
+  // an item with x-like keys `xs` and y-like keys `ys` (an annotation: x, y; a shape: x0, x1, y0, y1)
+  const moved = (item, xs, ys) => {
+    if (!isObject(item)) return item;
+    const xPaper = (item.xref || "paper") === "paper";
+    const yPaper = (item.yref || "paper") === "paper";
+    if (!xPaper && !yPaper) return item;
+    const p = xPaper
+      ? panelAtX(xs.map((k) => Number(item[k]) || 0).reduce((a, b) => a + b, 0) / xs.length)
+      : panelOfAxis(item.xref);
+    if (!p) return item;
+    const copy = { ...item };
+    if (xPaper) for (const k of xs) if (typeof item[k] === "number") copy[k] = newX(p, item[k]);
+    if (yPaper) for (const k of ys) if (typeof item[k] === "number") copy[k] = newY(p, item[k]);
+    if (item.sizex !== undefined && xPaper) copy.sizex = item.sizex / (p.xd[1] - p.xd[0]);
+    if (item.sizey !== undefined && yPaper) copy.sizey = item.sizey * (p.nd[1] - p.nd[0]) / (p.yd[1] - p.yd[0]);
+    return copy;
+  };
+  if (Array.isArray(layout.annotations)) out.annotations = layout.annotations.map((a) => moved(a, ["x"], ["y"]));
+  if (Array.isArray(layout.shapes)) out.shapes = layout.shapes.map((s) => moved(s, ["x0", "x1"], ["y0", "y1"]));
+  if (Array.isArray(layout.images)) out.images = layout.images.map((im) => moved(im, ["x"], ["y"]));
+  if (isObject(layout.legend) && typeof layout.legend.y === "number") {
+    const y = layout.legend.y;
+    if (y < 0) out.legend = { ...layout.legend, y: y * oldH / plotH };
+    else if (y > 1) out.legend = { ...layout.legend, y: 1 + (y - 1) * oldH / plotH };
+  }
+  return out;
+}
+
+// Plotly widens a margin for what does not fit in it (a legend of several rows under the
+// plot), which takes the room from the plot: a stacked figure grows by as much instead, so
+// its panels keep their heights in pixels. Returns the figure's height.
+async function keepPlotHeight(layout) {
+  const margin = { t: 100, b: 80, ...(layout.margin || {}) };
+  const size = gd._fullLayout && gd._fullLayout._size;
+  const lost = size ? layout.height - margin.t - margin.b - size.h : 0;
+  if (!(lost > 1)) return layout.height;
+  const grown = Math.round(layout.height + lost);
+  await Plotly.relayout(gd, { height: grown });
+  return grown;
+}
+
 async function draw(message) {
   const theme = message.theme || null;
   const fig = JSON.parse(message.args.figure);
   const player = message.args.player || null;
-  const layout = themed(fig.layout || {}, theme);
+  const base = themed(fig.layout || {}, theme); // Plotly keeps it as gd.layout, and writes into it
   await player_.stop(); // the frames are about to change
   player_.style(theme);
   bar.hidden = !player;
+  const phone = isPhone();
+  document.body.classList.toggle("phone", phone); // the player's bar wraps (index.html)
+  const layout = phone ? stacked(base, window.innerWidth) : base;
   const total = layout.height + (player ? bar.offsetHeight : 0);
   if (total !== height) {
     height = total;
@@ -147,8 +288,61 @@ async function draw(message) {
     shown = atFrame(shown.data, shown.layout, frames[player_.clamp(player.active, frames.length)]);
   }
   await Plotly.react(gd, { data: shown.data, layout: shown.layout, frames: player ? [] : frames, config });
+  figureHeight = layout !== base ? await keepPlotHeight(layout) : layout.height;
+  postHeight();
   if (player) player_.load(player, frames);
   shownKey = keyOf(message);
+  arrangedFor = { message, config, frames: player ? [] : frames, phone, width: window.innerWidth };
+}
+
+// The message drawn last and how it was arranged (a resize may change that); the figure's height.
+let arrangedFor = null;
+let figureHeight = 0;
+
+function postHeight() {
+  const total = figureHeight + (bar.hidden ? 0 : bar.offsetHeight);
+  if (figureHeight > 0 && total !== height) {
+    height = total;
+    post("streamlit:setFrameHeight", { height });
+  }
+}
+
+// A phone turned or a window resized: the panels stacked or side by side again, at the
+// frame on screen (its traces are the graph's, its images' sources carried over); and the
+// frame's height follows the player's bar, whose rows depend on the width.
+async function rearrange() {
+  if (!arrangedFor) return;
+  if (drawing) { rearrangeSoon(); return; } // after the figure being drawn
+  const phone = isPhone();
+  document.body.classList.toggle("phone", phone);
+  if (phone !== arrangedFor.phone || (phone && window.innerWidth !== arrangedFor.width)) {
+    drawing = true;
+    try {
+      await player_.settle();
+      const { message, config, frames } = arrangedFor;
+      const base = themed(JSON.parse(message.args.figure).layout || {}, message.theme || null);
+      const now = (gd.layout && gd.layout.images) || [];
+      const current = Array.isArray(base.images)
+        ? { ...base, images: base.images.map((im, i) => (now[i] ? { ...im, source: now[i].source } : im)) }
+        : base;
+      const layout = phone ? stacked(current, window.innerWidth) : current;
+      await Plotly.react(gd, { data: gd.data, layout, frames, config });
+      figureHeight = layout !== current ? await keepPlotHeight(layout) : layout.height;
+      arrangedFor = { ...arrangedFor, phone, width: window.innerWidth };
+    } catch (err) {
+      console.error("bnviz live chart: could not lay the figure out again", err);
+    } finally {
+      drawing = false;
+    }
+    pump(); // a figure that came meanwhile
+  }
+  postHeight();
+}
+
+let rearrangeTimer = null;
+function rearrangeSoon() {
+  clearTimeout(rearrangeTimer);
+  rearrangeTimer = setTimeout(() => { rearrangeTimer = null; rearrange(); }, 100);
 }
 
 // ---------------------------------------------------------------- the player
@@ -319,6 +513,10 @@ const player_ = (() => {
       bar.style.setProperty("--accent", (theme && theme.primaryColor) || "#ff4b4b");
       bar.style.setProperty("--line", dark ? "rgba(250,250,250,0.2)" : "rgba(49,51,63,0.2)");
     },
+    // The frame being drawn, if any, drawn (Play goes on).
+    async settle() {
+      while (drawing) await drawing;
+    },
     busy: () => drawing !== null || reportTimer !== null,
     // for tests and benchmarks
     state: () => ({ frame: onScreen, pageFrame, playing: timer !== null, interval: interval(),
@@ -420,9 +618,11 @@ window.addEventListener("message", (event) => {
 // For tests and benchmarks: is a figure or a frame waiting or being drawn (or none drawn yet)?
 // `player()`: the player's frame, the page's, whether it plays, its interval and last ticks.
 window.livechart = {
-  busy: () => queued !== null || drawing || shownKey === null || player_.busy(),
+  busy: () => queued !== null || drawing || shownKey === null || rearrangeTimer !== null || player_.busy(),
   player: () => player_.state(),
 };
+
+window.addEventListener("resize", rearrangeSoon); // the page's width changes this iframe's too
 
 adoptFonts();
 post("streamlit:componentReady", { apiVersion: 1 });

@@ -1,0 +1,135 @@
+"""The Explorer on a phone (390×844): the histogram panels stacked, one under the other, the
+whole width each, their titles apart, the player's bar wrapped, nothing wider than the screen,
+the settings in Streamlit's collapsed sidebar. On a projector the panels stay side by side.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bnviz.app.harness import MOVIE_JS, PROJECTOR, chart_frame, exceptions, open_app, plot_data, wait_idle
+
+from .helpers import screenshot
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+
+# Every live chart with panels: [key, [[x-domain, y-domain] per panel (as drawn)]].
+PANELS_JS = """() => Array.from(document.querySelectorAll('iframe')).flatMap(f => {
+  const gd = f.contentDocument && f.contentDocument.querySelector('.js-plotly-plot');
+  if (!gd || !gd._fullLayout) return [];
+  const full = gd._fullLayout;
+  const panels = Object.keys(full).filter(k => /^xaxis\\d*$/.test(k)).map(k => {
+    const y = full[k].anchor === 'free' ? 'yaxis' : 'yaxis' + full[k].anchor.slice(1);
+    return [full[k].domain, full[y].domain];
+  });
+  const key = (f.closest('[class*="st-key-"]').className.match(/st-key-(\\S+)/) || [])[1];
+  return panels.length > 1 ? [[key, panels]] : [];
+})"""
+# The histograms' titles (text traces) and the boundary's (an annotation) as drawn, each with
+# the plot area of its panel: [[left, top, right, bottom], panel top, panel bottom], in pixels.
+TITLES_JS = f"""() => {{ {MOVIE_JS}
+  const gd = movie();
+  const full = gd._fullLayout;
+  const area = (y) => [full[y]._offset, full[y]._offset + full[y]._length];
+  const box = (el) => {{ const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }};
+  const out = [];
+  for (const g of gd.querySelectorAll('g.trace.scatter')) {{
+    const trace = g.__data__ && g.__data__[0] && g.__data__[0].trace;
+    if (!trace || trace.mode !== 'text') continue;
+    for (const t of g.querySelectorAll('.textpoint text')) {{
+      out.push([box(t), ...area('yaxis' + (trace.yaxis || 'y').slice(1))]);
+    }}
+  }}
+  const last = Object.keys(full).filter(k => /^yaxis\\d*$/.test(k)).sort().pop();
+  for (const t of gd.querySelectorAll('.annotation-text')) out.push([box(t), ...area(last)]);
+  return out;
+}}"""
+# The chart's and the page's width against their content's (a horizontal scroll shows here).
+SCROLL_JS = """() => [document.documentElement, document.querySelector('[data-testid="stMain"]')]
+  .filter(Boolean).map(el => [el.scrollWidth, el.clientWidth])"""
+# The histograms' player: its bar and the boxes of its controls, [left, top, right, bottom].
+PLAYER_JS = f"""() => {{ {MOVIE_JS}
+  const doc = movie().ownerDocument;
+  const box = (el) => {{ const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }};
+  return {{bar: box(doc.getElementById('player')), scrub: box(doc.getElementById('scrub')),
+           controls: ['play', 'restart', 'speed', 'step'].map(id => box(doc.getElementById(id)))}};
+}}"""
+
+
+def movie_panels(page) -> list[list[list[float]]]:
+    return dict(page.evaluate(PANELS_JS))["movie_live"]
+
+
+def test_on_a_phone_the_histograms_stack_and_the_page_fits_the_screen(app_server, new_page):
+    page = new_page(PHONE)
+    open_app(page, app_server + "/?steps=100")
+    assert exceptions(page) == [] and page.bnviz_errors == [] and page.bnviz_console_errors == []
+    assert len(plot_data(page)) == 4
+
+    charts = dict(page.evaluate(PANELS_JS))
+    assert len(charts["movie_live"]) == 4, "Z, Z_norm, Z̃ and the decision boundary"
+    for key, panels in charts.items():
+        for xd, _ in panels:
+            assert xd[1] - xd[0] > 0.8, f"{key}: every panel spans most of the width: {panels}"
+        bands = sorted(yd for _, yd in panels)
+        assert all(a[1] <= b[0] + 1e-9 for a, b in zip(bands, bands[1:])), f"{key}: y-domains overlap {bands}"
+    movie_box = page.locator(".st-key-movie iframe").bounding_box()
+    assert movie_box is not None and movie_box["height"] > 4 * 240, "about 260 px a panel"
+
+    titles = page.evaluate(TITLES_JS)
+    assert len(titles) == 4
+    for i, (a, top, _) in enumerate(titles):
+        assert a[3] <= top + 2, f"title {i} is above its panel: {a}, panel top {top}"
+        for b, _, _ in titles[i + 1 :]:
+            apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+            assert apart, f"titles overlap: {a} {b}"
+
+    for scroll_width, client_width in page.evaluate(SCROLL_JS):
+        assert scroll_width <= client_width + 1, "no horizontal scroll"
+    player = page.evaluate(PLAYER_JS)
+    left, _, right, bottom = player["bar"]
+    assert player["scrub"][2] - player["scrub"][0] > 0.85 * (right - left), "the scrubber: a row of its own"
+    for control in player["controls"]:
+        assert left <= control[0] and control[2] <= right + 1 and control[3] <= bottom + 1, player
+    assert player["scrub"][1] >= max(c[3] for c in player["controls"]) - 1, "the scrubber under the buttons"
+
+    # Streamlit keeps the settings in a collapsed sidebar, opened by its own button
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.get_attribute("data-collapsed") == "true"
+    box = sidebar.bounding_box()
+    assert box is None or box["x"] + box["width"] <= 1, "the sidebar does not cover the charts"
+    assert page.locator('[data-testid="stExpandSidebarButton"]').is_visible()
+
+    screenshot(page, "explorer-390x844")
+    chart_frame(page, "movie").locator("#player").scroll_into_view_if_needed()
+    screenshot(page, "explorer-390x844-boundary-player")
+    page.locator(".st-key-stats").scroll_into_view_if_needed()
+    screenshot(page, "explorer-390x844-statistics")
+
+
+def side_by_side(panels: list[list[list[float]]]) -> bool:
+    """One row of panels: x-domains apart, left to right, y-domains at one height (the map's
+    shrunk to its aspect inside the others')."""
+    columns = sorted(xd for xd, _ in panels)
+    one_row = all(a[0] < b[1] and b[0] < a[1] for _, a in panels for _, b in panels)
+    return one_row and all(a[1] < b[0] for a, b in zip(columns, columns[1:]))
+
+
+def test_on_a_projector_the_histograms_stay_side_by_side_and_a_resize_stacks_them(app_server, new_page):
+    page = new_page(PROJECTOR)
+    open_app(page, app_server + "/?steps=100")
+    panels = movie_panels(page)
+    assert len(panels) == 4 and side_by_side(panels), panels
+    # the window narrowed to a phone's and widened again: stacked, then side by side
+    stacked_js = f"() => {{ {MOVIE_JS} return movie()._fullLayout.xaxis2.domain[0] === 0; }}"
+    page.set_viewport_size(PHONE)
+    page.wait_for_function(stacked_js)
+    wait_idle(page)
+    assert not side_by_side(movie_panels(page))
+    page.set_viewport_size(PROJECTOR)
+    page.wait_for_function(f"() => !({stacked_js})()")
+    wait_idle(page)
+    assert side_by_side(movie_panels(page))
+    assert exceptions(page) == [] and page.bnviz_errors == [] and page.bnviz_console_errors == []
