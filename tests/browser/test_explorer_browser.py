@@ -328,6 +328,8 @@ def test_the_step_slider_works_with_the_keyboard_and_play_at_the_end_starts_agai
         page.keyboard.press("End")
     assert_one_step(page, 500)
     assert plot_data(page)[0][0]["y"] == before[0]["y"], "back at the last frame"
+    # at half speed Play takes 40 s to the end, so a loaded machine still pauses it midway
+    chart_frame(page, "movie").get_by_role("combobox", name="Play speed").select_option("0.5")
     page.evaluate(COUNT_RUNS)
     player_button(page, "▶ Play").click()  # at the end: from the start again
     page.wait_for_function(f"() => {{ const s = ({PLAYER_STEP_JS})(); return s > 0 && s < 500; }}")
