@@ -22,12 +22,14 @@ from bnviz.app.harness import (
     PLAYER_STEP_JS,
     PROJECTOR,
     PROJECTOR_ZOOMED,
+    TIMEOUT_MS,
     ZOOM_SCALE,
     chart_frame,
     exceptions,
     open_app,
     plot_data,
     rerun,
+    wait_idle,
 )
 
 from .helpers import screenshot
@@ -94,8 +96,21 @@ def marker_steps(page, key: str) -> list[float]:
                          ".map(s => s.x0); }")
 
 
+# The step the page's header shows, or null while it is not drawn.
+STEP_SHOWN_JS = """() => {
+  const el = document.querySelector('.st-key-step_counter');
+  const m = el && /Step (\\d+)/.exec(el.innerText);
+  return m ? Number(m[1]) : null;
+}"""
+
+
 def assert_one_step(page, step: int, last: int = 500) -> None:
-    """Everything on the page shows ``step``: header, player, URL, table, step markers, equations."""
+    """Everything on the page shows ``step``: header, player, URL, table, step markers, equations.
+
+    A step the player reports reruns its fragment, which then reruns the whole page: waits
+    for the page's header to show the step and for that run to end, then reads the rest."""
+    page.wait_for_function(f"() => ({STEP_SHOWN_JS})() === {step}", timeout=TIMEOUT_MS)
+    wait_idle(page)
     assert step_shown(page) == step == page.evaluate(PLAYER_STEP_JS)
     assert parse_qs(urlparse(page.url).query).get("t") == ([str(step)] if step < last else None)
     page.wait_for_function(TABLE_AT_JS, arg=f"at step {step}")
