@@ -93,6 +93,22 @@ def corrected(running: Stats, decay: NDArray | float, t: NDArray | int) -> Stats
     ]
 
 
+def final_stats(which: str, running: Stats, population: Stats | None, decay: float,
+                steps: int) -> Stats | None:
+    """A trained model's statistics for inference by name (``nn.STATS``): its running
+    estimates raw or bias-corrected after ``steps`` steps, the population's, or None for
+    the batch's own."""
+    if which == "running":
+        return running
+    if which == "corrected":
+        return corrected(running, decay, steps)
+    if which == "population":
+        return population
+    if which == "batch":
+        return None
+    raise ValueError(f"statistics must be one of {nn.STATS}, got {which!r}")
+
+
 @dataclass
 class Models:
     """K stacked networks at one moment: weights, running estimates, and what inference needs."""

@@ -669,15 +669,7 @@ class Trained:
 
     def inference_stats(self, which: str) -> list[tuple[Array, Array]] | None:
         """The final statistics for inference, as ``Run.inference_stats``."""
-        if which == "running":
-            return self.running
-        if which == "corrected":
-            return engine.corrected(self.running, self.settings.decay, self.steps_done)
-        if which == "population":
-            return self.population
-        if which == "batch":
-            return None
-        raise ValueError(f"statistics must be one of {nn.STATS}, got {which!r}")
+        return engine.final_stats(which, self.running, self.population, self.settings.decay, self.steps_done)
 
 
 def train_final(settings: Sequence[Settings]) -> list[Trained]:

@@ -58,6 +58,10 @@ __all__ = [
 ]
 
 
+# LayerRecord's fields kept per recorded step (``Run.stat_steps``); every other is per checkpoint.
+STEP_FIELDS = frozenset({"batch_mu", "batch_var", "running_mu", "running_var"})
+
+
 @dataclass
 class LayerRecord:
     """Everything recorded for one hidden layer (units = columns)."""
@@ -116,27 +120,10 @@ class LayerRecord:
 
     def trimmed(self, n_rec: int, n_ckpt: int) -> LayerRecord:
         """The first ``n_rec`` recorded steps and ``n_ckpt`` checkpoints (views)."""
-        return LayerRecord(
-            batch_mu=self.batch_mu[:n_rec],
-            batch_var=self.batch_var[:n_rec],
-            running_mu=self.running_mu[:n_rec],
-            running_var=self.running_var[:n_rec],
-            pop_mu=self.pop_mu[:n_ckpt],
-            pop_var=self.pop_var[:n_ckpt],
-            gamma=self.gamma[:n_ckpt],
-            beta=self.beta[:n_ckpt],
-            hist_counts=self.hist_counts[:n_ckpt],
-            hist_lo=self.hist_lo[:n_ckpt],
-            hist_hi=self.hist_hi[:n_ckpt],
-            percentiles=self.percentiles[:n_ckpt],
-            shown_z_norm=self.shown_z_norm[:n_ckpt],
-            shown_mu=self.shown_mu[:n_ckpt],
-            shown_var=self.shown_var[:n_ckpt],
-            shown_gamma=self.shown_gamma[:n_ckpt],
-            shown_beta=self.shown_beta[:n_ckpt],
-            ckpt_running_mu=self.ckpt_running_mu[:n_ckpt],
-            ckpt_running_var=self.ckpt_running_var[:n_ckpt],
-        )
+        return LayerRecord(**{
+            f.name: getattr(self, f.name)[: n_rec if f.name in STEP_FIELDS else n_ckpt]
+            for f in dataclasses.fields(self)
+        })
 
     def nbytes(self) -> int:
         return sum(getattr(self, f.name).nbytes for f in dataclasses.fields(self))
@@ -181,15 +168,7 @@ class Run:
 
     def inference_stats(self, which: str) -> list[tuple[NDArray, NDArray]] | None:
         """The final statistics for inference: running, corrected, population, or batch (None)."""
-        if which == "running":
-            return self.running
-        if which == "corrected":
-            return engine.corrected(self.running, self.settings.decay, self.steps_done)
-        if which == "population":
-            return self.population
-        if which == "batch":
-            return None
-        raise ValueError(f"statistics must be one of {nn.STATS}, got {which!r}")
+        return engine.final_stats(which, self.running, self.population, self.settings.decay, self.steps_done)
 
     def nbytes(self) -> int:
         """Memory held by the recorded arrays (not counting the shared dataset)."""
