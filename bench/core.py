@@ -4,7 +4,10 @@
 
 Prints whole numbers: microseconds per BN forward+backward on a (256, 512) float32
 batch, and training steps per second of the default network, for bnviz and for the
-same computation in torch, and their ratio. Timings interleave the contenders in
+same computation in torch, and their ratio; then the engine's steps per second of the
+default network with each other normalization (``Settings.normalization``) and with noise
+after BN, and each one's ratio to BN (the issue's target: no dearer than BN per step;
+bench/norms.py times the layers alone). Timings interleave the contenders in
 rounds and keep each one's best round, so a busy machine slows both alike.
 """
 
@@ -123,6 +126,31 @@ def bench_training() -> None:
         print(f"  ratio bnviz/torch steps/s: {t['torch'] / t['bnviz']:.2f} (target >= 2)")
 
 
+def bench_alternatives() -> None:
+    """The engine on the default network with each normalization, and with noise after BN."""
+    base = Settings()
+    variants = {
+        "batch (BN)": base,
+        "layer": base.replace(normalization="layer"),
+        "group (groups=4)": base.replace(normalization="group", groups=4),
+        "renorm": base.replace(normalization="renorm"),
+        "BN + noise after BN 0.5": base.replace(bn_noise=0.5),
+        "no normalization": base.replace(use_bn=False),
+    }
+
+    def engine_of(s: Settings) -> Callable[[], None]:
+        def run() -> None:
+            engine.train(engine.Stack.create([s]), engine.Recorder())
+
+        return run
+
+    t = best_of({name: engine_of(s) for name, s in variants.items()}, inner=1, rounds=7)
+    print(f"The engine on the default network, {base.steps} steps, by normalization:")
+    bn_sec = t["batch (BN)"]
+    for name, sec in t.items():
+        print(f"  {name:<30} {base.steps / sec:8.0f} steps/s   time/BN {sec / bn_sec:.2f}")
+
+
 def main() -> None:
     if torch is None:
         print("(torch not importable: bnviz figures only; `pip install torch==2.13.0` adds the reference)")
@@ -130,6 +158,7 @@ def main() -> None:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} thread; NumPy {np.__version__}")
     bench_bn()
     bench_training()
+    bench_alternatives()
 
 
 if __name__ == "__main__":

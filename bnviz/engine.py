@@ -12,7 +12,18 @@ permutation of its training set per epoch. Step t = 1 ... T of :func:`train`:
 
 1. the next m examples of that permutation (the last partial batch of an epoch is dropped);
 2. the training-mode forward pass (BN with this batch's mu_B and sigma²_B) and backward pass;
-3. the running estimates, an exponentially weighted average starting from v_0 = 0::
+   with ``normalization`` "layer" or "group" each example is normalized over its own units; with
+   "renorm" BN is corrected by r and d towards the running estimates, bias-corrected
+   (v_t / (1 - decay^t) after t steps, whatever ``bias_correction`` says: the raw v_t starts
+   at 0, which would clip r and d to their limits for the first ~1/(1 - decay) steps), and
+   at step 1, before anything is averaged, is BN itself (r = 1, d = 0);
+   with noise after BN (``bn_noise`` n > 0), each BN layer's z_tilde becomes s * z_tilde + d
+   before the activation, with s_j ~ U(1/(1+n), 1+n) and d_j ~ U(-n, n) drawn afresh for
+   every unit j at every step from the model's own noise generator
+   ``np.random.default_rng([seed, 2])`` (all layers' s, then all layers' d); a model with
+   n = 0 draws nothing, so its numbers are those of a run without the setting;
+3. the running estimates (for "batch" and "renorm"; LayerNorm and GroupNorm have none), an
+   exponentially weighted average of the batch statistics starting from v_0 = 0::
 
        v_mu  <- decay * v_mu  + (1 - decay) * mu_B
        v_var <- decay * v_var + (1 - decay) * sigma²_B
@@ -41,7 +52,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from . import bn, data, nn
+from . import bn, data, nn, norms
 from .optim import Optimizer
 from .settings import Settings
 
@@ -53,7 +64,10 @@ N_CHECKPOINTS = 50
 # all-dead units afterwards). A model stops there, as it does at inf or NaN.
 DIVERGED_LOSS = 1e4
 # Settings that fix array shapes or code paths: models differing in them cannot be stacked.
-GROUP_FIELDS = ("dataset", "batch_size", "depth", "width", "activation", "use_bn", "optimizer", "steps")
+GROUP_FIELDS = (
+    "dataset", "batch_size", "depth", "width", "activation", "use_bn", "normalization", "groups",
+    "bn_position", "optimizer", "steps",
+)  # fmt: skip
 # Settings that may differ between the stacked models of one group.
 MODEL_FIELDS = (
     "noise",
@@ -63,6 +77,9 @@ MODEL_FIELDS = (
     "freeze_affine",
     "decay",
     "bias_correction",
+    "bn_noise",
+    "renorm_r_max",
+    "renorm_d_max",
     "lr",
     "seed",
 )
@@ -75,8 +92,13 @@ def checkpoint_steps(steps: int) -> NDArray[np.int32]:
 
 
 def group_key(s: Settings) -> tuple:
-    """Models with equal keys share every array shape and code path, so they stack."""
-    return tuple(getattr(s, name) for name in GROUP_FIELDS)
+    """Models with equal keys share every array shape and code path, so they stack. The
+    normalization (and its position) counts only with ``use_bn`` on, its ``groups`` only for
+    GroupNorm."""
+    unused: tuple[str, ...] = ("normalization", "groups", "bn_position")
+    if s.use_bn:
+        unused = () if s.normalization == "group" else ("groups",)
+    return tuple(None if name in unused else getattr(s, name) for name in GROUP_FIELDS)
 
 
 def corrected(running: Stats, decay: NDArray | float, t: NDArray | int) -> Stats:
@@ -139,7 +161,7 @@ class Models:
     def take(self, idx: NDArray[np.intp]) -> Models:
         """A copy of the models ``idx`` only."""
         return Models(
-            net=_network(self.net, self.net.theta[idx], np.asarray(self.net.eps)[idx]),
+            net=_network(self.net, idx),
             running=[(mu[idx], var[idx]) for mu, var in self.running],
             t=self.t[idx],
             decay=self.decay[idx],
@@ -164,12 +186,15 @@ class Models:
         self.t[mask] = other.t[mask]
 
 
-def _network(like: nn.MLP, theta: NDArray, eps: NDArray) -> nn.MLP:
-    """A network shaped like ``like`` holding a copy of ``theta`` (K', P) and ``eps`` (K', 1)."""
-    net = nn.create(
-        like.sizes, like.activation, like.use_bn, eps, lead=theta.shape[:-1], dtype=theta.dtype.type
-    )
-    net.theta[...] = theta
+def _network(like: nn.MLP, idx: NDArray[np.intp]) -> nn.MLP:
+    """A copy of the models ``idx`` of the stacked network ``like``: weights and the per-model
+    columns (eps, r_max, d_max: (K, 1) each, or one float for all)."""
+
+    def pick(v: float | NDArray) -> float | NDArray:
+        return v[idx] if isinstance(v, np.ndarray) else v
+
+    net = nn.like(like, pick(like.eps), (len(idx),), r_max=pick(like.r_max), d_max=pick(like.d_max))
+    net.theta[...] = like.theta[idx]
     return net
 
 
@@ -201,6 +226,8 @@ class Stack:
     ewa_decay: float | NDArray  # decay and 1 - decay: (K, 1) in the training dtype, or one float
     ewa_rest: float | NDArray
     frozen: NDArray[np.intp]  # models whose gamma and beta do not train
+    bn_noise: NDArray[np.float64]  # (K,) noise after BN n per model (0 without BN)
+    noise_rngs: list[np.random.Generator]  # per model: draws the noise after BN
     alive: NDArray[np.bool_]  # (K,) not stopped
     n_alive: int
     divergence: list[Divergence | None]
@@ -218,6 +245,11 @@ class Stack:
     @property
     def use_bn(self) -> bool:
         return self.settings[0].use_bn
+
+    @property
+    def running_estimates(self) -> bool:
+        """The models keep running estimates (normalization "batch" or "renorm", use_bn on)."""
+        return self.net.batch_stats
 
     def steps_done(self) -> NDArray[np.int64]:
         """Steps each model completed: T, or the steps before the one it stopped at."""
@@ -249,11 +281,15 @@ class Stack:
             values = {getattr(s, name) for s in group}
             return float(values.pop()) if len(values) == 1 else column(name)
 
-        net = nn.create(sizes, s0.activation, s0.use_bn, column("eps"), lead=(K,), dtype=dtype)
+        net = nn.create(
+            sizes, s0.activation, s0.use_bn, column("eps"), lead=(K,), dtype=dtype, norm=s0.normalization,
+            groups=s0.groups, r_max=column("renorm_r_max"), d_max=column("renorm_d_max"),
+            position=s0.bn_position,
+        )  # fmt: skip
         rngs = []
         for k, s in enumerate(group):
             rng = np.random.default_rng([s.seed, 1])
-            one = nn.create(sizes, s.activation, s.use_bn, s.eps, dtype=dtype)
+            one = nn.like(net, s.eps, (), r_max=s.renorm_r_max, d_max=s.renorm_d_max)
             net.theta[k] = nn.init(one, rng, s.gamma_init, s.beta_init).theta
             rngs.append(rng)
         running = [(np.zeros((K, s0.width), dtype), np.zeros((K, s0.width), dtype)) for _ in range(s0.depth)]
@@ -282,6 +318,8 @@ class Stack:
             ewa_decay=ewa_decay,
             ewa_rest=ewa_rest,
             frozen=np.array([k for k, s in enumerate(group) if s.freeze_affine and s.use_bn], np.intp),
+            bn_noise=np.array([s.bn_noise if s.use_bn else 0.0 for s in group]),
+            noise_rngs=[np.random.default_rng([s.seed, 2]) for s in group],
             alive=np.ones(K, bool),
             n_alive=K,
             divergence=[None] * K,
@@ -332,7 +370,7 @@ def train(stack: Stack, recorder: Recorder, watch: Watch | None = None) -> Stack
                 raise Stopped(f"stopped before step {t}")
             if pos + m > n:
                 order, pos = _epoch(stack, n), 0
-            loss, taps = _forward_backward(stack, order[:, pos : pos + m])
+            loss, taps = _forward_backward(stack, order[:, pos : pos + m], t)
             pos += m
             _check_loss(stack, loss, t)
             if not stack.n_alive:
@@ -360,14 +398,33 @@ def _epoch(stack: Stack, n: int) -> NDArray[np.intp]:
     return order
 
 
-def _forward_backward(stack: Stack, rows: NDArray[np.intp]) -> tuple[NDArray, list[nn.Tap]]:
-    """Training-mode forward and backward of each model on its mini-batch: loss (K,), taps.
+def _forward_backward(stack: Stack, rows: NDArray[np.intp], t: int) -> tuple[NDArray, list[nn.Tap]]:
+    """Training-mode forward and backward of step t of each model on its mini-batch: loss
+    (K,), taps.
 
     ``rows`` (K, m) index ``stack.X_flat``; ``take`` gathers them as one (K, m, d) batch,
     many times faster than indexing ``X_train[k_index, idx]`` with two index arrays.
     """
-    logits, taps = nn.forward(stack.net, stack.X_flat.take(rows, axis=0))
+    noise = _noise(stack) if stack.bn_noise.any() else None
+    running = None
+    if stack.net.norm == "renorm" and stack.net.use_bn and t > 1:  # see the module docstring
+        running = corrected(stack.now.running, stack.now.decay, t - 1)
+    logits, taps = nn.forward(stack.net, stack.X_flat.take(rows, axis=0), None, noise, running)
     return nn.backward(stack.net, logits, taps, stack.Y_flat.take(rows, axis=0)), taps
+
+
+def _noise(stack: Stack) -> list[nn.Noise]:
+    """This step's noise after BN per hidden layer: (s, d) of shape (K, width) each, drawn
+    from each model's noise generator where its n > 0; s = 1, d = 0 (no change) elsewhere."""
+    net = stack.net
+    depth, width, dtype = net.depth, net.sizes[1], net.theta.dtype
+    scale = np.ones((depth, stack.K, width), dtype)
+    shift = np.zeros((depth, stack.K, width), dtype)
+    for k in np.flatnonzero(stack.bn_noise):
+        n, rng = float(stack.bn_noise[k]), stack.noise_rngs[k]
+        scale[:, k] = rng.uniform(1 / (1 + n), 1 + n, (depth, width))
+        shift[:, k] = rng.uniform(-n, n, (depth, width))
+    return list(zip(scale, shift))
 
 
 def _check_loss(stack: Stack, loss: NDArray, t: int) -> None:
@@ -389,14 +446,15 @@ def _update(stack: Stack, taps: list[nn.Tap], loss: NDArray, t: int) -> None:
     now, net = stack.now, stack.net
     stack.loss_sum += loss
     stack.loss_n += 1
-    if net.use_bn:
+    if net.batch_stats:
         for (mu, var), tap in zip(now.running, taps):
             c = tap.cache
-            assert c is not None
+            assert isinstance(c, bn.Cache | norms.BatchRenormCache)
             mu *= stack.ewa_decay
             mu += stack.ewa_rest * c.mu
             var *= stack.ewa_decay
             var += stack.ewa_rest * c.var
+    if net.use_bn:
         if len(stack.frozen):
             for sl in net.slices["gamma"] + net.slices["beta"]:
                 net.grad[stack.frozen, sl] = 0
@@ -419,14 +477,16 @@ def _checkpoint(stack: Stack, t: int) -> None:
 
 
 def population(net: nn.MLP, X_train: NDArray) -> tuple[NDArray, list[nn.Tap], Stats | None]:
-    """The whole training set as one batch through the weights: logits, taps, and (with BN)
-    each layer's mu and var over it, the population statistics."""
+    """The whole training set as one batch through the weights: logits, taps, and (with
+    batch statistics: BN, Batch Renorm) each layer's mu and var over it, the population
+    statistics. Batch Renorm's pass is BN's (r = 1, d = 0): the set's own statistics.
+    LayerNorm and GroupNorm have none (None): each example is normalized by itself."""
     logits, taps = nn.forward(net, X_train)
-    if not net.use_bn:
+    if not net.batch_stats:
         return logits, taps, None
     stats = []
     for tap in taps:
-        assert tap.cache is not None
+        assert isinstance(tap.cache, bn.Cache)
         stats.append((tap.cache.mu, tap.cache.var))
     return logits, taps, stats
 
@@ -441,11 +501,12 @@ def evaluate(stack: Stack, models: Models, population: Stats | None) -> dict[str
 
     ``train_acc`` and ``test_acc`` with each model's own statistics (:meth:`Models.chosen`);
     ``test_acc_<stats>`` with each choice of ``nn.STATS``: the running estimates,
-    bias-corrected, the ``population`` statistics, or each set's own (batch). Without BN
-    there are no statistics to choose: one number for every column.
+    bias-corrected, the ``population`` statistics, or each set's own (batch). Without BN,
+    and with LayerNorm or GroupNorm (each example normalized by itself), there are no
+    statistics to choose: one number for every column.
     """
     net = models.net
-    if not net.use_bn:
+    if not net.batch_stats:
         test = accuracy(net, stack.X_test, stack.y_test, None)
         return {
             "train_acc": accuracy(net, stack.X_train, stack.y_train, None),

@@ -15,7 +15,7 @@ from typing import Any
 
 from . import fmt
 from .data import DATASETS, n_classes, n_features, n_total, n_train
-from .nn import ACTIVATIONS
+from .nn import ACTIVATIONS, NORMS, POSITIONS
 from .optim import OPTIMIZERS
 
 # Multiply-adds any run may use (Settings.cost), from the app, a notebook or the CLI: about
@@ -24,7 +24,13 @@ from .optim import OPTIMIZERS
 # keeps any Settings from occupying a core for minutes.
 MAX_COST = 2e10
 # Fields that only matter when Batch Norm is on.
-BN_ONLY = ("eps", "gamma_init", "beta_init", "freeze_affine", "decay", "bias_correction")
+BN_ONLY = (
+    "eps", "gamma_init", "beta_init", "freeze_affine", "decay", "bias_correction", "bn_noise",
+    "normalization", "groups", "renorm_r_max", "renorm_d_max", "bn_position",
+)  # fmt: skip
+# Fields that matter only with running estimates: use_bn on and normalization "batch" or
+# "renorm".
+RUNNING_ONLY = ("decay", "bias_correction")
 # How an on/off setting may be written in a URL or on the command line.
 ON_WORDS = ("1", "true", "on", "yes")
 OFF_WORDS = ("0", "false", "off", "no")
@@ -102,6 +108,19 @@ class Settings:
             "Divide the running estimate by 1 − decayᵗ, which removes its pull towards the starting value 0.",
         ),
     )
+    bn_noise: float = _f(
+        0.0,
+        Spec(
+            "float",
+            "Noise after BN",
+            "Training only: every step, each BN unit's z̃ becomes s·z̃ + d with fresh random "
+            "s ~ U(1/(1+n), 1+n) and d ~ U(−n, n), n this value (Santurkar et al. 2018's noisy BN: "
+            "a shift of each layer's input distribution that changes every step). 0 = none; "
+            "inference never adds it.",
+            0.0,
+            3.0,
+        ),
+    )
     lr: float = _f(0.05, Spec("float", "Learning rate", "Step size of the optimizer.", 1e-5, 10.0, log=True))
     optimizer: str = _f(
         "momentum", Spec("choice", "Optimizer", "How gradients become parameter updates.", choices=OPTIMIZERS)
@@ -116,7 +135,70 @@ class Settings:
         "sigmoid", Spec("choice", "Activation g", "The non-linearity applied to z̃.", choices=ACTIVATIONS)
     )
     use_bn: bool = _f(
-        True, Spec("bool", "Batch Norm", "Off: the plain network Z → g(Z) with its bias b, for comparison.")
+        True,
+        Spec(
+            "bool",
+            "Batch Norm",
+            "The one switch for normalization: on, every hidden layer normalizes Z (with BN, or the "
+            "Normalization chosen below); off, the plain network Z → g(Z) with its bias b, for comparison.",
+        ),
+    )
+    normalization: str = _f(
+        "batch",
+        Spec(
+            "choice",
+            "Normalization",
+            "Which normalization the hidden layers use while Batch Norm is on. batch: the note's BN, each "
+            "unit over the m examples of the mini-batch. layer: LayerNorm, each example over its own units "
+            "(a batch of one works; no running estimates). group: GroupNorm, each example over each group "
+            "of units. renorm: Batch Renormalization, BN corrected towards the running estimates by r and "
+            "d (clipped to r max, d max), so training normalizes closer to the way inference does.",
+            choices=NORMS,
+        ),
+    )
+    bn_position: str = _f(
+        "before",
+        Spec(
+            "choice",
+            "Normalize before or after g",
+            "before: the note's layer, Z → BN → g. after: Z → g → BN, so BN normalizes the activation's "
+            "output and its z̃ is the next layer's input; the Z panels then show g's output, what BN "
+            "normalizes.",
+            choices=POSITIONS,
+        ),
+    )
+    groups: int = _f(
+        2,
+        Spec(
+            "int",
+            "Groups",
+            "GroupNorm only: the units of a layer form this many groups of consecutive units, and each "
+            "example is normalized over each group. 1 = LayerNorm; it must divide the units per layer.",
+            1,
+            128,
+        ),
+    )
+    renorm_r_max: float = _f(
+        3.0,
+        Spec(
+            "float",
+            "Renorm r max",
+            "Batch Renorm only: r = σ_B/σ (batch over running standard deviation) is clipped to "
+            "[1/r max, r max]. r max = 1 and d max = 0 is BN.",
+            1.0,
+            10.0,
+        ),
+    )
+    renorm_d_max: float = _f(
+        5.0,
+        Spec(
+            "float",
+            "Renorm d max",
+            "Batch Renorm only: d = (μ_B − μ)/σ (the batch mean's offset from the running mean) is "
+            "clipped to [−d max, d max].",
+            0.0,
+            10.0,
+        ),
     )
     steps: int = _f(500, Spec("int", "Training steps", "Mini-batch updates to train for.", 1, 5000))
     seed: int = _f(
@@ -138,6 +220,11 @@ class Settings:
         if self.batch_size > limit:
             raise ValueError(
                 f"batch_size: {self.batch_size} is more than the {limit} training examples of {self.dataset}"
+            )
+        if self.use_bn and self.normalization == "group" and self.width % self.groups:
+            raise ValueError(
+                f"groups: {self.groups} groups do not divide the {self.width} units per layer; choose a "
+                f"divisor of {self.width} (e.g. {fitting_groups(self.width, self.groups)})"
             )
         if self.cost() > MAX_COST:
             need, budget = (fmt.number(round(c / 1e9)) for c in (self.cost(), MAX_COST))
@@ -163,15 +250,36 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
+    def note_bn(self) -> Settings:
+        """The same network with the note's BN: on, batch statistics, before the activation,
+        without noise after BN (what the teaching views explain, whatever the sidebar says)."""
+        return self.replace(use_bn=True, normalization="batch", bn_position="before", bn_noise=0.0)
+
     def canonical(self) -> Settings:
         """The same run with every field that cannot affect it at its default.
 
-        Without BN, ε, γ/β init, freezing, decay and bias correction change nothing, so
-        a cache keyed on ``canonical()`` trains the no-BN baseline once, not once per ε.
+        Without BN, ε, γ/β init, freezing, decay, bias correction, the noise after BN and the
+        choice of normalization change nothing, so a cache keyed on ``canonical()`` trains
+        the no-BN baseline once, not once per ε. With it, ``groups`` matters only for
+        GroupNorm, the r/d limits only for Batch Renorm, and decay and bias correction only
+        where there are running estimates (not for LayerNorm or GroupNorm).
         """
-        if self.use_bn:
-            return self
-        return self.replace(**{name: getattr(Settings, name) for name in BN_ONLY})
+        if not self.use_bn:
+            return self.replace(**{name: getattr(Settings, name) for name in BN_ONLY})
+        unused: tuple[str, ...] = ()
+        if self.normalization != "group":
+            unused += ("groups",)
+        if self.normalization != "renorm":
+            unused += ("renorm_r_max", "renorm_d_max")
+        if not self.running_estimates:
+            unused += RUNNING_ONLY
+        return self.replace(**{name: getattr(Settings, name) for name in unused}) if unused else self
+
+    @property
+    def running_estimates(self) -> bool:
+        """Whether the network keeps running estimates and has population statistics: BN on
+        with normalization "batch" or "renorm" (LayerNorm and GroupNorm normalize each example alone)."""
+        return self.use_bn and self.normalization in ("batch", "renorm")
 
     def replace_unchecked(self, **changes: Any) -> Settings:
         """A copy with ``changes`` and no validation (for measuring, e.g. cost())."""
@@ -217,6 +325,14 @@ class Settings:
         if values.get("batch_size", 0) > limit:
             notices.append(f"batch_size: clamped to the {limit} training examples of {dataset}")
             values["batch_size"] = limit
+        use_bn = values.get("use_bn", cls.use_bn)
+        group_norm = use_bn and values.get("normalization", cls.normalization) == "group"
+        width, groups = values.get("width", cls.width), values.get("groups", cls.groups)
+        if group_norm and width % groups:
+            values["groups"] = fitting_groups(width, groups)
+            notices.append(
+                f"groups: {groups} groups do not divide the {width} units per layer; using {values['groups']}"
+            )
         settings = cls().replace_unchecked(**values)  # measure the cost before validating
         if settings.cost() > MAX_COST:
             fitted = fit_budget(settings)
@@ -224,6 +340,7 @@ class Settings:
             notices.append(
                 f"steps={was.steps}, width={was.width}, depth={was.depth}: more compute than one run may "
                 f"use here; reduced to steps={now.steps}, width={now.width}, depth={now.depth}"
+                + (f", groups={now.groups}" if now.groups != was.groups else "")
             )
             return fitted, notices
         return cls(**values), notices
@@ -233,14 +350,23 @@ class Settings:
         return next(f.metadata["spec"] for f in dataclasses.fields(cls) if f.name == name)
 
 
+def fitting_groups(width: int, groups: int) -> int:
+    """The largest number of groups up to ``groups`` that divides ``width`` (at least 1)."""
+    return next(g for g in range(min(groups, width), 0, -1) if width % g == 0)
+
+
 def fit_budget(settings: Settings) -> Settings:
-    """The nearest Settings within MAX_COST: fewer steps first, then a smaller network."""
+    """The nearest Settings within MAX_COST: fewer steps first, then a smaller network (with
+    GroupNorm's groups cut to a divisor of the smaller width)."""
     s = settings
     while True:
         fixed = s.replace_unchecked(steps=0).cost()  # the checkpoints' share
         per_step = s.replace_unchecked(steps=1).cost() - fixed
         if MAX_COST - fixed >= per_step:
-            return s.replace(steps=min(s.steps, int((MAX_COST - fixed) // per_step)))
+            return s.replace(
+                steps=min(s.steps, int((MAX_COST - fixed) // per_step)),
+                groups=fitting_groups(s.width, s.groups) if s.normalization == "group" else s.groups,
+            )
         if s.width > 16:
             s = s.replace_unchecked(width=s.width // 2)
         elif s.depth > 1:

@@ -11,6 +11,17 @@ boundary. At each checkpoint it also keeps the mini-batch shown beside those
 histograms (``LayerRecord.shown_*``): the batch the checkpoint's step trained on, as its
 forward pass computed it. Training stops at the first non-finite or exploded loss and says
 so in ``Run.diverged``.
+
+With ``normalization`` "layer" or "group" (each example normalized over its own units: no batch
+statistics, no running estimates) the per-step mu_B and sigma²_B and the shown mini-batch's
+``shown_mu``, ``shown_var`` are the 1/m per-unit mean and variance of that batch's z,
+computed from z, and ``shown_z_norm`` the z_norm BN would compute from them, as without
+normalization; the running estimates stay 0. With "renorm" they are the batch statistics
+its forward pass computed, and ``shown_z_norm`` BN's z_norm before r and d: in every case
+z = mu_B + z_norm * sqrt(sigma²_B + eps) gives the batch's z back. With ``bn_position``
+"after" (Z' -> g -> BN) everything recorded as z (its histograms, mu_B, sigma²_B, the
+population statistics, the shown batch) is the activation's output g(Z'), which is what the
+normalization normalizes there; z_tilde is the layer's output.
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import DTypeLike, NDArray
 
-from . import bn, data, engine, fmt, nn
+from . import bn, data, engine, fmt, nn, norms
 from .engine import DIVERGED_LOSS, N_CHECKPOINTS, STATS_COLUMNS, checkpoint_steps
 from .settings import Settings
 
@@ -277,9 +288,7 @@ class _RunRecorder(engine.Recorder):
         if not stack.use_bn or i == len(self.stat_steps) or self.stat_steps[i] != t:
             return
         for rec, tap, (mu, var) in zip(self.layers, taps, stack.now.running):
-            c = tap.cache
-            assert c is not None
-            rec.batch_mu[i], rec.batch_var[i] = c.mu, c.var  # (1, width) into a (width,) row
+            rec.batch_mu[i], rec.batch_var[i] = _batch_stats(tap)  # (1, width) into a (width,) row
             rec.running_mu[i], rec.running_var[i] = mu, var
         self.n_rec += 1
 
@@ -295,10 +304,12 @@ class _RunRecorder(engine.Recorder):
         variance of z, and the z_norm BN would have computed from them."""
         rows = self.rows_shown
         for l, (rec, tap) in enumerate(zip(self.layers, taps)):
-            z = tap.z[0]
-            if tap.cache is not None and tap.z_norm is not None:
-                mu, var, z_norm = tap.cache.mu[0], tap.cache.var[0], tap.z_norm[0, :rows]
-            else:
+            z, c = tap.z[0], tap.cache
+            if isinstance(c, bn.Cache):
+                mu, var, z_norm = c.mu[0], c.var[0], c.z_norm[0, :rows]
+            elif isinstance(c, norms.BatchRenormCache):
+                mu, var, z_norm = c.mu[0], c.var[0], c.z_norm_bn[0, :rows]
+            else:  # no normalization, LayerNorm, GroupNorm: per-unit statistics of z
                 mu, var = z.mean(axis=0), z.var(axis=0)
                 z_norm = (z[:rows] - mu) * bn.inv_sqrt(var, eps)
             for k in slots:
@@ -311,7 +322,7 @@ class _RunRecorder(engine.Recorder):
         net = stack.net
         if t == 0 and net.use_bn:
             self._keep_affine(net)  # step 1's forward pass uses the initial gamma, beta
-        for rec, (mu, var) in zip(self.layers, stack.now.running if net.use_bn else []):
+        for rec, (mu, var) in zip(self.layers, stack.now.running if net.batch_stats else []):
             rec.ckpt_running_mu[k], rec.ckpt_running_var[k] = mu[0], var[0]
         _, taps, population = engine.population(net, stack.X_train)
         if population is not None:
@@ -319,9 +330,10 @@ class _RunRecorder(engine.Recorder):
         for l, (tap, rec) in enumerate(zip(taps, self.layers)):
             if population is not None:
                 rec.pop_mu[k], rec.pop_var[k] = self.population[l]
-                rec.gamma[k], rec.beta[k] = net.gamma[l][0], net.beta[l][0]
             else:
                 rec.pop_mu[k], rec.pop_var[k] = tap.z[0].mean(axis=0), tap.z[0].var(axis=0)
+            if net.use_bn:
+                rec.gamma[k], rec.beta[k] = net.gamma[l][0], net.beta[l][0]
             for q, name in enumerate(self.quantities):
                 (rec.hist_counts[k, q], rec.hist_lo[k, q], rec.hist_hi[k, q], rec.percentiles[k, q]) = (
                     _summaries(getattr(tap, name)[0, :HIST_SAMPLE])
@@ -331,7 +343,7 @@ class _RunRecorder(engine.Recorder):
         row.update({name: float(acc[0]) for name, acc in accuracies.items()})
         self.rows.append(row)
         if self.boundary is not None and self.grid is not None:
-            stats = stack.now.chosen() if net.use_bn else None
+            stats = stack.now.chosen() if net.batch_stats else None
             logits, _ = nn.forward(net, self.grid[None].astype(net.theta.dtype), stats)
             p = np.exp(logits[0] - logits[0].max(axis=1, keepdims=True))
             p1 = p[:, 1] / p.sum(axis=1)
@@ -343,7 +355,7 @@ class _RunRecorder(engine.Recorder):
         steps_done = int(stack.steps_done()[0])
         n_ckpt = len(self.rows)
         n_rec = int(np.searchsorted(self.stat_steps, steps_done, side="right"))
-        net = nn.create(stack.net.sizes, s.activation, s.use_bn, s.eps, dtype=stack.net.theta.dtype.type)
+        net = nn.like(stack.net, s.eps, (), r_max=s.renorm_r_max, d_max=s.renorm_d_max)
         net.theta[...], net.grad[...] = stack.net.theta[0], stack.net.grad[0]
         return Run(
             settings=s,
@@ -362,6 +374,16 @@ class _RunRecorder(engine.Recorder):
             diverged=_message(stack.divergence[0], s.use_bn),
             shown_steps=self.shown_steps[:n_ckpt],
         )
+
+
+def _batch_stats(tap: nn.Tap) -> tuple[NDArray, NDArray]:
+    """The per-unit mu_B, sigma²_B (1/m) of a training forward's batch: BN's and Batch
+    Renorm's from their cache, LayerNorm's and GroupNorm's computed from z (see the module
+    docstring). Shape (K, width)."""
+    c = tap.cache
+    if isinstance(c, bn.Cache | norms.BatchRenormCache):
+        return c.mu, c.var
+    return tap.z.mean(axis=-2), tap.z.var(axis=-2)
 
 
 def _message(d: engine.Divergence | None, use_bn: bool) -> str | None:

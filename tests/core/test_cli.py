@@ -87,3 +87,19 @@ def test_a_writable_output_still_gets_written(tmp_path):
     p = cli("sweep", "--param", "lr=0.1,1", "--steps", "5", "--quiet", "--out", str(out))
     assert p.returncode == 0, p.stderr
     assert len(out.read_text().splitlines()) == 1 + 2
+
+
+def test_a_sweep_over_the_normalizations_runs_and_a_bad_groups_value_is_named(tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "r.csv"
+    p = cli("sweep", "--param", "normalization=batch,layer,group,renorm",
+            "--param", "bn_position=before,after", "--set", "groups=3", "--set", "bn_noise=0.5",
+            "--steps", "5", "--quiet", "--out", str(out))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    table = pd.read_csv(out)
+    assert len(table) == 8 and set(table["normalization"]) == {"batch", "layer", "group", "renorm"}
+    assert (table["groups"] == 3).all() and (table["bn_noise"] == 0.5).all()
+    p = cli("sweep", "--param", "normalization=group", "--set", "groups=5", "--steps", "5", "--quiet")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "groups: 5 groups do not divide the 12 units per layer" in p.stderr

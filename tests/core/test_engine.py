@@ -124,3 +124,142 @@ def test_each_model_infers_with_its_own_choice_of_statistics():
 def test_models_that_differ_in_a_shape_cannot_stack():
     with pytest.raises(ValueError, match="share"):
         engine.Stack.create([Settings(), Settings(width=8)])
+
+
+class Noises(engine.Recorder):
+    """The noise after BN each step's forward pass applied (per layer: s, d)."""
+
+    def __init__(self) -> None:
+        self.noise: list[list[tuple[NDArray, NDArray] | None]] = []
+
+    def on_step(self, t: int, loss: NDArray, taps: list[nn.Tap], stack: engine.Stack) -> None:
+        self.noise.append(
+            [None if tap.noise is None else (tap.noise[0].copy(), tap.noise[1].copy()) for tap in taps]
+        )
+
+
+def test_noise_after_bn_is_fresh_every_step_within_its_limits_and_only_in_training():
+    n = 0.5
+    s = Settings(steps=12, bn_noise=n, depth=2, width=6)
+    log = Noises()
+    stack = trained([s], log)
+    assert len(log.noise) == 12 and all(len(step) == 2 for step in log.noise)
+    scales = np.array([[layer[0][0] for layer in step] for step in log.noise])  # type: ignore[index]
+    shifts = np.array([[layer[1][0] for layer in step] for step in log.noise])  # type: ignore[index]
+    assert scales.min() >= 1 / (1 + n) and scales.max() <= 1 + n
+    assert shifts.min() >= -n and shifts.max() <= n
+    assert len(np.unique(scales)) == scales.size and len(np.unique(shifts)) == shifts.size
+    # drawn from the model's own noise generator [seed, 2]: all layers' s, then all layers' d
+    rng = np.random.default_rng([s.seed, 2])
+    np.testing.assert_array_equal(scales[0], rng.uniform(1 / (1 + n), 1 + n, (2, 6)))
+    np.testing.assert_array_equal(shifts[0], rng.uniform(-n, n, (2, 6)))
+    # the noise changes training; inference (population, evaluate) adds none: deterministic
+    quiet = trained([s.replace(bn_noise=0.0)])
+    assert not np.array_equal(stack.net.theta, quiet.net.theta)
+    _, _, pop = engine.population(stack.net, stack.X_train)
+    a, b = engine.evaluate(stack, stack.now, pop), engine.evaluate(stack, stack.now, pop)
+    assert all(np.array_equal(a[key], b[key]) for key in a)
+
+
+def test_without_noise_nothing_is_drawn_and_a_noisy_neighbour_changes_nothing():
+    base = Settings(steps=40)
+    log = Noises()
+    stack = trained([base], log)
+    assert all(layer is None for step in log.noise for layer in step)  # forward without noise
+    untouched = np.random.default_rng([base.seed, 2]).bit_generator.state
+    assert stack.noise_rngs[0].bit_generator.state == untouched
+    mixed = trained([base, base.replace(bn_noise=1.0), base.replace(bn_noise=0.2, seed=4)])
+    for k, s in enumerate(mixed.settings):
+        alone = trained([s])
+        np.testing.assert_array_equal(mixed.net.theta[k], alone.net.theta[0])
+        for (mu, var), (amu, avar) in zip(mixed.now.running, alone.now.running):
+            np.testing.assert_array_equal(mu[k], amu[0])
+            np.testing.assert_array_equal(var[k], avar[0])
+    np.testing.assert_array_equal(mixed.net.theta[0], stack.net.theta[0])
+
+
+def test_noise_after_bn_does_nothing_without_bn():
+    plain = Settings(steps=30, use_bn=False)
+    np.testing.assert_array_equal(
+        trained([plain.replace(bn_noise=2.0)]).net.theta, trained([plain]).net.theta
+    )
+    assert plain.replace(bn_noise=2.0).canonical() == plain
+
+
+@pytest.mark.parametrize("norm", ["layer", "group", "renorm"])
+def test_stacked_models_of_every_norm_train_bit_for_bit_as_alone(norm):
+    base = Settings(steps=40, optimizer="adam", lr=0.01, normalization=norm, groups=3)
+    group = [
+        base,
+        base.replace(lr=0.05, eps=1e-3, decay=0.99, gamma_init=0.5, seed=3, bn_noise=0.3),
+        base.replace(freeze_affine=True, beta_init=0.5, noise=0.4, bias_correction=True),
+        base.replace(renorm_r_max=1.5, renorm_d_max=0.5, decay=0.5, seed=7),
+    ]
+    stack = trained(group)
+    for k, s in enumerate(group):
+        alone = trained([s])
+        np.testing.assert_array_equal(stack.net.theta[k], alone.net.theta[0])
+        for (mu, var), (amu, avar) in zip(stack.now.running, alone.now.running):
+            np.testing.assert_array_equal(mu[k], amu[0])
+            np.testing.assert_array_equal(var[k], avar[0])
+        assert stack.last_loss[k] == alone.last_loss[0]
+    taken = stack.now.take(np.array([3]))  # a copy keeps each model's own r/d limits
+    np.testing.assert_array_equal(np.asarray(taken.net.r_max), [[1.5]])
+    if norm == "renorm":
+        assert not np.array_equal(
+            stack.net.theta[0], trained([base.replace(normalization="batch")]).net.theta[0]
+        )
+    else:  # no running estimates: they stay v_0 = 0
+        assert all(not mu.any() and not var.any() for mu, var in stack.now.running)
+
+
+def test_batch_renorm_with_r_max_1_and_d_max_0_trains_exactly_like_batch_norm():
+    s = Settings(steps=50, decay=0.8)
+    renorm = trained([s.replace(normalization="renorm", renorm_r_max=1.0, renorm_d_max=0.0)])
+    batch = trained([s])
+    np.testing.assert_array_equal(renorm.net.theta, batch.net.theta)
+    for (mu, var), (bmu, bvar) in zip(renorm.now.running, batch.now.running):
+        np.testing.assert_array_equal(mu, bmu)
+        np.testing.assert_array_equal(var, bvar)
+
+
+def test_layer_norm_trains_on_batches_of_one_where_batch_norm_cannot():
+    s = Settings(batch_size=1, activation="tanh", lr=0.01, steps=300, depth=2)
+    acc = {}
+    for norm in ("layer", "batch"):
+        stack = trained([s.replace(normalization=norm)])
+        _, _, pop = engine.population(stack.net, stack.X_train)
+        acc[norm] = engine.evaluate(stack, stack.now, pop)
+    # BN at m = 1: z_norm = 0, so z_tilde = beta and no gradient reaches the hidden weights
+    assert acc["layer"]["test_acc"][0] > 0.85 and acc["batch"]["test_acc"][0] < 0.7
+    # LayerNorm has no statistics to choose at inference: one number in every column
+    assert len({float(v[0]) for key, v in acc["layer"].items() if key.startswith("test_acc")}) == 1
+
+
+def test_group_norm_models_stack_only_with_equal_groups_and_bn_ignores_groups():
+    with pytest.raises(ValueError, match="share"):
+        engine.Stack.create(
+            [Settings(normalization="group", groups=2), Settings(normalization="group", groups=3)]
+        )
+    assert engine.group_key(Settings(groups=2)) == engine.group_key(Settings(groups=3))
+    assert engine.group_key(Settings(use_bn=False, normalization="layer")) == engine.group_key(
+        Settings(use_bn=False)
+    )
+
+
+def test_the_normalization_after_g_trains_stacked_as_alone_and_differs_from_before():
+    base = Settings(steps=40, bn_position="after", activation="tanh")
+    group = [base, base.replace(lr=0.2, seed=5, bn_noise=0.2), base.replace(decay=0.5, eps=1e-3)]
+    stack = trained(group)
+    for k, s in enumerate(group):
+        alone = trained([s])
+        np.testing.assert_array_equal(stack.net.theta[k], alone.net.theta[0])
+        for (mu, var), (amu, avar) in zip(stack.now.running, alone.now.running):
+            np.testing.assert_array_equal(mu[k], amu[0])
+            np.testing.assert_array_equal(var[k], avar[0])
+    before = trained([base.replace(bn_position="before")])
+    assert not np.array_equal(before.net.theta[0], stack.net.theta[0])
+    # the running estimates average what BN normalizes there: tanh's output, within (-1, 1)
+    assert all(np.abs(mu).max() < 1 and var.max() < 1 for mu, var in stack.now.running)
+    plain = Settings(steps=40, use_bn=False)
+    assert engine.group_key(plain.replace(bn_position="after")) == engine.group_key(plain)

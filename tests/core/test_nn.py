@@ -1,16 +1,18 @@
 """The MLP: whole-network gradients against finite differences, the redundant bias, stacking."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 
-from bnviz import nn
+from bnviz import bn, nn, norms
 
 from .test_bn import numeric_grad, rel_error
 
 
-def make(sizes=(3, 6, 5, 4), activation="tanh", use_bn=True, eps=1e-3, seed=0, lead=()):
+def make(sizes=(3, 6, 5, 4), activation="tanh", use_bn=True, eps=1e-3, seed=0, lead=(), **norm):
     rng = np.random.default_rng(seed)
-    net = nn.create(sizes, activation, use_bn, eps, lead=lead)
+    net = nn.create(sizes, activation, use_bn, eps, lead=lead, **norm)
     nn.init(net, rng, gamma_init=1.3, beta_init=0.2)
     net.b[0][...] = rng.standard_normal(net.b[0].shape)  # a non-zero bias, so its effect would show
     return net, rng
@@ -43,6 +45,173 @@ def test_whole_network_gradient_matches_finite_differences(activation, use_bn, m
     analytic = net.grad.copy()
     numeric = numeric_grad(loss, net.theta)
     assert rel_error(analytic, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_the_gradient_goes_exactly_through_noise_after_bn(activation):
+    net, rng = make(activation=activation)
+    X, Y = batch(rng, 7)
+    noise = [(rng.uniform(0.5, 2.0, n), rng.uniform(-1.0, 1.0, n)) for n in net.sizes[1:-1]]
+    if activation == "relu":  # keep pre-activations off ReLU's kink at exactly 0
+        for b in net.b[1:-1]:
+            b[...] = 0.1
+
+    def loss():
+        logits, _ = nn.forward(net, X, None, noise)
+        return float(nn.softmax_cross_entropy(logits, Y)[0])
+
+    logits, taps = nn.forward(net, X, None, noise)
+    for l, (tap, (s, d)) in enumerate(zip(taps, noise)):  # z_tilde' = s * z_tilde + d feeds g
+        assert tap.z_norm is not None
+        z_tilde = net.gamma[l] * tap.z_norm + net.beta[l]
+        np.testing.assert_allclose(tap.z_tilde, s * z_tilde + d, rtol=1e-12)
+        np.testing.assert_allclose(
+            tap.a, np.tanh(tap.z_tilde) if activation == "tanh" else np.maximum(tap.z_tilde, 0)
+        )
+    nn.backward(net, logits, taps, Y)
+    analytic = net.grad.copy()
+    assert rel_error(analytic, numeric_grad(loss, net.theta)) < 1e-6
+    plain, plain_taps = nn.forward(net, X)
+    assert np.abs(plain - logits).max() > 1e-3  # the noise changed the logits
+    stats = [(t.cache.mu, t.cache.var) for t in plain_taps if t.cache is not None]
+    inferred, _ = nn.forward(net, X, stats, noise)  # inference ignores the noise
+    np.testing.assert_allclose(inferred, plain, rtol=1e-12)
+
+
+def test_unit_noise_changes_nothing():
+    net, rng = make()
+    X, _ = batch(rng, 9)
+    plain, _ = nn.forward(net, X)
+    ones = [(np.ones(n), np.zeros(n)) for n in net.sizes[1:-1]]
+    np.testing.assert_array_equal(nn.forward(net, X, None, ones)[0], plain)
+
+
+NORMS: dict[
+    str, dict[str, Any]
+] = {  # each normalization with its settings, on a network whose widths 6, 6 suit groups=3
+    "layer": {"norm": "layer"},
+    "group": {"norm": "group", "groups": 3},
+    "group-1": {"norm": "group", "groups": 1},
+    "renorm": {"norm": "renorm", "r_max": 2.0, "d_max": 0.5},
+}
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
+# (a batch of one has no batch variance for Batch Renorm to renormalize: not a case)
+@pytest.mark.parametrize(("norm", "m"), [(n, m) for n in NORMS for m in (1, 2, 5, 16)
+                                         if not (n == "renorm" and m == 1)])  # fmt: skip
+def test_whole_network_gradient_matches_finite_differences_for_every_norm(activation, norm, m):
+    sizes = (3, 6, 6, 4)
+    eps = 0.1 if m <= 2 else 1e-3
+    if norm == "renorm":
+        eps = 1e-6  # with running var 1e-6 below: sigma = sqrt(2e-6), far under every sigma_B
+    net, rng = make(sizes, activation, eps=eps, **NORMS[norm])
+    X, Y = batch(rng, m, sizes)
+    running = None
+    if norm == "renorm":
+        # running estimates far from the batch's, so r and d sit at their clip limits: there
+        # they are constant, and the stop-gradient backward is the whole network's gradient
+        running = [(np.array([10.0, -10.0] * 3), np.full(6, 1e-6)) for _ in range(2)]
+    if activation == "relu":  # keep pre-activations off ReLU's kink at exactly 0
+        for beta in net.beta:
+            beta[...] = 0.7
+
+    def loss():
+        logits, _ = nn.forward(net, X, None, None, running)
+        return float(nn.softmax_cross_entropy(logits, Y)[0])
+
+    logits, taps = nn.forward(net, X, None, None, running)
+    nn.backward(net, logits, taps, Y)
+    analytic = net.grad.copy()
+    numeric = numeric_grad(loss, net.theta)
+    assert rel_error(analytic, numeric) < 1e-6
+    if norm == "renorm":
+        for tap in taps:
+            assert isinstance(tap.cache, norms.BatchRenormCache)
+            assert np.all(tap.cache.r == 2.0) and np.all(np.abs(tap.cache.d) == 0.5)
+    if m == 1:  # each example by itself: a batch of one still passes gradients to W
+        assert np.abs(net.dW[0]).max() > 1e-3
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
+@pytest.mark.parametrize("norm", ["batch", *NORMS])
+@pytest.mark.parametrize("m", [2, 16])
+def test_with_the_normalization_after_g_the_gradient_matches_finite_differences(activation, norm, m):
+    sizes = (3, 6, 6, 4)
+    eps = 1e-6 if norm == "renorm" else 0.1 if m <= 2 else 1e-3
+    net, rng = make(sizes, activation, eps=eps, position="after", **NORMS.get(norm, {}))
+    X, Y = batch(rng, m, sizes)
+    running = (
+        [(np.array([10.0, -10.0] * 3), np.full(6, 1e-6)) for _ in range(2)] if norm == "renorm" else None
+    )
+    if activation == "relu":  # keep pre-activations off ReLU's kink at exactly 0
+        net.b[0][...] = 0.3
+        net.b[1][...] = 0.2
+    noise = [(rng.uniform(0.5, 2.0, 6), rng.uniform(-1.0, 1.0, 6)) for _ in range(2)]
+
+    def loss():
+        logits, _ = nn.forward(net, X, None, noise, running)
+        return float(nn.softmax_cross_entropy(logits, Y)[0])
+
+    logits, taps = nn.forward(net, X, None, noise, running)
+    for l, tap in enumerate(taps):  # Z' -> g -> Z -> norm -> Z~ = A: z is g's output
+        assert tap.pre is not None and tap.z_norm is not None
+        np.testing.assert_allclose(tap.pre, tap.a_prev @ net.W[l] + net.b[l], rtol=1e-12)
+        np.testing.assert_allclose(tap.z, nn.activate(activation, tap.pre), rtol=1e-12)
+        s, d = noise[l]
+        np.testing.assert_allclose(tap.a, s * (net.gamma[l] * tap.z_norm + net.beta[l]) + d, rtol=1e-12)
+    nn.backward(net, logits, taps, Y)
+    assert rel_error(net.grad.copy(), numeric_grad(loss, net.theta)) < 1e-6
+    if activation != "relu":  # (a ReLU unit active on the whole batch is linear there: b cancels)
+        # the bias is no longer cancelled: a curved g sits between it and the mean subtraction
+        assert np.abs(net.db[0]).max() > 1e-6
+
+
+def test_the_position_is_checked_and_ignored_without_normalization():
+    with pytest.raises(ValueError, match="position"):
+        nn.create((3, 6, 4), position="middle")
+    net, rng = make(use_bn=False)
+    X, _ = batch(rng, 5)
+    after = nn.like(net)
+    after.position = "after"
+    after.theta[...] = net.theta
+    np.testing.assert_array_equal(nn.forward(after, X)[0], nn.forward(net, X)[0])
+
+
+def test_layer_and_group_norm_ignore_statistics_and_infer_as_they_train():
+    for norm in ("layer", "group"):
+        net, rng = make((3, 6, 6, 4), **NORMS[norm])
+        X, _ = batch(rng, 5, (3, 6, 6, 4))
+        train_logits, _ = nn.forward(net, X)
+        junk = [(np.full(6, 3.0), np.full(6, 0.0))] * 2
+        np.testing.assert_array_equal(nn.forward(net, X, junk)[0], train_logits)
+        one_by_one = np.concatenate([nn.forward(net, X[i : i + 1])[0] for i in range(5)])
+        np.testing.assert_allclose(one_by_one, train_logits, rtol=1e-12)
+
+
+def test_batch_renorm_without_running_estimates_and_with_r_1_d_0_is_batch_norm():
+    bn_net, rng = make()
+    X, Y = batch(rng, 9)
+    logits, taps = nn.forward(bn_net, X)
+    nn.backward(bn_net, logits, taps, Y)
+    stats = [(t.cache.mu, t.cache.var) for t in taps if isinstance(t.cache, bn.Cache)]
+    for r_max, d_max, running in [(3.0, 5.0, None), (1.0, 0.0, [(mu * 0.5, var * 2) for mu, var in stats])]:
+        renorm = nn.like(bn_net, r_max=r_max, d_max=d_max)
+        assert renorm.norm == "batch"
+        renorm.norm = "renorm"
+        renorm.theta[...] = bn_net.theta
+        rl, rt = nn.forward(renorm, X, None, None, running)  # type: ignore[arg-type]
+        nn.backward(renorm, rl, rt, Y)
+        np.testing.assert_array_equal(rl, logits)
+        np.testing.assert_array_equal(renorm.grad, bn_net.grad)
+
+
+def test_groups_must_divide_every_width_and_norm_must_be_known():
+    with pytest.raises(ValueError, match="groups"):
+        nn.create((3, 6, 5, 4), norm="group", groups=3)
+    with pytest.raises(ValueError, match="norm"):
+        nn.create((3, 6, 4), norm="instance")
+    nn.create((3, 6, 5, 4), use_bn=False, norm="group", groups=3)  # off: nothing to divide
 
 
 def test_bias_gradient_is_zero_with_bn_and_not_without():

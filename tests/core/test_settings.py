@@ -24,6 +24,8 @@ MOONS = n_train("moons")  # 400 training examples
         ("dataset", "mnist"),
         ("use_bn", "yes"),
         ("width", 2.5),
+        ("bn_noise", -0.1),
+        ("bn_noise", 3.5),
     ],
 )
 def test_invalid_values_raise_naming_the_field(field, value):
@@ -108,7 +110,15 @@ def test_no_setting_can_ask_for_unbounded_compute():
 def test_canonical_settings_drop_what_cannot_change_a_no_bn_run():
     from bnviz.train import train
 
-    a = Settings(use_bn=False, eps=0.1, gamma_init=2.0, decay=0.5, bias_correction=True, freeze_affine=True)
+    a = Settings(
+        use_bn=False,
+        eps=0.1,
+        gamma_init=2.0,
+        decay=0.5,
+        bias_correction=True,
+        freeze_affine=True,
+        bn_noise=1.0,
+    )
     assert a.canonical() == Settings(use_bn=False)
     assert Settings(eps=0.1).canonical() == Settings(eps=0.1)  # with BN every field counts
     # and the claim behind it: those fields really do not change a no-BN run
@@ -136,3 +146,55 @@ def test_a_page_url_number_follows_the_settings_rules(text, integer, expect, fra
         assert note is None
     else:
         assert note is not None and fragment in note
+
+
+def test_groups_must_divide_the_width_for_group_norm_only():
+    with pytest.raises(ValueError, match=r"^groups: 5 groups do not divide the 12 units per layer.*e\.g\. 4"):
+        Settings(normalization="group", groups=5)
+    Settings(normalization="group", groups=4)
+    Settings(normalization="batch", groups=5)  # not GroupNorm: groups are not used
+    Settings(normalization="group", groups=5, use_bn=False)  # normalization off
+    with pytest.raises(ValueError, match=r"^normalization:"):
+        Settings(normalization="instance")
+
+
+def test_a_url_with_groups_that_do_not_divide_the_width_takes_the_nearest_divisor():
+    s, notices = Settings.from_query({"normalization": "group", "groups": "5", "width": "12"})
+    assert s.groups == 4 and s.normalization == "group"
+    assert notices == ["groups: 5 groups do not divide the 12 units per layer; using 4"]
+    s, notices = Settings.from_query({"normalization": "renorm", "renorm_r_max": "0.5", "renorm_d_max": "2"})
+    assert (s.normalization, s.renorm_r_max, s.renorm_d_max) == ("renorm", 1.0, 2.0) and len(notices) == 1
+    back, notices = Settings.from_query(Settings(normalization="group", groups=3, bn_noise=0.25).to_query())
+    assert back == Settings(normalization="group", groups=3, bn_noise=0.25) and notices == []
+
+
+def test_canonical_settings_drop_what_the_chosen_norm_does_not_use():
+    assert Settings(groups=3, renorm_r_max=2.0).canonical() == Settings()
+    assert Settings(normalization="group", groups=3, renorm_d_max=1.0).canonical() == Settings(
+        normalization="group", groups=3
+    )
+    layer = Settings(normalization="layer", decay=0.5, bias_correction=True, eps=0.1)
+    assert layer.canonical() == Settings(normalization="layer", eps=0.1)
+    renorm = Settings(normalization="renorm", decay=0.5, renorm_r_max=2.0, groups=6)
+    assert renorm.canonical() == renorm.replace(groups=2)
+    assert Settings(use_bn=False, normalization="group", groups=3).canonical() == Settings(use_bn=False)
+    # and the claim behind it: a LayerNorm run does not depend on decay or bias correction
+    from bnviz.train import train
+
+    r1, r2 = train(layer.replace(steps=20)), train(layer.canonical().replace(steps=20))
+    assert r1.curves.equals(r2.curves)
+
+
+def test_a_network_cut_to_the_budget_keeps_groups_that_divide_its_width():
+    query = {"dataset": "digits", "width": "96", "depth": "8", "normalization": "group", "groups": "96"}
+    s, notices = Settings.from_query(query)
+    assert s.width < 96 and s.width % s.groups == 0 and s.groups == s.width
+    assert notices[-1].endswith(f"groups={s.groups}")
+
+
+def test_the_notes_bn_is_on_with_batch_statistics_before_g_and_without_noise():
+    s = Settings(use_bn=False, normalization="layer", bn_position="after", bn_noise=1.0, width=8)
+    assert s.note_bn() == Settings(width=8)
+    with pytest.raises(ValueError, match=r"^bn_position:"):
+        Settings(bn_position="middle")
+    assert Settings(use_bn=False, bn_position="after").canonical() == Settings(use_bn=False)

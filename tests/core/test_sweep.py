@@ -317,3 +317,39 @@ def test_cli_presets_run_and_explicit_flags_override_them():
     lines = p.stdout.strip().splitlines()
     assert len(lines) == 1 + 8 * 2  # header + 8 decays x bias correction off/on
     assert p.stderr == ""
+
+
+@pytest.mark.parametrize("normalization", ["layer", "group", "renorm"])
+def test_a_sweep_of_every_normalization_gives_each_model_what_train_gives(normalization):
+    base = Settings(steps=60, normalization=normalization, groups=3)
+    configs = [
+        base,
+        base.replace(lr=0.2, bn_noise=0.5, seed=2),
+        base.replace(renorm_r_max=1.5, renorm_d_max=1.0, decay=0.8, bias_correction=True),
+    ]
+    assert len(groups(configs)) == 1
+    table = train_many(configs, target=TARGET)
+    for s, (_, row) in zip(configs, table.iterrows()):
+        assert_matches_train(row, s)
+    if normalization != "renorm":  # no statistics: one accuracy whatever the statistics
+        assert (table[list(STATS_COLUMNS.values())].nunique(axis=1) == 1).all()
+        assert table["running_mu_err"].isna().all() and (table["mode_gap"] == 0).all()
+
+
+def test_bn_loses_accuracy_at_tiny_batches_where_layer_and_group_norm_do_not():
+    """Wu & He 2018's finding, qualitatively, on the "normalizations" preset's network at
+    m = 2 and 32 (bench/small_batch.py prints the whole table)."""
+    from bnviz.sweep import PRESETS
+
+    preset = PRESETS["normalizations"].spec
+    spec = SweepSpec(
+        params=(("batch_size", (2, 32)), ("normalization", ("batch", "layer", "group", "renorm"))),
+        base=preset.base,
+        seeds=2,
+    )
+    acc = summarize(run(spec), spec.names, "test_acc").set_index(["normalization", "batch_size"])["mean"]
+    drop = {norm: acc[norm, 32] - acc[norm, 2] for norm in ("batch", "layer", "group", "renorm")}
+    assert drop["batch"] > 0.25  # BN falls at m = 2 ...
+    assert drop["layer"] < 0.15 and drop["group"] < 0.15  # ... LayerNorm and GroupNorm hardly
+    assert acc["batch", 2] < acc["renorm", 2] < max(acc["layer", 2], acc["group", 2]) + 0.02
+    assert min(acc[norm, 32] for norm in drop) > 0.93  # at m = 32 every one of them works
