@@ -9,6 +9,7 @@ time from a control change to the updated chart, in whole milliseconds:
   (a) display-only: the Explorer's "Unit" select box (a fragment rerun, no training),
       until the histograms are redrawn;
   (e) the same change, until the statistics chart (further down, same fragment) is redrawn;
+  (a') the same, back to a unit chosen before (the server has its figures, the browser too);
   (b) retrain, ε slider: trains the BN run; the no-BN baseline comes from the cache
       (it is keyed on ``Settings.canonical()``, and ε cannot change a run without BN);
   (f) retrain, learning-rate slider: trains both runs (BN and the no-BN baseline);
@@ -21,6 +22,11 @@ for (b) and (f) both until the histograms (first screen) and until the training 
 
 the ratios to (c), and (d) the client-side step scrubber: one click on the step slider
 under the histograms until the new frame is drawn (no server).
+
+For (a) it also prints what one display-only rerun costs the server: the bytes of the
+websocket messages the page received, the bytes the live charts fetched (a figure sent by
+reference, ``bnviz.app.livechart``: 0 when the browser has it), and the server process's CPU
+time (``/proc/<pid>/stat``, every thread), medians per change; bytes are deterministic.
 
 The clock starts in the page at the key press / mouse press (a capture listener) and
 stops at the first animation frame in which the chart's data differs. Retrain
@@ -83,6 +89,39 @@ ARM = """([sel, start, i]) => {
 MOVIE, STATS, CURVES = (f".st-key-{key}" for key in ("movie", "stats", "curves"))
 
 
+# The bytes the live charts of a page fetched so far (figures sent by reference), over the network.
+FETCHED_JS = """() => {
+  let total = 0;
+  for (const f of document.querySelectorAll('iframe')) {
+    const w = f.contentWindow;
+    if (!w || !w.performance) continue;
+    for (const e of w.performance.getEntriesByType('resource')) {
+      if (e.name.includes('/figs/')) total += e.transferSize;
+    }
+  }
+  return total;
+}"""
+
+
+class Meter:
+    """What the server sends a page (websocket message bytes, figure fetches) and the server's CPU."""
+
+    def __init__(self, page: Page, pid: int) -> None:
+        self.page, self.pid, self.ws_bytes = page, pid, 0
+        page.on("websocket", lambda ws: ws.on("framereceived", self._count))
+
+    def _count(self, payload: str | bytes) -> None:
+        self.ws_bytes += len(payload)
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the server process so far (all its threads)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def now(self) -> tuple[int, int, float]:
+        return self.ws_bytes, int(self.page.evaluate(FETCHED_JS)), self.cpu_s()
+
+
 def serve(script: str | Path, log_name: str | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """``streamlit run`` a script (relative to the repository or absolute) on a free port.
 
@@ -122,9 +161,12 @@ def choose_unit(page: Page, i: int) -> None:
     page.get_by_role("option", name=f"unit {2 + i % 12}", exact=True).wait_for()
 
 
-def open_page(browser: Browser, url: str) -> Page:
-    """A 1440×900 page on ``url``, once a chart is drawn and the app is idle."""
+def open_page(browser: Browser, url: str, meter: Callable[[Page], Any] | None = None) -> Page:
+    """A 1440×900 page on ``url``, once a chart is drawn and the app is idle; ``meter`` is
+    called with the page before it loads (to listen to its websocket: :class:`Meter`)."""
     page = browser.new_page(viewport=DESKTOP)
+    if meter is not None:
+        meter(page)
     page.goto(url)
     page.wait_for_function("() => { " + CHART_JS + " return !!chartIn('.stApp'); }", timeout=60_000)
     page.wait_for_function(IDLE_JS, timeout=60_000)
@@ -138,34 +180,57 @@ def main() -> None:
                     help="the app to measure (another checkout's app.py, say); the floors stay this one's")
     args = ap.parse_args()
     n = args.repeats
+    if n < 2:
+        ap.error("--repeats must be at least 2 (the views seen before are the first ones)")
     app, app_url = serve(args.app)
     floor, floor_url = serve("bench/floor_app.py")
     select, select_url = serve("bench/floor_select_app.py")
     try:
         with sync_playwright() as p:
             browser = launch_chromium(p)
-            page = open_page(browser, app_url)
-            fpage = open_page(browser, floor_url)
+            meters: dict[str, Meter] = {}
+            page = open_page(browser, app_url, lambda p: meters.setdefault("app", Meter(p, app.pid)))
+            fpage = open_page(browser, floor_url, lambda p: meters.setdefault("floor", Meter(p, floor.pid)))
             spage = open_page(browser, select_url)
+            meter, fmeter = meters["app"], meters["floor"]
+            floor_cpu: list[float] = []
             fslider = fpage.locator('[data-testid="stSlider"] input[type="range"]')
 
             # One change of each in turn, so that the ratios compare the same moments of a
             # shared machine, where two runs of this script minutes apart differ by 20–30 %.
             display, display_stats, floor_ms, select_ms = [], [], [], []
-            for i in range(n):
+            costs: dict[str, list[tuple[int, int, float]]] = {"new": [], "seen": []}
+
+            def display_change(i: int, seen: bool) -> tuple[float, float]:
+                """Choose unit i's choice on the Explorer: the ms to the histograms and the
+                statistics chart; its bytes and server CPU go to ``costs``."""
                 page.bring_to_front()
-                a, e = timed(page, [MOVIE, STATS], lambda: page.keyboard.press("Enter"),
-                             prepare=partial(choose_unit, page, i))  # fmt: skip
+                page.wait_for_function(IDLE_JS)
+                choose_unit(page, i)
+                before = meter.now()
+                a, e = timed(page, [MOVIE, STATS], lambda: page.keyboard.press("Enter"))
+                after = meter.now()
+                costs["seen" if seen else "new"].append(
+                    (after[0] - before[0], after[1] - before[1], 1000 * (after[2] - before[2])))
+                return a, e
+
+            for i in range(n):
+                a, e = display_change(i, seen=False)
                 display.append(a)
                 display_stats.append(e)
                 fpage.bring_to_front()
+                cpu_before = fmeter.cpu_s()
                 floor_ms.append(timed(fpage, [".stApp"], lambda: fpage.keyboard.press("ArrowRight"),
                                       prepare=fslider.focus)[0])  # fmt: skip
+                floor_cpu.append(1000 * (fmeter.cpu_s() - cpu_before))
                 spage.bring_to_front()
                 select_ms.append(timed(spage, [".stApp"], lambda: spage.keyboard.press("Enter"),
                                        prepare=partial(choose_unit, spage, i))[0])  # fmt: skip
             fpage.close()
             spage.close()
+            # back to views seen before (the units of the first changes, the newest first, so
+            # that each differs from the one on screen): the server has their figures
+            seen = [display_change(j, seen=True)[0] for j in range(min(n, 12) - 2, -1, -1)]
             page.bring_to_front()
 
             seed = page.locator(".st-key-s_seed input")
@@ -214,8 +279,9 @@ def main() -> None:
         for proc in (app, floor, select):
             stop_server(proc)
 
-    runs = {"display": display, "display_stats": display_stats, "retrain_movie": retrain_movie,
-            "retrain": retrain, "retrain_both_movie": retrain_both_movie, "retrain_both": retrain_both,
+    runs = {"display": display, "display_seen": seen, "display_stats": display_stats,
+            "retrain_movie": retrain_movie, "retrain": retrain, "retrain_both_movie": retrain_both_movie,
+            "retrain_both": retrain_both,
             "floor": floor_ms, "select_floor": select_ms, "scrub": scrub}  # fmt: skip
     med = {k: statistics.median(v) for k, v in runs.items()}
     r = {k: med[k] / med["floor"] for k in med}
@@ -231,6 +297,16 @@ def main() -> None:
     print(f"  (g) select floor (select box, fragment, one chart) {med['select_floor']:6.0f}   "
           f"= {r['select_floor']:.2f}× floor")
     print(f"  (d) client-side step scrubber              {med['scrub']:6.0f}")
+    print(f"  (a') display-only, back to a view seen before → histograms {med['display_seen']:6.0f}   "
+          f"= {r['display_seen']:.2f}× floor")
+    for what, rows in (("(a) per display-only rerun, a new view", costs["new"]),
+                       ("(a') per display-only rerun, a view seen before", costs["seen"])):
+        ws, got, cpu = (statistics.median(c) for c in zip(*rows))
+        print(f"  {what}: websocket {ws / 1000:.1f} kB, figures fetched {got / 1000:.1f} kB, "
+              f"server CPU {cpu:.0f} ms")
+        print(f"    all (websocket bytes, fetched bytes, CPU ms): {[(w, g, round(c)) for w, g, c in rows]}")
+    print(f"  (c) floor: server CPU {statistics.median(floor_cpu):.0f} ms per rerun "
+          f"(all: {[round(x) for x in floor_cpu]})")
     for k, v in runs.items():
         print(f"  all {k}: {[round(x) for x in v]}")
 

@@ -26,6 +26,7 @@ update): the two differ by one optimizer step.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +70,15 @@ class UnitNumbers:
     implied_sd: float
     stats: str = "batch"
     defined: bool = True
+
+
+def run_identity(run: Run) -> tuple[object, ...]:
+    """What tells two runs apart, for caches of what is drawn from a run (figures shared by
+    every session): its settings (a run is a deterministic function of them), the steps it
+    trained and a hash of its loss at every step, so two runs that differ in any step
+    never share a cache entry."""
+    loss = np.ascontiguousarray(run.loss)
+    return (run.settings, run.steps_done, hashlib.blake2b(loss.tobytes(), digest_size=16).hexdigest())
 
 
 def pooled_mean_var(mu: Array, var: Array) -> tuple[float, float]:

@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bnviz import Settings
+from bnviz.app import livechart
 from bnviz.data import n_train
 from bnviz.train import train
 
@@ -57,7 +58,7 @@ def charts(at: AppTest) -> dict[str, dict]:
     for el in at.get("component_instance"):
         if el.proto.component_name.endswith("livechart"):
             key = el.proto.id.rsplit("-", 1)[-1].removesuffix("_live")
-            out[key] = json.loads(json.loads(el.proto.json_args)["figure"])
+            out[key] = livechart.sent_figure(json.loads(el.proto.json_args))  # inline or by reference
     return out
 
 

@@ -1,14 +1,23 @@
-"""The live chart component's Python side: the folder Streamlit serves, the figure it sends."""
+"""The live chart component's Python side: the folder Streamlit serves, the figure it sends
+(inline or by reference), and the figures it keeps for every session."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import time
 from pathlib import Path
 
 import plotly
 import plotly.graph_objects as go
+import pytest
 
+from bnviz import Settings
+from bnviz import explorer as numbers
 from bnviz.app import livechart
+from bnviz.charts import explorer as charts
+from bnviz.train import train
 
 
 def test_served_folder_holds_our_files_and_the_installed_plotly_js():
@@ -30,3 +39,110 @@ def test_figure_json_of_a_figure_and_of_its_dict_agree():
     from_dict = json.loads(livechart.figure_json(as_dict))
     assert from_fig["data"][0]["y"] == from_dict["data"][0]["y"] == [3, 4]
     assert from_fig["layout"]["height"] == from_dict["layout"]["height"] == 300
+
+
+# --------------------------------------------------------------------------- figures by reference
+
+
+def test_a_large_figure_is_sent_as_a_file_named_by_its_content():
+    text = json.dumps({"data": [{"type": "bar", "y": list(range(10_000))}], "layout": {}})
+    assert len(text) >= livechart.BY_REFERENCE
+    ref = livechart.figure_ref(text)
+    assert ref is not None and ref.startswith(f"{livechart.FIGURES}/")
+    assert (livechart.served_dir() / ref).read_text(encoding="utf-8") == text
+    assert livechart.figure_ref(text) == ref, "the same figure: the same name"
+    assert livechart.figure_ref(text.replace("10000", "10001") + " ") != ref
+    assert livechart.sent_figure({"figure_ref": ref}) == json.loads(text)
+    assert livechart.sent_figure({"figure": text}) == json.loads(text)
+
+
+def test_pruning_spares_the_figures_sent_recently(tmp_path):
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text("x" * 30_000)
+    new.write_text("y" * 30_000)
+    past = time.time() - 3600
+    os.utime(old, (past, past))
+    livechart.prune_figures(limit=0, keep_s=60, folder=tmp_path)
+    assert not old.exists(), "an hour unsent, over the limit: pruned"
+    assert new.exists(), "sent a moment ago: kept"
+    os.utime(new, (past, past))
+    livechart.prune_figures(limit=30_000, keep_s=60, folder=tmp_path)
+    assert new.exists(), "within the limit: kept"
+
+
+@pytest.fixture(scope="module")
+def two_runs():
+    a = train(Settings(steps=20))
+    return a, train(Settings(steps=20, seed=1)), train(Settings(steps=20))
+
+
+def _movie_sent(run, unit: int = 0, norm: str = "batch") -> tuple[dict, list[int]]:
+    """What the Explorer sends for the histograms of ``run`` (its cache key and its builder),
+    and how many times the figure was built for it."""
+    built: list[int] = []
+
+    def make() -> dict:
+        built.append(1)
+        return charts.movie_spec(run, 0, unit, len(run.ckpt_steps) - 1, normalize=norm)
+
+    key = ("movie-test", numbers.run_identity(run), 0, unit, norm, False)
+    return livechart._sent(make, key), built
+
+
+def test_a_cached_figure_equals_a_freshly_built_one_and_is_built_once(two_runs):
+    run, _, again = two_runs
+    first, built = _movie_sent(run)
+    assert built == [1]
+    fresh = json.loads(livechart.figure_json(charts.movie_spec(run, 0, 0, len(run.ckpt_steps) - 1)))
+    assert livechart.sent_figure(first) == fresh
+    second, built = _movie_sent(again)  # the same settings trained again: the same run
+    assert built == [], "the cached figure is sent, not built again"
+    assert second == first
+    other_view, built = _movie_sent(run, unit=1)
+    assert built == [1] and other_view != first
+    other_norm, built = _movie_sent(run, norm="population")
+    assert built == [1] and other_norm != first
+
+
+def test_two_different_runs_never_share_a_figure(two_runs):
+    a, b, _ = two_runs
+    assert numbers.run_identity(a) != numbers.run_identity(b)
+    sent_a, _ = _movie_sent(a)
+    sent_b, built = _movie_sent(b)
+    assert built == [1] and sent_a != sent_b
+    fresh_b = json.loads(livechart.figure_json(charts.movie_spec(b, 0, 0, len(b.ckpt_steps) - 1)))
+    assert livechart.sent_figure(sent_b) == fresh_b
+
+
+def test_a_run_that_differs_in_any_step_has_another_identity(two_runs):
+    run, _, again = two_runs
+    assert numbers.run_identity(run) == numbers.run_identity(again), "a run is a function of its settings"
+    changed = dataclasses.replace(run, loss=run.loss.copy())
+    changed.loss[-1] += 1e-12
+    assert numbers.run_identity(changed) != numbers.run_identity(run)
+
+
+def test_the_images_of_a_run_go_once_in_a_file_of_their_own(two_runs):
+    """The decision boundary of every checkpoint and the training points are the same for every
+    view of a run: the histograms' figure names them in one file, which every view shares."""
+    run = two_runs[0]
+    views = [_movie_sent(run, unit=u)[0] for u in (0, 1)]
+    raw = [json.loads((livechart.served_dir() / v["figure_ref"]).read_text()) for v in views]
+    assert raw[0][livechart.ASSETS] == raw[1][livechart.ASSETS], "one images file for the run"
+    sources = [im["source"] for im in raw[0]["layout"]["images"]]
+    sources += [im["source"] for f in raw[0]["frames"] for im in f["layout"]["images"]]
+    assert sources and all(src.startswith(livechart.ASSET_PREFIX) for src in sources)
+    fresh = charts.movie_spec(run, 0, 0, len(run.ckpt_steps) - 1)
+    assert livechart.sent_figure(views[0]) == json.loads(livechart.figure_json(fresh))
+    assert all(im["source"].startswith("data:image/png") for im in fresh["layout"]["images"])
+
+
+def test_a_cached_figure_whose_files_were_pruned_is_made_again(two_runs):
+    run = two_runs[0]
+    sent, _ = _movie_sent(run, unit=2)
+    path = livechart.served_dir() / sent["figure_ref"]
+    assets = livechart.served_dir() / json.loads(path.read_text())[livechart.ASSETS]
+    assets.unlink()  # pruned by another server sharing the folder, say
+    again, built = _movie_sent(run, unit=2)
+    assert built == [1], "made again rather than naming a file that is gone"
+    assert assets.exists() and livechart.sent_figure(again) == livechart.sent_figure(sent)

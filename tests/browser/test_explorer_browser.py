@@ -58,6 +58,11 @@ def titles(page) -> list[str]:
                          ".map(t => t.textContent); }")
 
 
+def images(page) -> list[str]:
+    """The histogram chart's images as drawn: the decision boundary, then the training points."""
+    return page.evaluate(f"() => {{ {MOVIE_JS} return (movie().layout.images || []).map(im => im.source); }}")
+
+
 def player_button(page, name: str):
     """A button of the histograms' player (Play / Pause is one button)."""
     return chart_frame(page, "movie").get_by_role("button", name=name)
@@ -238,6 +243,9 @@ def test_a_unit_change_redraws_the_mounted_histogram_chart_in_place(app_server, 
     open_app(page, app_server + "/")
     page.evaluate(f"() => {{ {MOVIE_JS} movie().__bnvizMark = 'still here'; }}")
     before = plot_data(page)[0]
+    images_before = images(page)
+    # the run's images come in a file of their own (bnviz.app.livechart): drawn as images all the same
+    assert len(images_before) == 2 and all(src.startswith("data:image/png;base64,") for src in images_before)
     with rerun(page):
         page.locator(".st-key-v_unit input").click()
         page.keyboard.type("unit 3")
@@ -246,6 +254,7 @@ def test_a_unit_change_redraws_the_mounted_histogram_chart_in_place(app_server, 
     after = plot_data(page)[0]
     assert after[0]["y"] != before[0]["y"], "the histogram of unit 3, not unit 1"
     assert titles(page)[0].startswith("Z (unit 3)")
+    assert images(page) == images_before, "the same run at the same step: the same boundary and points"
     assert "unit=3" in page.url
     name = page.locator(".st-key-movie iframe").get_attribute("title") or ""
     assert name.startswith("Histograms at step "), "named for screen readers with a one-line summary"
@@ -291,6 +300,7 @@ def test_the_page_follows_the_scrubber_when_it_is_let_go_and_reset_moves_the_pla
     open_app(page, app_server + "/")
     movie_before = plot_data(page)[0]
     curves_before = plot_data(page)[2]
+    boundary_before = images(page)[0]
     page.evaluate(COUNT_RUNS)
     rail = chart_frame(page, "movie").locator("#scrub").bounding_box()
     assert rail is not None
@@ -303,6 +313,8 @@ def test_the_page_follows_the_scrubber_when_it_is_let_go_and_reset_moves_the_pla
         arg=json.dumps(movie_before[0]["y"]),
     )
     assert 0 < page.evaluate(PLAYER_STEP_JS) < 500
+    assert images(page)[0] != boundary_before and images(page)[0].startswith("data:image/png;base64,"), \
+        "the frame's own decision boundary"
     assert page.evaluate("() => window.__runs") == 0, "dragging the thumb draws frames in the browser only"
     assert step_shown(page) == 500
     with rerun(page):

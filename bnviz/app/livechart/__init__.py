@@ -18,6 +18,19 @@ tests read ``contentDocument``). Plotly's JavaScript is the copy the ``plotly`` 
 package installs (``plotly/package_data/plotly.min.js``): nothing is downloaded. It is
 copied once, with our two files, into a directory that Streamlit serves, because
 Streamlit serves a component's files only from inside one folder.
+
+A figure of at least ``BY_REFERENCE`` characters of JSON (the Explorer's histograms, with a
+frame per checkpoint) goes by reference: its JSON is written once to ``figs/<hash>.json`` in
+that folder, named by a hash of its content, and the component is sent only that name; the
+chart fetches the file (the browser keeps it, and the chart keeps the last few it drew). A
+rerun that sends a figure the chart has drawn (a step moved, the player stopped, a view
+chosen again) then costs a few bytes instead of the figure, and the chart does not even
+fetch it. The images of a figure with frames (the decision boundary of every checkpoint,
+the training points: the same for every layer, unit and statistics of a run) go the same
+way in a file of their own (``ASSETS``): choosing another view of a run fetches the
+histograms, not the images again. ``cache_key`` names a figure for every session of this
+server: the figure is built and serialised once per key (``figure`` may then be a function
+that builds it).
 """
 
 from __future__ import annotations
@@ -27,7 +40,10 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,7 +56,7 @@ import streamlit.components.v1 as components
 from ...charts.style import PRESENTER_SCALE, scaled_text
 from ..lesson import presenting
 
-__all__ = ["figure_json", "plotly_chart", "served_dir"]
+__all__ = ["figure_json", "figure_ref", "plotly_chart", "sent_figure", "served_dir"]
 
 HERE = Path(__file__).resolve().parent
 FILES = ("index.html", "livechart.js")
@@ -75,7 +91,8 @@ def served_dir() -> Path:
     return target
 
 
-_component = components.declare_component("livechart", path=str(served_dir()))
+_ROOT = served_dir()
+_component = components.declare_component("livechart", path=str(_ROOT))
 
 
 def figure_json(figure: go.Figure | dict[str, Any]) -> str:
@@ -85,10 +102,196 @@ def figure_json(figure: go.Figure | dict[str, Any]) -> str:
     return json.dumps(figure, separators=(",", ":"))
 
 
-def plotly_chart(figure: go.Figure | dict[str, Any], *, key: str, title: str = "",
-                 player: dict[str, Any] | None = None, on_frame: Callable[[int], None] | None = None,
-                 caption: str = "") -> None:
+# --------------------------------------------------------------------------- figures by reference
+
+FIGURES = "figs"  # the sub-folder of served_dir() holding figures sent by reference
+BY_REFERENCE = 20_000  # figure JSON this long or longer is sent by reference (figure_ref)
+FIGURES_BYTES = 256_000_000  # the figures folder is pruned (least recently sent first) above this
+KEEP_S = 120.0  # a figure sent this recently is never pruned: a browser may be about to fetch it
+PRUNE_EVERY = 32  # files written between two looks at the folder's size
+CACHE_ENTRIES = 512  # figures kept by cache_key (their names; the text when sent inline)
+
+_lock = threading.Lock()
+# cache_key -> ("figure" | "figure_ref", its value, the files it needs: the figure's and its images')
+_cached: OrderedDict[Hashable, tuple[str, str, tuple[str, ...]]] = OrderedDict()
+_written = 0
+
+
+def _figures_dir() -> Path:
+    return _ROOT / FIGURES
+
+
+def figure_ref(text: str) -> str | None:
+    """Put ``text`` (a figure's JSON) where the component's folder is served, named by a
+    hash of its content, and return that name relative to the folder (``figs/<hash>.json``);
+    None if the folder cannot be written (the figure is then sent inline).
+
+    Written once under a temporary name and renamed, so a browser never reads half a file and
+    servers sharing the folder write the same name for the same figure. Sent again, the
+    file's time is renewed: pruning (``FIGURES_BYTES``) removes the least recently sent.
+    """
+    global _written
+    name = hashlib.blake2b(text.encode(), digest_size=16).hexdigest() + ".json"
+    folder = _figures_dir()
+    path = folder / name
+    try:
+        os.utime(path)
+        return f"{FIGURES}/{name}"
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    try:
+        folder.mkdir(mode=0o755, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")  # not *.json: pruning skips it
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # readable by a server running as another user, like the folder
+        os.replace(tmp, path)
+    except OSError:
+        return None
+    with _lock:
+        _written += 1
+        due = _written % PRUNE_EVERY == 0
+    if due:
+        prune_figures()
+    return f"{FIGURES}/{name}"
+
+
+def prune_figures(limit: int = FIGURES_BYTES, keep_s: float = KEEP_S, folder: Path | None = None) -> None:
+    """Delete the least recently sent figures until the folder (the figures folder of
+    :func:`served_dir`) holds at most ``limit`` bytes, sparing those sent in the last
+    ``keep_s`` seconds."""
+    try:
+        entries = [(p.stat(), p) for p in (folder or _figures_dir()).glob("*.json")]
+    except OSError:
+        return
+    total = sum(stat.st_size for stat, _ in entries)
+    recent = time.time() - keep_s
+    for stat, p in sorted(entries, key=lambda e: e[0].st_mtime):
+        if total <= limit or stat.st_mtime > recent:
+            break
+        try:
+            p.unlink()
+            total -= stat.st_size
+        except OSError:
+            pass
+
+
+ASSETS = "assets"  # the figure's key naming its images' file; a source "asset:<i>" is its item i
+ASSET_PREFIX = "asset:"
+
+
+def _hoisted(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with the data-URI sources of its images (``layout.images`` and each frame's)
+    replaced by ``asset:<i>``, the images themselves in a file named by ``spec[ASSETS]``
+    (:func:`figure_ref`); ``spec`` itself if it has no frames, no such image, or the file
+    cannot be written. The dicts on the way to a source are copied, not changed."""
+    frames = spec.get("frames")
+    if not frames:
+        return spec
+    sources: dict[str, int] = {}
+
+    def moved(images: Any) -> Any:
+        if not isinstance(images, list):
+            return images
+        out = []
+        for im in images:
+            src = im.get("source") if isinstance(im, dict) else None
+            if isinstance(src, str) and src.startswith("data:"):
+                im = {**im, "source": ASSET_PREFIX + str(sources.setdefault(src, len(sources)))}
+            out.append(im)
+        return out
+
+    layout = spec.get("layout") or {}
+    new_layout = {**layout, "images": moved(layout["images"])} if "images" in layout else layout
+    new_frames = [{**f, "layout": {**f["layout"], "images": moved(f["layout"]["images"])}}
+                  if isinstance(f.get("layout"), dict) and "images" in f["layout"] else f
+                  for f in frames]  # fmt: skip
+    if not sources:
+        return spec
+    ref = figure_ref(json.dumps(list(sources), separators=(",", ":")))
+    if ref is None:
+        return spec
+    return {**spec, "layout": new_layout, "frames": new_frames, ASSETS: ref}
+
+
+def _resolved(spec: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_hoisted` undone: the images back in place of their ``asset:<i>`` sources."""
+    if ASSETS not in spec:
+        return spec
+    assets = json.loads((_ROOT / spec.pop(ASSETS)).read_text(encoding="utf-8"))
+
+    def back(images: list[Any]) -> None:
+        for im in images:
+            src = im.get("source") if isinstance(im, dict) else None
+            if isinstance(src, str) and src.startswith(ASSET_PREFIX):
+                im["source"] = assets[int(src[len(ASSET_PREFIX):])]
+
+    back(spec.get("layout", {}).get("images", []))
+    for f in spec.get("frames", []):
+        back((f.get("layout") or {}).get("images", []))
+    return spec
+
+
+def _sent(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | dict[str, Any]],
+          cache_key: Hashable | None) -> dict[str, str]:
+    """The component's figure argument: ``{"figure": json}`` or ``{"figure_ref": name}``."""
+    scale = presenting()
+    key = None if cache_key is None else (cache_key, scale)
+    if key is not None:
+        with _lock:
+            hit = _cached.get(key)
+            if hit is not None:
+                _cached.move_to_end(key)
+        if hit is not None and all(figure_ref_alive(ref) for ref in hit[2]):
+            return {hit[0]: hit[1]}
+    made = figure() if callable(figure) else figure
+    if scale:  # chart text of at least 18 px for a projector
+        spec = json.loads(made.to_json()) if isinstance(made, go.Figure) else made
+        made = scaled_text(spec, PRESENTER_SCALE)
+    if isinstance(made, dict):
+        made = _hoisted(made)
+    needs = (made[ASSETS],) if isinstance(made, dict) and ASSETS in made else ()
+    text = figure_json(made)
+    ref = figure_ref(text) if len(text) >= BY_REFERENCE else None
+    sent = ("figure", text, needs) if ref is None else ("figure_ref", ref, (ref, *needs))
+    if key is not None:
+        with _lock:
+            _cached[key] = sent
+            while len(_cached) > CACHE_ENTRIES:
+                _cached.popitem(last=False)
+    return {sent[0]: sent[1]}
+
+
+def figure_ref_alive(ref: str) -> bool:
+    """The file ``ref`` (a figure or its images) is still there; its time is renewed (it is
+    being sent again), so pruning keeps it."""
+    try:
+        os.utime(_ROOT / ref)
+    except OSError:
+        return False
+    return True
+
+
+def sent_figure(args: dict[str, Any]) -> dict[str, Any]:
+    """The figure a component's arguments carry (inline or by reference), as a dict: what
+    the chart draws. For tests and benchmarks that read the page's messages."""
+    if "figure_ref" in args:
+        return _resolved(json.loads((_ROOT / args["figure_ref"]).read_text(encoding="utf-8")))
+    return _resolved(json.loads(args["figure"]))
+
+
+def plotly_chart(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | dict[str, Any]], *, key: str,
+                 title: str = "", player: dict[str, Any] | None = None,
+                 on_frame: Callable[[int], None] | None = None, caption: str = "",
+                 cache_key: Hashable | None = None) -> None:
     """Draw ``figure``; on later reruns with the same ``key``, update that chart in place.
+
+    ``cache_key``: the figure is the same for every session that gives this key (e.g. the
+    run's settings and the view's choices): it is built (``figure`` may be a function of no
+    arguments that builds it) and serialised once per key on this server, and later calls
+    with the key send what was sent before. Large figures go by reference (``BY_REFERENCE``).
 
     ``title`` names the chart for screen readers (the iframe's title).
 
@@ -118,10 +321,8 @@ def plotly_chart(figure: go.Figure | dict[str, Any], *, key: str, title: str = "
         if on_frame is not None and isinstance(value, dict) and isinstance(value.get("frame"), int):
             on_frame(value["frame"])
 
-    if presenting():  # chart text of at least 18 px for a projector
-        spec = json.loads(figure.to_json()) if isinstance(figure, go.Figure) else figure
-        figure = scaled_text(spec, PRESENTER_SCALE)
+    sent: dict[str, Any] = _sent(figure, cache_key)
     with st.container(key=key):
-        _component(figure=figure_json(figure), title=title, player=player, key=widget, default=None,
+        _component(**sent, title=title, player=player, key=widget, default=None,
                    caption=caption, file_name=f"bnviz-{key}",
                    on_change=reported if on_frame is not None else None)

@@ -12,9 +12,10 @@
 //
 // Streamlit's component protocol (v1), by hand: we post "streamlit:componentReady",
 // "streamlit:setFrameHeight" and, from the player, "streamlit:setComponentValue"; Streamlit
-// posts "streamlit:render" with the arguments (`figure`: the figure's JSON text; `title`:
-// the chart's accessible name; `player`: null or {active, sync, labels, prefix,
-// interval_ms, label}) and the page's theme.
+// posts "streamlit:render" with the arguments (`figure`: the figure's JSON text, or
+// `figure_ref`: the name of a file holding it, beside this page; `title`: the chart's
+// accessible name; `player`: null or {active, sync, labels, prefix, interval_ms, label})
+// and the page's theme.
 //
 // The player and the page agree on one step. The player reports the frame it stops on
 // (Pause, the end of Play, a scrubber release or key) as the component's value
@@ -80,11 +81,70 @@ function themed(layout, theme) {
   return out;
 }
 
-// What a figure looks like: the theme, the player's options but not where it stands, the figure.
+// What a figure looks like: the theme, the player's options but not where it stands, the figure
+// (its text, or the name of its file: a hash of its text).
 const keyOf = (message) => {
   const player = message.args.player ? { ...message.args.player, active: null, sync: null } : null;
-  return JSON.stringify([message.theme || null, player]) + message.args.figure;
+  const figure = typeof message.args.figure_ref === "string" ? "@" + message.args.figure_ref : message.args.figure;
+  return JSON.stringify([message.theme || null, player]) + figure;
 };
+
+// A figure sent by reference (`figure_ref`: a file named by a hash of its content, served
+// beside this page) is fetched once; the last few texts are kept, so a view chosen again,
+// or a rerun that sends the figure on screen, costs no request.
+const FETCHED_KEPT = 6;
+const fetched = new Map(); // figure_ref -> its JSON text, oldest first
+
+async function figureText(args) {
+  return typeof args.figure_ref === "string" ? fetchedText(args.figure_ref) : args.figure;
+}
+
+async function download(ref) {
+  const response = await fetch(ref);
+  if (!response.ok) throw new Error(`figure ${ref}: HTTP ${response.status}`);
+  return response.text();
+}
+
+async function fetchedText(ref) {
+  if (fetched.has(ref)) {
+    const text = fetched.get(ref);
+    fetched.delete(ref);
+    fetched.set(ref, text); // the most recent now
+    return text;
+  }
+  const text = await download(ref);
+  fetched.set(ref, text);
+  while (fetched.size > FETCHED_KEPT) fetched.delete(fetched.keys().next().value);
+  return text;
+}
+
+// A figure's images may be in a file of their own (`assets`: its name; a source "asset:<i>" is
+// its item i): the same for every view of a run, fetched once. Puts them in place.
+const ASSET = "asset:";
+const assetLists = new Map(); // assets file -> its list of image sources
+async function withAssets(fig) {
+  const ref = fig.assets;
+  if (typeof ref !== "string") return fig;
+  let list = assetLists.get(ref);
+  if (!list) {
+    list = JSON.parse(await download(ref));
+    assetLists.set(ref, list);
+    while (assetLists.size > FETCHED_KEPT) assetLists.delete(assetLists.keys().next().value);
+  }
+  const back = (images) => {
+    if (!Array.isArray(images)) return;
+    for (const im of images) {
+      if (im && typeof im.source === "string" && im.source.startsWith(ASSET)) {
+        im.source = list[Number(im.source.slice(ASSET.length))];
+      }
+    }
+  };
+  back(fig.layout && fig.layout.images);
+  for (const f of fig.frames || []) back(f.layout && f.layout.images);
+  delete fig.assets;
+  return fig;
+}
+
 const isShown = (message) => keyOf(message) === shownKey;
 
 const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
@@ -255,7 +315,8 @@ async function keepPlotHeight(layout) {
 
 async function draw(message) {
   const theme = message.theme || null;
-  const fig = JSON.parse(message.args.figure);
+  const fig = await withAssets(JSON.parse(await figureText(message.args)));
+  const layoutText = JSON.stringify(fig.layout || {}); // for rearrange(): Plotly writes into the layout
   const player = message.args.player || null;
   const base = themed(fig.layout || {}, theme); // Plotly keeps it as gd.layout, and writes into it
   await player_.stop(); // the frames are about to change
@@ -292,7 +353,7 @@ async function draw(message) {
   postHeight();
   if (player) player_.load(player, frames);
   shownKey = keyOf(message);
-  arrangedFor = { message, config, frames: player ? [] : frames, phone, width: window.innerWidth };
+  arrangedFor = { message, layoutText, config, frames: player ? [] : frames, phone, width: window.innerWidth };
 }
 
 // The message drawn last and how it was arranged (a resize may change that); the figure's height.
@@ -319,8 +380,8 @@ async function rearrange() {
     drawing = true;
     try {
       await player_.settle();
-      const { message, config, frames } = arrangedFor;
-      const base = themed(JSON.parse(message.args.figure).layout || {}, message.theme || null);
+      const { message, layoutText, config, frames } = arrangedFor;
+      const base = themed(JSON.parse(layoutText), message.theme || null);
       const now = (gd.layout && gd.layout.images) || [];
       const current = Array.isArray(base.images)
         ? { ...base, images: base.images.map((im, i) => (now[i] ? { ...im, source: now[i].source } : im)) }
@@ -607,7 +668,8 @@ window.livechartSavePng = savePng; // for the tests
 
 window.addEventListener("message", (event) => {
   const m = event.data;
-  if (!m || m.type !== "streamlit:render" || !m.args || typeof m.args.figure !== "string") return;
+  if (!m || m.type !== "streamlit:render" || !m.args) return;
+  if (typeof m.args.figure !== "string" && typeof m.args.figure_ref !== "string") return;
   nameFrame(m.args.title);
   caption = m.args.caption || m.args.title || "";
   fileName = m.args.file_name || "bnviz";

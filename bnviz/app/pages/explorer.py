@@ -12,7 +12,10 @@ What redraws on which control:
   histograms go out first, then the fragment pauses (``HEAD_START_S``) so the browser
   draws them before the rest arrives;
 - every chart is a live chart (``bnviz.app.livechart``): a new figure updates the mounted
-  chart in place instead of replacing it;
+  chart in place instead of replacing it. Each figure is built once per server for every
+  session (its ``cache_key``: the runs' ``bnviz.explorer.run_identity`` and the view's
+  choices) and the large ones go by reference, so a rerun that sends a figure the browser
+  has costs neither the server's time nor the figure's bytes;
 - the layer/unit view does not fade while it reruns (``CSS``): it is back within half a
   second, and the fade Streamlit starts on each element slowed its histograms down;
 - Play / Pause, the speed and the scrubber under the histograms: the figure carries one
@@ -222,7 +225,7 @@ def _math_stats(s: numbers.StatNumbers) -> None:
 def _notices(settings: Settings, run: Run) -> None:
     ui.show_notices(ui.url_notices() + st.session_state.get("v_url_notices", []))
     ui.show_settings_problem()  # the sidebar's values describe no allowed run: say so, and what is shown
-    if settings.use_bn and settings.batch_size == 1:
+    if settings.running_estimates and settings.batch_size == 1:  # LayerNorm/GroupNorm: m = 1 works
         st.warning(
             "Batch size m = 1: each mini-batch is a single example, so μ_B = z and σ²_B = 0, and "
             "z_norm = (z − μ_B)/√(0 + ε) = 0 for every unit. Every z̃ is just β: no signal passes "
@@ -323,7 +326,11 @@ def unit_view(run: Run) -> None:
     # does not redraw it.
     head = st.container()
     player = {**charts.movie_player(run, k), "sync": st.session_state.get("v_t_sync", 0)}
-    livechart.plotly_chart(charts.movie_spec(run, layer, unit, len(step_of) - 1, dark=dark, normalize=norm),
+    # one figure per (run, layer, unit, statistics, theme) for every session: built and
+    # serialised once, sent by reference (bnviz.app.livechart)
+    livechart.plotly_chart(lambda: charts.movie_spec(run, layer, unit, len(step_of) - 1, dark=dark,
+                                                     normalize=norm),
+                           cache_key=("movie", numbers.run_identity(run), layer, unit, norm, dark),
                            key="movie", caption=f"{export.caption(s)} · layer {layer + 1}, "
                                                 f"{'all units' if unit < 0 else f'unit {unit + 1}'}",
                            title=numbers.movie_summary(run, layer, unit, k, norm)
@@ -368,7 +375,8 @@ def unit_view(run: Run) -> None:
                 "Switch **Batch Norm** on to see μ_B, σ²_B and their running estimates.")
         return
     with st.container(horizontal=True, key="stats_row"):  # the equations wrap under the chart when narrow
-        livechart.plotly_chart(charts.stats_figure(run, layer, unit, t), key="stats",
+        livechart.plotly_chart(lambda: charts.stats_figure(run, layer, unit, t), key="stats",
+                               cache_key=("stats", numbers.run_identity(run), layer, unit, t),
                                caption=f"{export.caption(s, t)} · layer {layer + 1}",
                                title=f"Mini-batch, running and population statistics, layer {layer + 1}")
         with st.container(key="stats_math"):
@@ -411,7 +419,10 @@ summary.markdown(
 )
 
 st.markdown("#### Training: with and without BN")
-livechart.plotly_chart(charts.curves_figure(bn_run, plain_run, step_of[k_shown], chosen_bn=settings.use_bn),
+both_runs = (numbers.run_identity(bn_run), numbers.run_identity(plain_run))  # cache keys of their figures
+livechart.plotly_chart(lambda: charts.curves_figure(bn_run, plain_run, step_of[k_shown],
+                                                    chosen_bn=settings.use_bn),
+                       cache_key=("curves", *both_runs, step_of[k_shown], settings.use_bn),
                        key="curves", title="Loss and accuracy by step, with and without Batch Norm",
                        caption=export.caption(bn_run.settings, step_of[k_shown]) + " · and without BN")
 st.download_button("curves (CSV)", lambda: charts.curves_table(bn_run, plain_run).to_csv(index=False),
@@ -420,7 +431,8 @@ st.download_button("curves (CSV)", lambda: charts.curves_table(bn_run, plain_run
 
 if bn_run.boundary is not None and plain_run.boundary is not None:  # the 2-D datasets
     st.markdown(f"#### Decision boundaries at step {step_of[k_shown]}: with and without BN")
-    livechart.plotly_chart(boundaries_figure(bn_run, plain_run, step_of[k_shown], dark=dark),
+    livechart.plotly_chart(lambda: boundaries_figure(bn_run, plain_run, step_of[k_shown], dark=dark),
+                           cache_key=("boundaries", *both_runs, step_of[k_shown], dark),
                            key="boundaries", caption=export.caption(bn_run.settings, step_of[k_shown]),
                            title=f"Decision boundaries with and without Batch Norm, step {step_of[k_shown]}")
     st.caption("P(class 1) over the plane for the two networks trained from the same seed, with the first "
