@@ -4,18 +4,28 @@ A lesson is a small TOML file in ``lessons/`` (its name is the file name without
 ``.toml``), written as :data:`EXAMPLE` shows. :func:`parse` checks everything a teacher
 can get wrong and raises :class:`LessonError` with the line and what is wrong: TOML
 syntax, unknown or missing keys, an unknown page, a query that is not ``key=value&...``
-or whose settings are not valid values, more than three sentences. Nothing here draws:
+or whose settings are not valid values, more than three sentences, a ``control`` that
+is not the name of a setting. Nothing here draws:
 the app shows a lesson step as a bar above the page its step names, and the URL of that
 page (:func:`step_url`) holds the lesson's name and the step, so a copied link opens the
 same step.
+
+A step's ``control`` names the settings to move, by their :class:`Settings` field names
+(``control = "batch_size"`` or ``control = ["gamma_init", "beta_init"]``): in presenter
+mode the app draws exactly those widgets above the charts. A control that belongs to the
+page itself and is no setting (the glass-box table, the bias view's shift δ) is drawn on
+the page anyway; ``hint`` points at it in words.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from .settings import Settings
@@ -30,7 +40,8 @@ query = "dataset=circles&depth=4"       # the view's permalink query (optional)
 title = "Normalizing a hidden layer"
 text = "One to three sentences the teacher reads out or the class reads."
 question = "What should the class answer?"
-control = "Batch size m"                # optional: the control to move
+control = "batch_size"                  # optional: the setting(s) to move, by name
+hint = "then watch the Z_norm panel"    # optional: words for the bar (a page's own control)
 """
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 # The pages a step may name, and their URL paths ("" = the app's root, the Explorer).
@@ -44,9 +55,11 @@ PAGES = {
     "test-time": "test-time",
     "conventions": "conventions",
     "folding": "folding",
+    "why": "why",
 }
 LESSON_KEYS = {"title", "description", "steps"}
-STEP_KEYS = {"page", "query", "title", "text", "question", "control"}
+STEP_KEYS = {"page", "query", "title", "text", "question", "control", "hint"}
+CONTROLS = tuple(f.name for f in fields(Settings))  # what a step's control may name
 REQUIRED_STEP_KEYS = ("page", "title", "text", "question")
 MAX_SENTENCES = 3
 MAX_STEPS = 40
@@ -73,7 +86,8 @@ class Step:
     title: str
     text: str
     question: str
-    control: str | None = None
+    controls: tuple[str, ...] = ()  # Settings field names, drawn above the charts in presenter mode
+    hint: str | None = None  # words for the bar: a page's own control, or what to watch
 
 
 @dataclass(frozen=True)
@@ -120,6 +134,28 @@ def parse_query(query: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def parse_controls(control: object) -> tuple[str, ...]:
+    """A step's ``control`` (a setting's name, or a list of them) as names; ValueError when it
+    is not that, naming the closest setting."""
+    names = [control] if isinstance(control, str) else control
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise ValueError('control must be a setting\'s name in quotes, or a list of them: '
+                         'control = "batch_size" or control = ["gamma_init", "beta_init"]')
+    out: list[str] = []
+    for raw in names:
+        name = raw.strip()
+        if name not in CONTROLS:
+            close = difflib.get_close_matches(name, CONTROLS, n=1)
+            by_label = [f for f in CONTROLS if Settings.spec(f).label.lower() == name.lower()]
+            better = by_label or close
+            suggestion = f" (did you mean {better[0]!r}?)" if better else ""
+            raise ValueError(f"control {name!r} is not a setting{suggestion}; a control names "
+                             f"settings: {', '.join(CONTROLS)} (words go in hint)")
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
 def parse(text: str, name: str = "lesson", source: str | None = None) -> Lesson:
     """The lesson ``text`` describes; :class:`LessonError` with the line when it cannot be used."""
     src = source or f"{name}.toml"
@@ -163,7 +199,7 @@ def parse(text: str, name: str = "lesson", source: str | None = None) -> Lesson:
         for key in s:
             if key not in STEP_KEYS:
                 raise fail(f"unknown key {key!r} (a step has {', '.join(sorted(STEP_KEYS))})", key)
-        for key in (*REQUIRED_STEP_KEYS, "query", "control"):
+        for key in (*REQUIRED_STEP_KEYS, "query", "hint"):
             if key in s and not isinstance(s[key], str):
                 raise fail(f"{key} must be text in quotes", key)
         for key in REQUIRED_STEP_KEYS:
@@ -182,9 +218,13 @@ def parse(text: str, name: str = "lesson", source: str | None = None) -> Lesson:
         n = sentences(s["text"])
         if n > MAX_SENTENCES:
             raise fail(f"text has {n} sentences; keep it to {MAX_SENTENCES} (say the rest aloud)", "text")
-        control = s.get("control")
+        try:
+            controls = parse_controls(s.get("control", ()))
+        except ValueError as err:
+            raise fail(str(err), "control") from None
+        hint = str(s.get("hint", "")).strip() or None
         steps.append(Step(page=page, query=query, title=s["title"].strip(), text=s["text"].strip(),
-                          question=s["question"].strip(), control=control.strip() if control else None))
+                          question=s["question"].strip(), controls=controls, hint=hint))
     return Lesson(name=name, title=title.strip(), description=description.strip(), steps=tuple(steps))
 
 
@@ -209,8 +249,9 @@ def step_url(lesson: Lesson, index: int) -> str:
     return f"/{PAGES[step.page]}?{urlencode(query)}"
 
 
-def to_toml(title: str, steps: list[dict[str, str]], description: str = "") -> str:
-    """A lesson file of ``steps`` (dicts with the step keys), for "download my lesson"."""
+def to_toml(title: str, steps: Sequence[Mapping[str, Any]], description: str = "") -> str:
+    """A lesson file of ``steps`` (dicts with the step keys; ``control`` a name or a list of
+    names), for "download my lesson"."""
 
     def quote(s: str) -> str:
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
@@ -221,7 +262,11 @@ def to_toml(title: str, steps: list[dict[str, str]], description: str = "") -> s
     for s in steps:
         out.append("")
         out.append("[[steps]]")
-        for key in ("page", "query", "title", "text", "question", "control"):
-            if s.get(key):
-                out.append(f"{key} = {quote(s[key])}")
+        for key in ("page", "query", "title", "text", "question", "control", "hint"):
+            value = s.get(key)
+            if isinstance(value, list | tuple):
+                if value:
+                    out.append(f"{key} = [{', '.join(quote(v) for v in value)}]")
+            elif value:
+                out.append(f"{key} = {quote(value)}")
     return "\n".join(out) + "\n"

@@ -2,9 +2,11 @@
 
 A lesson step opens its page with ``lesson=<name>&step=<n>`` added to the view's query
 (``bnviz.lessons.step_url``). :func:`bar`, drawn by ``app.py`` above every page, shows
-that step's title, narration, question and control, with Previous / Next links to the
-neighbouring steps' URLs. They are plain links, so each step starts from its own URL as
-a copied link would, and → / ← press them (:data:`KEYS`). :func:`collector` keeps the
+that step's title, narration, question and the settings to move, with Previous / Next
+links to the neighbouring steps' URLs. They are plain links, so each step starts from its
+own URL as a copied link would, and → / ← press them (:data:`KEYS`). In presenter mode
+the step's settings (its ``control``) are drawn under the bar, above the page's charts,
+through ``ui.controls_above``: the sidebar is hidden there. :func:`collector` keeps the
 views a teacher adds in this session, for the lesson page to download as a lesson file.
 """
 
@@ -17,6 +19,9 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from .. import lessons
+from ..settings import Settings
+from . import ui
+from .ui import PRESENT_PARAM, presenting
 
 COLLECTED = "lesson_collected"  # session key: the views added with "add this view"
 # → / ← follow the lesson bar's Next / Previous links and Space plays / pauses the
@@ -48,7 +53,37 @@ if (!doc.bnvizLessonKeys) {
 </script>"""
 
 
-PRESENT_PARAM = "present"
+# Every page: a visible keyboard focus. On a phone (narrower than Streamlit's 768 px
+# breakpoint, where its sidebar covers the page), the opened sidebar is a bottom sheet of
+# 45 % of the height: the top of the page stays in view above it, so a student moves a
+# slider and sees the chart it changes; the page gets room at its end to scroll its last
+# chart above the sheet.
+PAGE_CSS = """<style>
+/* Focus from the keyboard, where Streamlit shows hardly any (a page link's slightly darker
+   background, a toggle's faint one) and on this app's own links and charts' toolbars: an
+   outline in Okabe-Ito blue, 3:1 or more on light and dark backgrounds. */
+[data-testid="stSidebarNavLink"]:focus-visible, .bnviz-lesson-nav:focus-visible, .bnviz-leave:focus-visible,
+label:has(input[type="checkbox"]:focus-visible),
+.js-plotly-plot .plotly .modebar-btn:focus-visible {
+  outline: 2px solid #0072B2 !important; outline-offset: 2px; border-radius: 0.3rem;
+}
+.js-plotly-plot .plotly:focus-within .modebar-group {opacity: 1 !important;}  /* shown while a key is in it */
+@media (max-width: 767.98px) {
+  section[data-testid="stSidebar"][data-collapsed="false"] {
+    position: fixed !important; inset: auto 0 0 0 !important;
+    width: 100vw !important; min-width: 100vw !important; max-width: 100vw !important;
+    height: 45vh !important; transform: none !important;
+    border-top: 1px solid rgba(128, 128, 128, 0.45); border-radius: 0.9rem 0.9rem 0 0;
+    box-shadow: 0 -6px 18px rgba(0, 0, 0, 0.2);
+  }
+  section[data-testid="stSidebar"][data-collapsed="false"] [data-testid="stSidebarContent"] {
+    height: 100% !important; overflow-y: auto;
+  }
+  .stApp:has(section[data-testid="stSidebar"][data-collapsed="false"]) [data-testid="stMainBlockContainer"] {
+    padding-bottom: 46vh !important;
+  }
+}
+</style>"""
 # Presenter mode: no sidebar (nor its open/close control), no toolbar, larger text for a projector.
 PRESENT_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"]
@@ -60,13 +95,10 @@ PRESENT_CSS = """<style>
 </style>"""
 
 
-def presenting() -> bool:
-    """``?present=1`` (or true / yes / on) in the URL."""
-    return str(st.query_params.get(PRESENT_PARAM, "")).strip().lower() in ("1", "true", "yes", "on")
-
-
 def presenter() -> None:
-    """Presenter mode's page chrome (no sidebar, larger text, a way out), when the URL asks for it."""
+    """The page chrome: :data:`PAGE_CSS` on every page; presenter mode's (no sidebar, larger
+    text, a way out) when the URL asks for it."""
+    st.html(PAGE_CSS)  # styles only: Streamlit gives it no room on the page
     if not presenting():
         return
     st.markdown(PRESENT_CSS, unsafe_allow_html=True)
@@ -81,6 +113,7 @@ def presenter() -> None:
 def sidebar_tools(page_path: str) -> None:
     """Under the page's own sidebar controls: into presenter mode, and "add this view"."""
     if presenting():
+        _unplaced_controls()
         return
     st.sidebar.divider()
     if st.sidebar.button("Presenter mode", icon=":material/co_present:", key="present_on",
@@ -130,6 +163,7 @@ CSS = """<style>
 
 def bar() -> None:
     """The lesson step the URL names, above the page: nothing when the URL names none."""
+    ui.controls_above(None)  # every setting in the sidebar, unless a step says otherwise below
     found = current()
     if found is None:
         return
@@ -138,11 +172,13 @@ def bar() -> None:
         return
     lesson, i = found
     step = lesson.steps[i]
-    prev = lessons.step_url(lesson, i - 1) if i > 0 else None
-    nxt = lessons.step_url(lesson, i + 1) if i + 1 < len(lesson.steps) else None
-    control = f" · <b>Move:</b> {html.escape(step.control)}" if step.control else ""
+    keep = f"&{PRESENT_PARAM}=1" if presenting() else ""  # Next / Previous stay in presenter mode
+    prev = lessons.step_url(lesson, i - 1) + keep if i > 0 else None
+    nxt = lessons.step_url(lesson, i + 1) + keep if i + 1 < len(lesson.steps) else None
+    move = [Settings.spec(n).label for n in step.controls] + ([step.hint] if step.hint else [])
+    control = f" · <b>Move:</b> {html.escape(' · '.join(move))}" if move else ""
     navs = (_nav_link(prev, "← Previous", "previous") + _nav_link(nxt, "Next →", "next")
-            + _nav_link("/lesson?" + urlencode({"name": lesson.name}), "All steps", "index"))
+            + _nav_link("/lesson?" + urlencode({"name": lesson.name}) + keep, "All steps", "index"))
     st.markdown(
         CSS + f'<div class="bnviz-lesson" role="region" aria-label="Lesson step">'
         f'<div class="head"><span class="where">{html.escape(lesson.title)} · step {i + 1} of '
@@ -153,6 +189,18 @@ def bar() -> None:
     )
     if not presenting():  # presenter() puts the keys on the page already
         components.html(KEYS, height=0)
+    elif step.controls:  # the sidebar is hidden: the step's settings go here, above the charts
+        ui.controls_above(st.container(key="lesson_controls"), step.controls)
+
+
+def _unplaced_controls() -> None:
+    """After the page: name the step's settings the page did not draw (it has no such setting)."""
+    found = current()
+    if not isinstance(found, tuple) or not found[0].steps[found[1]].controls:
+        return
+    container, missing = ui.controls_missing()
+    if container is not None and missing:
+        container.caption("Not a setting of this page: " + ", ".join(Settings.spec(n).label for n in missing))
 
 
 def collector(page_path: str) -> None:

@@ -20,7 +20,13 @@ How settings, widgets and the URL relate:
   the first run; :func:`settings_sidebar` returns the Settings they describe and
   writes them to the URL with :func:`sync_url`, so a copied URL reproduces them.
 
-This module holds no math and draws no charts.
+Presenter mode (``?present=1``, :func:`presenting`) changes two things here:
+:func:`controls_above` lets the lesson chrome put a step's settings above the charts
+instead of the hidden sidebar (each widget is still drawn once, with its own key and URL
+sync), and :func:`plotly_chart` draws a page's figure with its text scaled for a
+projector, as the live charts do.
+
+This module holds no math and builds no charts.
 """
 
 from __future__ import annotations
@@ -31,9 +37,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from .. import budget, fmt, workers
+from ..charts.style import PRESENTER_SCALE, pinned_text, scaled_text
 from ..data import n_train
 from ..scenarios import SCENARIOS
 from ..settings import Settings, number_from_url
@@ -44,11 +52,16 @@ __all__ = [
     "KEY_PREFIX",
     "cached_run",
     "cached_runs",
+    "controls_above",
+    "controls_missing",
+    "controls_placed",
     "current_settings",
     "ladder",
     "ladder_format",
     "load_settings",
     "plain",
+    "plotly_chart",
+    "presenting",
     "scenario_links",
     "settings_from_widgets",
     "settings_problem",
@@ -69,12 +82,16 @@ _STATE = "bnviz_settings"
 _NOTICES = "bnviz_url_notices"
 _FROM_URL = "bnviz_url_settings"
 _PROBLEM = "bnviz_settings_problem"
+_ABOVE = "bnviz_controls_above"  # (container, field names) for this script run, or None
+_PLACED = "bnviz_controls_placed"  # the fields settings_sidebar drew there in this run
+PRESENT_PARAM = "present"  # ?present=1: presenter mode
 
 # The sidebar's sections, in order; every Settings field appears exactly once.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Data", ("dataset", "noise")),
-    ("Batch Norm", ("use_bn", "batch_size", "eps", "gamma_init", "beta_init", "freeze_affine",
-                    "decay", "bias_correction")),
+    ("Batch Norm", ("use_bn", "normalization", "bn_position", "groups", "renorm_r_max", "renorm_d_max",
+                    "batch_size", "eps", "gamma_init", "beta_init", "freeze_affine", "decay",
+                    "bias_correction", "bn_noise")),
     ("Network", ("depth", "width", "activation")),
     ("Training", ("optimizer", "lr", "steps", "seed")),
 )
@@ -308,17 +325,78 @@ def show_settings_problem(container: Any = None) -> None:
         (container if container is not None else st).warning(plain(text), icon=":material/block:")
 
 
+def presenting() -> bool:
+    """``?present=1`` (or true / yes / on) in the URL: presenter mode."""
+    return str(st.query_params.get(PRESENT_PARAM, "")).strip().lower() in ("1", "true", "yes", "on")
+
+
+def controls_above(container: Any | None, names: Sequence[str] = ()) -> None:
+    """In this script run, :func:`settings_sidebar` draws the fields ``names`` in ``container``
+    (side by side, above the page's charts) instead of the sidebar; the others stay there.
+
+    Called before the page runs, on every run (``None``: every widget in the sidebar). A
+    widget keeps its key, so it is drawn once, keeps its value and writes the URL as it
+    does from the sidebar. :func:`controls_placed` tells which names a page did draw.
+    """
+    st.session_state[_ABOVE] = (container, tuple(names)) if container is not None and names else None
+    st.session_state[_PLACED] = []
+
+
+def controls_placed() -> list[str]:
+    """The fields :func:`settings_sidebar` drew in the :func:`controls_above` container this run."""
+    return list(st.session_state.get(_PLACED, []))
+
+
+def controls_missing() -> tuple[Any, list[str]]:
+    """The :func:`controls_above` container and the fields it names that no
+    :func:`settings_sidebar` drew there this run (the page has no such setting)."""
+    container, names = st.session_state.get(_ABOVE) or (None, ())
+    return container, [n for n in names if n not in controls_placed()]
+
+
+def plotly_chart(figure: go.Figure, *, key: str, container: Any = None, **kwargs: Any) -> Any:
+    """``st.plotly_chart(figure, key=key, **kwargs)`` in ``container`` (default: the page).
+
+    In presenter mode every font of the figure is scaled by ``PRESENTER_SCALE`` first, as
+    the live charts do (``bnviz.app.livechart``), and the texts Streamlit's theme would
+    shrink get the scaled base size (``pinned_text``): chart text of at least 18 px on a
+    projector.
+    """
+    if presenting():
+        figure = go.Figure(pinned_text(scaled_text(figure.to_plotly_json(), PRESENTER_SCALE)))
+    return (container if container is not None else st).plotly_chart(figure, key=key, **kwargs)
+
+
+def _draw_setting(name: str, where: Any) -> None:
+    """The widget of field ``name`` in ``where``, with what it needs around it."""
+    if name == "batch_size":  # its ladder depends on the dataset
+        top = n_train(st.session_state[KEY_PREFIX + "dataset"])
+        if st.session_state[KEY_PREFIX + "batch_size"] > top:
+            st.session_state[KEY_PREFIX + "batch_size"] = top
+        widget(name, where, st.session_state[KEY_PREFIX + "dataset"])
+    else:
+        widget(name, where)
+    if name == "decay":
+        d = float(st.session_state[KEY_PREFIX + "decay"])
+        where.caption(f"= PyTorch momentum {fmt.number(1 - d, 4)} · Keras momentum {fmt.number(d, 4)}")
+
+
 def settings_sidebar(fields: Sequence[str] | None = None, groups: bool = True) -> Settings:
     """Draw the settings widgets in the sidebar and return the Settings they describe.
 
     ``fields`` limits the widgets to those names (the rest keep their current values);
     default: every field, in the sections of ``GROUPS``. Widget state is initialized
     from :func:`current_settings` (the URL on a session's first run). The result is
-    stored as the session's settings and written to the URL.
+    stored as the session's settings and written to the URL. Fields that
+    :func:`controls_above` names are drawn in its container instead (with the warning
+    when the widgets' values cannot be used, which the sidebar shows otherwise).
     """
     base = current_settings()
-    problem_box = st.sidebar.empty()  # on top of the widgets: filled once their values are known
     wanted = set(fields) if fields is not None else None
+    found: tuple[Any, tuple[str, ...]] = st.session_state.get(_ABOVE) or (None, ())
+    container, above = found
+    placed = [n for n in above if wanted is None or n in wanted]
+    problem_box = (container if placed else st.sidebar).empty()  # filled once the values are known
     if fields is None:  # the full sidebar (the Explorer's)
         scenario_links()
     for f in dataclasses.fields(Settings):
@@ -326,23 +404,17 @@ def settings_sidebar(fields: Sequence[str] | None = None, groups: bool = True) -
         if key not in st.session_state:
             st.session_state[key] = getattr(base, f.name)
     for title, names in GROUPS:
-        shown = [n for n in names if wanted is None or n in wanted]
+        shown = [n for n in names if (wanted is None or n in wanted) and n not in placed]
         if not shown:
             continue
         if groups:
             st.sidebar.markdown(f"**{title}**")
         for name in shown:
-            if name == "batch_size":  # its ladder depends on the dataset drawn above it
-                top = n_train(st.session_state[KEY_PREFIX + "dataset"])
-                if st.session_state[KEY_PREFIX + "batch_size"] > top:
-                    st.session_state[KEY_PREFIX + "batch_size"] = top
-                widget(name, st.sidebar, st.session_state[KEY_PREFIX + "dataset"])
-            else:
-                widget(name, st.sidebar)
-            if name == "decay":
-                d = float(st.session_state[KEY_PREFIX + "decay"])
-                st.sidebar.caption(f"= PyTorch momentum {fmt.number(1 - d, 4)} · "
-                                   f"Keras momentum {fmt.number(d, 4)}")
+            _draw_setting(name, st.sidebar)
+    if placed:
+        for name, column in zip(placed, container.columns(max(len(placed), 2))):
+            _draw_setting(name, column)
+        st.session_state[_PLACED] = placed
     settings = settings_from_widgets(base)
     show_settings_problem(problem_box)
     st.session_state[_STATE] = settings

@@ -116,3 +116,38 @@ def scaled_text(figure: Mapping[str, Any], factor: float) -> dict[str, Any]:
     if "size" not in base:
         base["size"] = round(FONT * factor, 1)
     return out
+
+
+def pinned_text(figure: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a figure dict whose axes' tick labels and titles, legend, annotations and
+    hover labels without a font size of their own get the base font's size (``layout.font``).
+
+    Plotly gives them that size anyway; a template does not: Streamlit's theme
+    (``st.plotly_chart``) sets 12 px ticks and legends, which presenter mode must enlarge too.
+    """
+    out = scaled_text(figure, 1.0)
+    layout = out["layout"]
+    size = layout["font"]["size"]
+
+    def pin(node: dict[str, Any], key: str) -> None:
+        font = node.setdefault(key, {})
+        if isinstance(font, dict) and "size" not in font:
+            font["size"] = size
+
+    for name, axis in layout.items():
+        if isinstance(axis, dict) and (name.startswith("xaxis") or name.startswith("yaxis")):
+            pin(axis, "tickfont")
+            title = axis.get("title")
+            axis["title"] = title = {"text": title} if isinstance(title, str) else dict(title or {})
+            pin(title, "font")
+    for key in ("legend", "hoverlabel"):
+        if not isinstance(layout.get(key), dict):
+            layout[key] = {}
+        pin(layout[key], "font")
+    for note in layout.get("annotations") or []:
+        if isinstance(note, dict):
+            pin(note, "font")
+    for trace in out.get("data") or []:
+        if isinstance(trace, dict) and isinstance(trace.get("colorbar"), dict):
+            pin(trace["colorbar"], "tickfont")
+    return out

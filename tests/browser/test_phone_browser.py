@@ -1,13 +1,23 @@
 """The Explorer on a phone (390×844): the histogram panels stacked, one under the other, the
 whole width each, their titles apart, the player's bar wrapped, nothing wider than the screen,
-the settings in Streamlit's collapsed sidebar. On a projector the panels stay side by side.
+the settings in Streamlit's collapsed sidebar, which opens as a bottom sheet under the charts
+they change. On a projector the panels stay side by side.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from bnviz.app.harness import MOVIE_JS, PROJECTOR, chart_frame, exceptions, open_app, plot_data, wait_idle
+from bnviz.app.harness import (
+    MOVIE_JS,
+    PROJECTOR,
+    chart_frame,
+    exceptions,
+    open_app,
+    plot_data,
+    rerun,
+    wait_idle,
+)
 
 from .helpers import screenshot
 
@@ -107,6 +117,45 @@ def test_on_a_phone_the_histograms_stack_and_the_page_fits_the_screen(app_server
     screenshot(page, "explorer-390x844-boundary-player")
     page.locator(".st-key-stats").scroll_into_view_if_needed()
     screenshot(page, "explorer-390x844-statistics")
+
+
+def test_on_a_phone_the_settings_open_under_the_histograms_they_change(app_server, new_page):
+    page = new_page(PHONE)
+    open_app(page, app_server + "/?steps=100")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    page.locator('[data-testid="stExpandSidebarButton"]').click()
+    page.wait_for_function("""() => document.querySelector('[data-testid="stSidebar"]')
+      .getAttribute('data-collapsed') === 'false'""")
+    page.wait_for_function("""() => { const r = document.querySelector('[data-testid="stSidebar"]')
+      .getBoundingClientRect(); return Math.abs(r.bottom - window.innerHeight) < 1; }""")  # slid in
+    # the student scrolls the histograms to the top of the screen, the settings open below them
+    page.locator(".st-key-movie").evaluate("e => e.scrollIntoView({block: 'start'})")
+
+    def visible_above_sheet() -> float:
+        sheet, movie = sidebar.bounding_box(), page.locator(".st-key-movie iframe").bounding_box()
+        assert sheet and movie
+        assert sheet["width"] >= PHONE["width"] - 1 and sheet["height"] <= 0.5 * PHONE["height"], sheet
+        assert abs(sheet["y"] + sheet["height"] - PHONE["height"]) <= 1, "a sheet at the bottom"
+        return min(movie["y"] + movie["height"], sheet["y"]) - max(movie["y"], 0)
+
+    assert visible_above_sheet() >= 0.4 * PHONE["height"], "most of the histograms show above the sheet"
+    screenshot(page, "explorer-390x844-settings-open")
+    before = plot_data(page)
+    slider = page.locator('.st-key-s_gamma_init input[type="range"]')
+    slider.scroll_into_view_if_needed()  # inside the sheet
+    assert slider.is_visible()
+    with rerun(page):
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+    assert "gamma_init=1.1" in page.url
+    assert plot_data(page) != before, "the histograms changed"
+    assert sidebar.get_attribute("data-collapsed") == "false", "the settings stay open"
+    assert visible_above_sheet() >= 0.4 * PHONE["height"]
+    assert exceptions(page) == [] and page.bnviz_errors == []
+    screenshot(page, "explorer-390x844-settings-moved")
+    page.locator('[data-testid="stSidebarCollapseButton"] button').click()  # closed again: the page as before
+    page.wait_for_function("""() => document.querySelector('[data-testid="stSidebar"]')
+      .getAttribute('data-collapsed') === 'true'""")
 
 
 def side_by_side(panels: list[list[list[float]]]) -> bool:

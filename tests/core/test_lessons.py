@@ -3,6 +3,7 @@ with its line."""
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -25,7 +26,8 @@ page = "noise"
 title = "Second"
 text = "Only one."
 question = "How?"
-control = "Batch size m"
+control = "batch_size"
+hint = "then watch the spread"
 """
 
 
@@ -51,7 +53,16 @@ def test_parse_reads_every_field() -> None:
     assert lesson.title == "A lesson"
     assert [s.page for s in lesson.steps] == ["explorer", "noise"]
     assert lesson.steps[0].query == (("batch_size", "4"), ("depth", "3"))
-    assert lesson.steps[0].control is None and lesson.steps[1].control == "Batch size m"
+    assert lesson.steps[0].controls == () and lesson.steps[0].hint is None
+    assert lesson.steps[1].controls == ("batch_size",) and lesson.steps[1].hint == "then watch the spread"
+
+
+def test_control_names_one_setting_or_a_list_of_them() -> None:
+    two = lessons.parse(GOOD.replace('control = "batch_size"', 'control = ["gamma_init", "beta_init"]'))
+    assert two.steps[1].controls == ("gamma_init", "beta_init")
+    multiline = GOOD.replace('control = "batch_size"', 'control = [\n  "eps",\n  "eps",\n]')
+    assert lessons.parse(multiline).steps[1].controls == ("eps",)  # once each
+    assert set(lessons.CONTROLS) == {f.name for f in dataclasses.fields(Settings)}
 
 
 def test_step_url_names_the_page_the_view_and_the_step() -> None:
@@ -66,9 +77,14 @@ def test_step_url_names_the_page_the_view_and_the_step() -> None:
 
 
 def test_to_toml_round_trips() -> None:
-    steps = [{"page": "bias", "query": "", "title": 'A "quoted" title', "text": "Look.", "question": "Q?"}]
+    steps: list[dict[str, object]] = [
+        {"page": "bias", "query": "", "title": 'A "quoted" title', "text": "Look.", "question": "Q?"},
+        {"page": "explorer", "title": "Two", "text": "Move them.", "question": "Q?",
+         "control": ["gamma_init", "beta_init"], "hint": "the Z̃ panel"},
+    ]
     lesson = lessons.parse(lessons.to_toml("Mine", steps), "mine")
     assert lesson.steps[0].title == 'A "quoted" title' and lesson.steps[0].page == "bias"
+    assert lesson.steps[1].controls == ("gamma_init", "beta_init") and lesson.steps[1].hint == "the Z̃ panel"
 
 
 @pytest.mark.parametrize(
@@ -78,7 +94,12 @@ def test_to_toml_round_trips() -> None:
         (("page = \"noise\"", "page = \"nosie\""), 11, "page 'nosie' is not one of"),
         (("query = \"batch_size=4&depth=3\"", "query = \"batch_size=four\""), 5, "batch_size='four'"),
         (("query = \"batch_size=4&depth=3\"", "query = \"batch size 4\""), 5, "key=value"),
-        (("control = \"Batch size m\"", "contrl = \"Batch size m\""), 15, "unknown key 'contrl'"),
+        (("control = \"batch_size\"", "contrl = \"batch_size\""), 15, "unknown key 'contrl'"),
+        (("control = \"batch_size\"", "control = \"batch_sise\""), 15,
+         "control 'batch_sise' is not a setting (did you mean 'batch_size'?)"),
+        (("control = \"batch_size\"", "control = \"Batch size m\""), 15, "(did you mean 'batch_size'?)"),
+        (("control = \"batch_size\"", "control = [\"lr\", 3]"), 15, "control must be a setting's name"),
+        (("hint = \"then watch the spread\"", "hint = 3"), 16, "hint must be text"),
         (("question = \"How?\"\n", ""), 10, "step 2: has no question"),
         (("text = \"Only one.\"", "text = \"One. Two. Three. Four.\""), 13, "4 sentences"),
         (("title = \"A lesson\"", "titel = \"A lesson\""), 1, "unknown key 'titel'"),

@@ -16,6 +16,7 @@ import streamlit as st
 
 from bnviz import lessons
 from bnviz.app import lesson as lesson_ui
+from bnviz.app import ui
 
 # The page file each lesson page name opens (the keys of lessons.PAGES).
 FILES = {
@@ -28,6 +29,7 @@ FILES = {
     "test-time": "teach_test_time.py",
     "conventions": "teach_conventions.py",
     "folding": "teach_folding.py",
+    "why": "teach_why.py",
 }
 PAGES = "bnviz/app/pages"
 
@@ -46,6 +48,8 @@ def _open_step(lesson: lessons.Lesson, raw_step: str) -> None:
     n = min(max(n, 1), len(lesson.steps))
     step = lesson.steps[n - 1]
     query = {**dict(step.query), lessons.LESSON_PARAM: lesson.name, lessons.STEP_PARAM: str(n)}
+    if ui.presenting():
+        query[ui.PRESENT_PARAM] = "1"
     st.switch_page(f"{PAGES}/{FILES[step.page]}", query_params=query)
 
 
@@ -53,10 +57,11 @@ def _lesson_index(lesson: lessons.Lesson) -> None:
     st.title(lesson.title)
     if lesson.description:
         st.markdown(lesson.description)
-    rows = [f"{i + 1}. {_link(lessons.step_url(lesson, i), s.title)} — {html.escape(s.question)}"
+    keep = f"&{ui.PRESENT_PARAM}=1" if ui.presenting() else ""  # the steps open in presenter mode too
+    rows = [f"{i + 1}. {_link(lessons.step_url(lesson, i) + keep, s.title)} — {html.escape(s.question)}"
             for i, s in enumerate(lesson.steps)]
     st.markdown("\n".join(rows), unsafe_allow_html=True)
-    st.markdown(_link(lessons.step_url(lesson, 0), "▶ Start the lesson"), unsafe_allow_html=True)
+    st.markdown(_link(lessons.step_url(lesson, 0) + keep, "▶ Start the lesson"), unsafe_allow_html=True)
     st.caption("In a lesson, → and ← (or the Next / Previous links) move between steps; every "
                "step's link opens that step. `?present=1` hides the sidebar for a projector.")
 
@@ -140,6 +145,9 @@ for n in lessons.names():
 with st.expander("The lesson file format"):
     st.code(lessons.EXAMPLE, language="toml")
     st.markdown(f"Pages: {', '.join(f'`{p}`' for p in lessons.PAGES)}. A step's `query` is the part after "
-                "`?` of that page's link (copy it from the address bar).")
+                "`?` of that page's link (copy it from the address bar). A step's `control` names the "
+                "settings to move, one name or a list; presenter mode draws exactly those above the charts: "
+                f"{', '.join(f'`{c}`' for c in lessons.CONTROLS)}. `hint` is words for the bar, e.g. "
+                "for a control of the page itself (the glass-box table, the bias view's δ).")
 _my_lesson()
 _check_upload()

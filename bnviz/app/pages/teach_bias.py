@@ -63,7 +63,7 @@ m1.metric("With BN: max |Δ output|", fmt.number(now_bn["max |Δ output|"], 3))
 m2.metric("With BN: training accuracy", fmt.percent(now_bn["accuracy"]))
 m3.metric("Without BN: max |Δ output|", fmt.number(now_plain["max |Δ output|"], 3))
 m4.metric("Without BN: training accuracy", fmt.percent(now_plain["accuracy"]))
-st.plotly_chart(charts.bias_shift_figure(bn_effect, plain_effect, shift), key="bias_shift_chart")
+ui.plotly_chart(charts.bias_shift_figure(bn_effect, plain_effect, shift), key="bias_shift_chart")
 st.caption(
     "The whole training set goes through each network as one batch (training mode, so BN uses "
     "that batch's own μ and σ²). With BN the loss is flat: any change is rounding, about 1e-15."

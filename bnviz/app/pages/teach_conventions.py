@@ -72,7 +72,7 @@ settings = Settings(batch_size=m, decay=float(decay), steps=STEPS)
 run = ui.cached_run(settings)
 view = teach.running_var_by_convention(run, unit - 1)
 st.subheader(f"One unit's running σ² while a network trains (moons, m = {m}, {STEPS} steps)")
-st.plotly_chart(
+ui.plotly_chart(
     charts.conventions_figure(view.steps, view.batch_var, view.running_var, view.population_var),
     key="cv_chart",
 )

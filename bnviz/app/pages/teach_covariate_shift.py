@@ -68,9 +68,10 @@ bn_drift = teach.percentile_drift(bn_run, quantity=bn_q)
 plain_drift = teach.percentile_drift(plain_run)
 
 left, right = st.columns([2, 3])
-left.plotly_chart(charts.accuracy_figure(bn_run.curves, plain_run.curves), key="cov_acc")
-right.plotly_chart(
-    charts.percentile_figure(plain_track, bn_track, "z (before BN)" if raw else "z̃", same), key="cov_pct"
+ui.plotly_chart(charts.accuracy_figure(bn_run.curves, plain_run.curves), key="cov_acc", container=left)
+ui.plotly_chart(
+    charts.percentile_figure(plain_track, bn_track, "z (before BN)" if raw else "z̃", same),
+    key="cov_pct", container=right,
 )
 
 acc_bn, acc_plain = float(bn_run.curves["test_acc"].iloc[-1]), float(plain_run.curves["test_acc"].iloc[-1])

@@ -43,7 +43,7 @@ settings = ui.settings_sidebar(
             "seed"]
 )
 with st.spinner("Training…"):
-    run = ui.cached_run(settings.replace(use_bn=True))
+    run = ui.cached_run(settings.note_bn())
 if not settings.use_bn:
     st.info(
         "Batch Norm is off in your settings; this view trains the same network with BN on, "

@@ -54,7 +54,7 @@ def random_values() -> None:
 
 
 def network_values() -> None:
-    run = ui.cached_run(ui.current_settings().replace(use_bn=True))
+    run = ui.cached_run(ui.current_settings().note_bn())
     m = min(st.session_state.gb_m, len(run.dataset.X_train))
     drawn = teach.draw_from_network(run, m, layer=0, unit=0, seed=None)
     set_values([fmt.number(round(float(v), 3), 4) for v in drawn])
@@ -130,7 +130,7 @@ with right:
     for note in gb.notes:
         st.warning(note, icon=":material/search:")
     st.dataframe(gb.table().style.format(precision=4), hide_index=True, width="stretch", key="gb_table")
-    st.plotly_chart(charts.glass_box_figure(gb), key="gb_line", config={"displayModeBar": False})
+    ui.plotly_chart(charts.glass_box_figure(gb), key="gb_line", config={"displayModeBar": False})
     st.caption(
         "The shaded band is μ ± √(σ² + ε) on the z line, 0 ± 1 on the z_norm line and β ± |γ| "
         "on the z̃ line: each equation moves and rescales the same band."

@@ -29,7 +29,7 @@ settings = ui.settings_sidebar(
     fields=["dataset", "noise", "batch_size", "depth", "width", "activation", "lr", "steps", "seed"]
 )
 show_notices(ui.url_notices())  # after the sidebar: a session's first run reads the URL there
-settings = settings.replace(use_bn=True)
+settings = settings.note_bn()
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
@@ -54,7 +54,7 @@ with st.spinner("Training and drawing mini-batches…"):
     spread = spread_table(settings, draws)
 
 st.subheader("How far μ_B and σ²_B stray from the population values")
-st.plotly_chart(charts.spread_figure(spread), key="noise_spread")
+ui.plotly_chart(charts.spread_figure(spread), key="noise_spread")
 st.caption(
     f"The final network trained with the sidebar's settings; {draws} random mini-batches of m distinct "
     f"training examples for each m, passed through it in training mode; hidden layer 1, averaged over its "
@@ -78,13 +78,13 @@ st.subheader(f"The noise during training (m = {settings.batch_size})")
 persist("noise_unit", 1)
 st.session_state.noise_unit = min(st.session_state.noise_unit, settings.width)  # the width may have shrunk
 unit = st.slider("Unit of hidden layer 1", 1, settings.width, key="noise_unit") if settings.width > 1 else 1
-st.plotly_chart(explorer_charts.stats_figure(run, 0, unit - 1), key="noise_stats")
+ui.plotly_chart(explorer_charts.stats_figure(run, 0, unit - 1), key="noise_stats")
 
 st.subheader("Train/test gap against batch size")
 if plan.grid:
     with st.spinner(f"Training {len(plan.grid)} networks, one per batch size (cached afterwards)…"):
         gap = gap_table(plan.grid)
-    st.plotly_chart(charts.gap_figure(gap), key="noise_gap")
+    ui.plotly_chart(charts.gap_figure(gap), key="noise_gap")
     st.caption(
         f"Every network has the sidebar's settings and trains {plan.grid[0].steps} steps; only m differs. "
         "Accuracies are in inference mode (running EWA estimates). Smaller batches see fewer examples in "
