@@ -23,14 +23,16 @@ one_blas_thread()
 @st.cache_resource
 def warm_up() -> None:
     """Once per server process: start the training workers and train each page's first view
-    in the background (the Explorer's two runs, the covariate-shift experiment), unless the
-    shared disk cache has them, so the first students do not wait for them."""
-    from bnviz import Settings, teach
+    in the background (the Explorer's two runs, the covariate-shift experiment and the noisy-BN
+    run of the "Why does BN help?" view), unless the shared disk cache has them, so the first
+    students do not wait for them."""
+    from bnviz import Settings, teach, why
     from bnviz.app import ui
 
     first = Settings()
+    noisy = why.noise_settings(why.base_settings(), why.DEFAULT_NOISE)[1]
     ui.trainer().prefetch([first, first.replace(use_bn=False),
-                           teach.covariate_settings(True), teach.covariate_settings(False)])
+                           teach.covariate_settings(True), teach.covariate_settings(False), noisy])
 
 
 warm_up()
@@ -100,6 +102,12 @@ teaching = [
         title="7 · BN folded away",
         icon=":material/compress:",
         url_path="folding",
+    ),
+    st.Page(
+        f"{PAGES}/teach_why.py",
+        title="8 · Why does BN help?",
+        icon=":material/landscape:",
+        url_path="why",
     ),
 ]
 teach = [st.Page(f"{PAGES}/lesson.py", title="Lessons", icon=":material/school:", url_path="lesson")]

@@ -29,10 +29,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from . import fmt
+from . import caveats, fmt
 from .data import n_classes, n_features, n_total, n_train
-from .engine import GROUP_FIELDS, N_CHECKPOINTS
-from .settings import Settings
+from .engine import N_CHECKPOINTS, group_key
+from .settings import Settings, fitting_groups
 
 __all__ = [
     "MADDS_PER_SECOND",
@@ -51,6 +51,7 @@ __all__ = [
     "spread_seconds",
     "sweep",
     "test_time",
+    "why",
 ]
 
 # One request's share of a shared server: about 3 s of one core and 300 MB above idle.
@@ -160,7 +161,7 @@ def group_seconds(settings: Sequence[Settings]) -> float:
     step's fixed work, so a group of K costs K models' arithmetic but one model's overhead."""
     groups: dict[tuple, list[Settings]] = {}
     for s in settings:
-        groups.setdefault(tuple(getattr(s, f) for f in GROUP_FIELDS), []).append(s)
+        groups.setdefault(group_key(s), []).append(s)
     total = 0.0
     for members in groups.values():
         total += sum(bare_seconds(s) - s.steps * step_seconds(s) for s in members)
@@ -211,6 +212,8 @@ def fit_run(s: Settings) -> tuple[Settings, str | None]:
             t = t.replace_unchecked(batch_size=max(1, t.batch_size // 2))
         else:
             break
+    if t.normalization == "group":  # a smaller width keeps GroupNorm's groups dividing it
+        t = t.replace_unchecked(groups=fitting_groups(t.width, t.groups))
     t = t.replace(steps=_steps_within(t, RUN_SECONDS, run_seconds))
     return t, (
         f"steps={s.steps}, width={s.width}, depth={s.depth}: more compute than one run may use here; "
@@ -262,7 +265,7 @@ def explorer(s: Settings) -> Plan:
 def bias(s: Settings, shifts: int = 25) -> Plan:
     """Why b does nothing: a network with and one without BN, then each shift of b (and the
     current one) and one gradient, each over the whole training set, in both networks."""
-    with_bn, plain = s.replace(use_bn=True), s.replace(use_bn=False)
+    with_bn, plain = s.note_bn(), s.replace(use_bn=False)
     extra = 2 * forward_seconds(with_bn, n_train(s.dataset) * (shifts + 3 + 3))
     return _pair((with_bn, plain), extra, "networks")
 
@@ -281,6 +284,33 @@ def covariate(runs: Sequence[Settings]) -> Plan:
             "every later visit, from any session, reads the stored result.",
         )
     return Plan(seconds, seconds, runs=tuple(runs), notes=notes)
+
+
+def landscape_seconds(s: Settings, probes: int, step_sizes: int) -> float:
+    """Estimated CPU seconds of ``why.landscape([s], probes)``: a bare training (no
+    checkpoint evaluation but the loss over the training set at step 0), and at each probe
+    step one forward and backward pass of the mini-batch at θ_t and one per step size."""
+    probe = (1 + step_sizes) * (forward_seconds(s, 3 * s.batch_size) + step_seconds(s))
+    return _training_seconds(s) + forward_seconds(s, n_train(s.dataset)) + probes * probe
+
+
+def why(runs: Sequence[Settings], landscapes: Sequence[Settings], probes: int, step_sizes: int) -> Plan:
+    """The "Why does BN help?" view: recorded ``runs`` (BN, noisy BN, no BN) and the loss
+    landscape probed along the training of each of ``landscapes`` (``grid``).
+
+    A fixed experiment for every session (cached), as the covariate-shift view's: its cost
+    does not depend on the sidebar, and the plan says when the first render of a choice
+    takes longer than a request's budget (every later one reads the stored result).
+    """
+    seconds = sum(run_seconds(r) for r in runs)
+    seconds += sum(landscape_seconds(s, probes, step_sizes) for s in landscapes)
+    notes: tuple[str, ...] = ()
+    if seconds > REQUEST_SECONDS:
+        notes = (
+            f"The first visit trains this fixed experiment once (about {fmt.number(seconds, 2)} s); "
+            "every later visit, from any session, reads the stored result.",
+        )
+    return Plan(seconds, seconds, runs=tuple(runs), grid=tuple(landscapes), notes=notes)
 
 
 # --------------------------------------------------------------------------- grids
@@ -324,7 +354,7 @@ def _grid(
 def noise(s: Settings, sizes: Sequence[int], gap_sizes: Sequence[int], draws: int = 200) -> Plan:
     """The noise view: one recorded run, the spread of μ_B and σ²_B over ``draws``
     mini-batches of each of ``sizes``, and a bare run per batch size of ``gap_sizes``."""
-    run = s.replace(use_bn=True)
+    run = s.note_bn()
     grid = [run.replace(batch_size=m) for m in gap_sizes]
     asked = run_seconds(run) + spread_seconds(run, sizes, draws) + group_seconds(grid)
     room = REQUEST_SECONDS - run_seconds(run)
@@ -342,18 +372,22 @@ def noise(s: Settings, sizes: Sequence[int], gap_sizes: Sequence[int], draws: in
     return Plan(seconds, asked, runs=(run,), grid=fitted, draws=d, notes=tuple(notes))
 
 
-def test_time(s: Settings, grid_m: Sequence[int], grid_decay: Sequence[float]) -> Plan:
-    """The test-time view: one recorded run and a bare run per (m, decay) of the grid."""
-    run = s.replace(use_bn=True)
+def test_time(s: Settings, grid_m: Sequence[int], grid_decay: Sequence[float],
+              caveat: Sequence[Settings] = caveats.SHOWN) -> Plan:
+    """The test-time view: one recorded run, the fixed small-batch runs of its caveat (what
+    bias correction does not correct, ``caveats.SHOWN``) and a bare run per (m, decay) of the
+    grid. ``runs`` holds the run, then the caveat's."""
+    run = s.note_bn()
     grid = [run.replace(batch_size=m, decay=d) for m in grid_m for d in grid_decay]
     extra = forward_seconds(run, 8 * (n_total(s.dataset) - n_train(s.dataset)))  # its accuracies
-    asked = run_seconds(run) + extra + group_seconds(grid) + len(grid) * extra
-    room = REQUEST_SECONDS - run_seconds(run) - extra
+    fixed = run_seconds(run) + extra + sum(run_seconds(c) for c in caveat)
+    asked = fixed + group_seconds(grid) + len(grid) * extra
+    room = REQUEST_SECONDS - fixed
     # points with the largest m go first (the dearest), the middle decay last
     order = sorted(range(len(grid)), key=lambda i: (-grid[i].batch_size, abs(grid[i].decay - 0.99)))
     fitted, notes = _grid(room - len(grid) * extra, grid, order, "networks of the grid")
-    seconds = run_seconds(run) + extra + group_seconds(fitted) + len(fitted) * extra
-    return Plan(seconds, asked, runs=(run,), grid=fitted, notes=tuple(notes))
+    seconds = fixed + group_seconds(fitted) + len(fitted) * extra
+    return Plan(seconds, asked, runs=(run, *caveat), grid=fitted, notes=tuple(notes))
 
 
 def sweep(runs: Sequence[Settings], seeds: int) -> Plan:

@@ -336,3 +336,33 @@ def conventions_figure(
     layout["xaxis"] = {"title": {"text": "training step"}}
     layout["yaxis"] = {"title": {"text": "running σ² of the unit"}, "rangemode": "tozero"}
     return go.Figure(data=traces, layout=layout)
+
+
+def variance_bias_figure(table: pd.DataFrame, m: int) -> go.Figure:
+    """Each running σ² estimate over the population σ² (``caveats.ratio_table``): a bar at the
+    mean over seeds with the seeds' range as its error bar, and the two laws as lines: (m − 1)/m
+    for the note's 1/m σ²_B (bias-corrected or not), 1 for PyTorch's m/(m − 1)·σ²_B."""
+    colors = (RUNNING, CORRECTED, IMPLIED)
+    patterns = ("", "/", "x")
+    traces = [
+        {"type": "bar", "orientation": "h", "y": [row["estimate"]], "x": [row["mean"]],
+         "name": row["estimate"],
+         "marker": {"color": color, "pattern": {"shape": pattern}}, "showlegend": False,
+         "error_x": {"type": "data", "symmetric": False, "array": [row["max"] - row["mean"]],
+                     "arrayminus": [row["mean"] - row["min"]], "color": IMPLIED},
+         "hovertemplate": "%{y}: %{x:.2f} × the population σ²<extra></extra>"}
+        for (_, row), color, pattern in zip(table.iterrows(), colors, patterns)
+    ]  # fmt: skip
+    law = (m - 1) / m
+    layout = _layout(250, showlegend=False)
+    layout["margin"] = {"l": 260, "r": 24, "t": 36, "b": 44}
+    layout["xaxis"] = {"range": [0, 1.3], "title": {"text": "running σ² ÷ population σ² (hidden layer 1)"}}
+    layout["yaxis"] = {"autorange": "reversed"}
+    layout["shapes"] = [_vline(law, color=MARK), _vline(1.0, color=POP, dash="dot")]
+    layout["annotations"] = [
+        {"x": law, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom", "showarrow": False,
+         "text": f"(m − 1)/m = {fmt.number(law, 3)}", "font": {"color": MARK}},
+        {"x": 1.0, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom", "showarrow": False,
+         "text": "1: the population σ²", "font": {"color": POP}},
+    ]  # fmt: skip
+    return go.Figure(data=traces, layout=layout)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from bnviz import Settings, budget, nn, teach
+from bnviz import Settings, budget, nn, teach, why
 from bnviz.data import load, n_train
 from bnviz.sweep import PRESETS, SweepSpec
 from bnviz.train import train
@@ -139,6 +139,32 @@ def test_the_covariate_experiment_says_its_first_render_is_long():
     plan = budget.covariate(runs)
     assert plan.runs == tuple(runs)
     assert plan.seconds > budget.REQUEST_SECONDS and "trains this fixed experiment once" in plan.notes[0]
+
+
+def test_the_why_view_plans_its_fixed_experiments():
+    """The Explorer's network fits a request at every noise; the covariate-shift view's says
+    its first render is long; the landscape's estimate follows its measured cost."""
+    def plan(network: str, noise: float) -> budget.Plan:
+        base = why.base_settings(network)
+        return budget.why(why.noise_settings(base, noise), [base, base.replace(use_bn=False)],
+                          why.PROBES, len(why.STEP_MULTIPLIERS))  # fmt: skip
+
+    for noise in why.NOISE_CHOICES:
+        cheap = plan("explorer", noise)
+        assert cheap.within and not cheap.reduced and len(cheap.runs) == 3 and len(cheap.grid) == 2
+        dear = plan("covariate", noise)
+        assert dear.seconds > budget.REQUEST_SECONDS and "trains this fixed experiment once" in dear.notes[0]
+    with threadpool_limits(1, user_api="blas"):
+        why.landscape([Settings(steps=5)])  # warm up
+        measured = {}
+        for steps in (100, 1000):
+            t = time.process_time()
+            why.landscape([why.base_settings("explorer").replace(steps=steps)])
+            measured[steps] = time.process_time() - t
+    est = {steps: budget.landscape_seconds(why.base_settings("explorer").replace(steps=steps), why.PROBES,
+                                           len(why.STEP_MULTIPLIERS)) for steps in measured}  # fmt: skip
+    assert est[1000] > est[100] and 0.33 < (est[1000] / est[100]) / (measured[1000] / measured[100]) < 3
+    assert 0.2 < est[1000] / measured[1000] < 5  # the same model as every run's
 
 
 def test_the_noise_views_spread_at_its_worst_stays_within_the_memory_budget():

@@ -64,3 +64,22 @@ def test_a_run_that_skipped_steps_or_a_batch_of_one_is_refused():
     one = train(caveats.SMALL_BATCH.replace(steps=5, batch_size=1))
     with pytest.raises(ValueError, match="m >= 2"):
         caveats.unbiased_running_var(one, 0)
+
+
+def test_the_test_time_views_table_is_the_mean_over_its_seeds():
+    """caveats.SHOWN (one hidden layer, seeds 0-7): raw and corrected near (m − 1)/m = 0.5,
+    PyTorch's near 1, each row the mean of the seeds' hidden-layer-1 ratios."""
+    assert [s.seed for s in caveats.SHOWN] == list(range(8))
+    assert all((s.batch_size, s.decay, s.steps, s.depth) == (2, 0.9, 300, 1) for s in caveats.SHOWN)
+    results = [caveats.variance_bias_of(train(s)) for s in caveats.SHOWN]
+    table = caveats.ratio_table(results)
+    assert list(table["estimate"]) == list(caveats.ESTIMATES.values())
+    for (_, row), field in zip(table.iterrows(), caveats.ESTIMATES):
+        values = [getattr(r, field)[0] for r in results]
+        assert row["mean"] == pytest.approx(np.mean(values), rel=1e-12)
+        assert (row["min"], row["max"]) == (min(values), max(values))
+    raw, corrected, unbiased = table["mean"]
+    assert 0.42 <= raw <= 0.6 and corrected == pytest.approx(raw, rel=1e-12)
+    assert 0.85 <= unbiased <= 1.2
+    assert list(table["law"]) == [0.5, 0.5, 1.0]
+    assert caveats.variance_bias(caveats.SHOWN[3]) == results[3]  # one path: train, then compare

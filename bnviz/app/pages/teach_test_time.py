@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bnviz import Settings, budget, fmt, teach
+from bnviz import Settings, budget, caveats, fmt, teach
 from bnviz.app import ui
 from bnviz.app.ui import first_run, intro, persist, show_notices, try_this, url_float
 from bnviz.charts import teach as charts
@@ -32,7 +32,7 @@ settings = ui.settings_sidebar(
     fields=["dataset", "noise", "batch_size", "decay", "depth", "width", "steps", "seed"]
 )
 notices = list(ui.url_notices())  # after the sidebar: a session's first run reads the URL there
-settings = settings.replace(use_bn=True)
+settings = settings.note_bn()
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
@@ -59,7 +59,7 @@ st.subheader("One test example")
 example = st.slider("Test example", 1, len(ds.X_test), key="tt_example")
 ui.sync_url(settings, extra={"tt_example": str(example)})
 one = teach.one_example(run, example - 1)
-st.plotly_chart(charts.test_example_figure(one.z_norm, one.probs, one.true_class), key="tt_example_chart")
+ui.plotly_chart(charts.test_example_figure(one.z_norm, one.probs, one.true_class), key="tt_example_chart")
 st.caption(
     "Left: z_norm of every unit of hidden layer 1 for this example alone. As a batch of one, all are 0; "
     "with estimated statistics they vary. Right: the network's class probabilities."
@@ -83,7 +83,7 @@ if plan.grid:
     with st.spinner(f"Training {len(plan.grid)} networks (cached afterwards)…"):
         table = grid_table(plan.grid)
     choices = [c for c in table.columns if c not in ("m", "decay")]
-    st.plotly_chart(charts.test_time_figure(table, choices), key="tt_grid_chart")
+    ui.plotly_chart(charts.test_time_figure(table, choices), key="tt_grid_chart")
     st.dataframe(
         table.style.format({"decay": fmt.number_cells(6), **dict.fromkeys(choices, fmt.percent_cells(1))}),
         hide_index=True,
@@ -99,6 +99,31 @@ if plan.grid:
     )
 else:
     st.warning(ui.plain(" ".join(plan.notes)), icon=":material/speed:")
+
+st.subheader("What bias correction does not correct")
+small = caveats.SHOWN[0]
+m_small = small.batch_size
+caveat_runs = ui.cached_runs(plan.runs[1:], f"the {len(plan.runs) - 1} small-batch networks")
+caveat = caveats.ratio_table([caveats.variance_bias_of(r) for r in caveat_runs])
+ui.plotly_chart(charts.variance_bias_figure(caveat, m_small), key="tt_caveat_chart")
+shown = caveat.rename(columns={"mean": f"mean of {len(caveat_runs)} seeds", "law": "expected"})
+st.dataframe(
+    shown.style.format(fmt.number_cells(3), subset=list(shown.columns[1:])),
+    hide_index=True,
+    key="tt_caveat_table",
+)
+raw, corrected, unbiased = (float(v) for v in caveat["mean"])
+st.caption(
+    f"A network with one hidden layer, m = {m_small}, decay {fmt.number(small.decay)}, {small.steps} steps, "
+    f"seeds 0–{len(caveat_runs) - 1}: each final running σ² of hidden layer 1 divided by the population σ² "
+    "(the whole training set through the final weights), the mean over its units. The note's σ²_B divides "
+    f"by m, so on average it is (m − 1)/m = {fmt.number((m_small - 1) / m_small, 3)} of the variance it "
+    f"estimates, and the running EWA inherits that: {fmt.number(raw, 2)}×. Bias correction divides by "
+    f"1 − decayᵗ, which undoes only the EWA's start at 0; after {small.steps} steps that is 1 to 14 digits, "
+    f"so the corrected estimate is as low ({fmt.number(corrected, 2)}×). PyTorch feeds m/(m − 1)·σ²_B into "
+    "its running variance (while normalizing each training batch with the 1/m σ²_B): "
+    f"{fmt.number(unbiased, 2)}×."
+)
 
 try_this(
     "Set the decay in the sidebar to 0.999 and the steps to 200: the raw running estimate has not "
