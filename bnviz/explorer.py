@@ -15,7 +15,10 @@ checkpoint index into ``run.ckpt_steps``.
 checkpoint, bias-corrected when ``settings.bias_correction`` is on (test time; not defined at
 step 0, where nothing has been averaged yet); ``"population"``, the whole training set
 through the checkpoint's weights. Without BN nothing keeps running estimates: ``"running"``
-means the population there.
+means the population there. LayerNorm and GroupNorm normalize each example with its own
+statistics, in training and at test time alike, and keep no running estimates: every choice
+means :data:`EXAMPLE` for them (the one :func:`normalize_choices` offers), what their forward
+pass computed. Batch Renorm's ``"batch"`` is its training forward pass, r and d included.
 
 Frame k of the Explorer shows two things: the network at checkpoint k (after step t), whose
 training sample is the background histogram, and the mini-batch of step t as its forward
@@ -33,10 +36,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import bn, fmt
+from .settings import Settings
 from .train import HIST_BINS, Run
 
 Array = NDArray[np.floating]
 NORMALIZE = ("batch", "running", "population")
+# LayerNorm's and GroupNorm's only statistics: each example's own, over its units (or group)
+EXAMPLE = "example"
+# The short name of each normalization (Settings.normalization), for headers and legends
+NORM_NAMES = {"batch": "BN", "layer": "LayerNorm", "group": "GroupNorm", "renorm": "Batch Renorm"}
 # "All units pooled" draws the shown mini-batch's first rows of every unit, at most this
 # many points in all (the figure sends them once per checkpoint).
 POOLED_POINTS = 128
@@ -48,11 +56,17 @@ class UnitNumbers:
 
     ``stats`` is what ``mu`` and ``var`` are (:data:`NORMALIZE`): the shown mini-batch's μ_B,
     σ²_B over its ``m`` examples; the running estimates (``m``: the mini-batch size they
-    average over); or the whole training set's (``m`` examples). ``defined`` is False for the
+    average over); or the whole training set's (``m`` examples); with :data:`EXAMPLE` the
+    unit's mean and variance over the shown mini-batch, for comparison only (LayerNorm and
+    GroupNorm do not normalize with them). ``defined`` is False for the
     running estimates at step 0 (then ``mu`` = ``var`` = 0, the starting value v₀).
     ``sd_norm`` = √(σ²/(σ²+ε)) is the standard deviation of z_norm of the values these
     statistics describe; ``implied_mean`` and ``implied_sd`` are what the checkpoint's γ and
-    β make of it for z̃ (β and |γ|·sd_norm). Pooled, ``mu`` and ``var`` are the mean and
+    β make of it for z̃ (β and |γ|·sd_norm); ``norm_mean`` is z_norm's mean (0). Batch
+    Renorm's ``"batch"``: its z_norm r·(z − μ_B)/σ_B + d has mean d and sd r·sd_norm, and z̃
+    mean γ·d + β. With :data:`EXAMPLE`, z_norm's and z̃'s mean and sd are those of the
+    training sample's histograms the panels draw (to within half a bin).
+    Pooled, ``mu`` and ``var`` are the mean and
     variance of all units' values together, ``gamma`` and ``beta`` the means over units, and
     the implied values those of all units' z̃ together.
     """
@@ -70,6 +84,7 @@ class UnitNumbers:
     implied_sd: float
     stats: str = "batch"
     defined: bool = True
+    norm_mean: float = 0.0
 
 
 def run_identity(run: Run) -> tuple[object, ...]:
@@ -94,10 +109,34 @@ def pooled_mean_var(mu: Array, var: Array) -> tuple[float, float]:
     return mean, float((var + mu**2).mean() - mean**2)
 
 
-def _normalize(run: Run, normalize: str) -> str:
-    """The statistics ``normalize`` means for this run (without BN: no running estimates)."""
-    if normalize not in NORMALIZE:
-        raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
+def norm_names(settings: Settings) -> tuple[str, str]:
+    """The short names of the normalized network ``settings`` describe and of its baseline
+    (the same network without normalization): ("BN", "no BN") for the note's BN,
+    ("LayerNorm", "none"), ("GroupNorm", "none"), ("Batch Renorm", "none") for the others."""
+    name = NORM_NAMES[settings.normalization]
+    return name, "no BN" if settings.normalization == "batch" else "none"
+
+
+def per_example(settings: Settings) -> bool:
+    """The normalization uses each example's own statistics (LayerNorm, GroupNorm)."""
+    return settings.use_bn and settings.normalization in ("layer", "group")
+
+
+def normalize_choices(settings: Settings) -> tuple[str, ...]:
+    """The "Normalize with" choices that exist for a run: :data:`EXAMPLE` alone for LayerNorm
+    and GroupNorm (no running estimates, no batch statistics), else :data:`NORMALIZE`."""
+    return (EXAMPLE,) if per_example(settings) else NORMALIZE
+
+
+def normalized_with(run: Run, normalize: str) -> str:
+    """The statistics ``normalize`` means for this run (without BN: no running estimates;
+    LayerNorm, GroupNorm: each example's own, whatever is asked)."""
+    if normalize not in (*NORMALIZE, EXAMPLE):
+        raise ValueError(f"normalize must be one of {(*NORMALIZE, EXAMPLE)}, got {normalize!r}")
+    if per_example(run.settings):
+        return EXAMPLE
+    if normalize == EXAMPLE:
+        return "batch"
     if normalize == "running" and not run.settings.use_bn:
         return "population"
     return normalize
@@ -114,9 +153,9 @@ def all_statistics(
     run: Run, layer: int, normalize: str = "batch"
 ) -> tuple[Array, Array, NDArray[np.bool_]]:
     """:func:`statistics` of every checkpoint: μ, σ² (n_ckpt, width) and defined (n_ckpt,)."""
-    rec, which = run.layers[layer], _normalize(run, normalize)
+    rec, which = run.layers[layer], normalized_with(run, normalize)
     nk = len(run.ckpt_steps)
-    if which == "batch":
+    if which in ("batch", EXAMPLE):
         return rec.shown_mu.astype(np.float64), rec.shown_var.astype(np.float64), np.ones(nk, bool)
     if which == "population":
         return rec.pop_mu.astype(np.float64), rec.pop_var.astype(np.float64), np.ones(nk, bool)
@@ -148,21 +187,29 @@ def unit_numbers(run: Run, layer: int, unit: int, k: int, normalize: str = "batc
     """The numbers the histograms of checkpoint ``k`` show (see :class:`UnitNumbers`)."""
     rec = run.layers[layer]
     eps = float(run.settings.eps)
-    which = _normalize(run, normalize)
+    which = normalized_with(run, normalize)
     mu_u, var_u, defined = statistics(run, layer, k, which)
     vn_u = np.divide(var_u, var_u + eps, out=np.zeros_like(var_u), where=(var_u + eps) > 0)
+    nm_u = np.zeros_like(vn_u)  # each unit's z_norm: mean and variance
+    if which == "batch" and run.settings.use_bn and run.settings.normalization == "renorm":
+        r_u, d_u = rec.shown_r[k].astype(np.float64), rec.shown_d[k].astype(np.float64)
+        nm_u, vn_u = d_u, r_u**2 * vn_u
     g_u = rec.gamma[k].astype(np.float64)
     b_u = rec.beta[k].astype(np.float64)
     if unit >= 0:
-        mu, var, vn = float(mu_u[unit]), float(var_u[unit]), float(vn_u[unit])
+        mu, var = float(mu_u[unit]), float(var_u[unit])
+        nm, vn = float(nm_u[unit]), float(vn_u[unit])
         gamma, beta = float(g_u[unit]), float(b_u[unit])
-        zt_mean, zt_var = beta, gamma**2 * vn
+        zt_mean, zt_var = gamma * nm + beta, gamma**2 * vn
     else:
         mu, var = pooled_mean_var(mu_u, var_u)
-        vn = float(vn_u.mean())
+        nm, vn = pooled_mean_var(nm_u, vn_u)
         gamma, beta = float(g_u.mean()), float(b_u.mean())
-        # z̃ of unit j has mean β_j and variance γ_j²·sd_norm_j²: pool them the same way
-        zt_mean, zt_var = pooled_mean_var(b_u, g_u**2 * vn_u)
+        # z̃ of unit j has mean γ_j·mean_j + β_j and variance γ_j²·sd_norm_j²: pooled the same way
+        zt_mean, zt_var = pooled_mean_var(g_u * nm_u + b_u, g_u**2 * vn_u)
+    if which == EXAMPLE:  # what the forward pass computed: the drawn histograms' moments
+        nm, vn = _moments(rec.hist_edges(k, 1, unit), rec.hist_counts[k, 1, unit])
+        zt_mean, zt_var = _moments(rec.hist_edges(k, 2, unit), rec.hist_counts[k, 2, unit])
     return UnitNumbers(
         step=int(run.ckpt_steps[k]),
         m=len(run.dataset.y_train) if which == "population" else run.settings.batch_size,
@@ -170,19 +217,31 @@ def unit_numbers(run: Run, layer: int, unit: int, k: int, normalize: str = "batc
         var=max(var, 0.0),
         sd=float(np.sqrt(max(var, 0.0))),
         eps=eps,
-        sd_norm=float(np.sqrt(vn)),
+        sd_norm=float(np.sqrt(max(vn, 0.0))),
         gamma=gamma,
         beta=beta,
         implied_mean=zt_mean,
         implied_sd=float(np.sqrt(max(zt_var, 0.0))),
         stats=which,
         defined=defined,
+        norm_mean=nm,
     )
+
+
+def _moments(edges: Array, counts: NDArray) -> tuple[float, float]:
+    """Mean and variance of a histogram's values, each at its bin's centre (0, 0 if empty)."""
+    counts = counts.astype(np.float64)
+    if not counts.sum() > 0:
+        return 0.0, 0.0
+    centres = (edges[:-1] + edges[1:]) / 2
+    mean = float(np.average(centres, weights=counts))
+    return mean, float(np.average((centres - mean) ** 2, weights=counts))
 
 
 # What Z's μ and σ in a summary are, by the statistics the histograms normalize with.
 SUMMARY_STATS = {"batch": "Z of this mini-batch has", "population": "Z of the whole training set has",
-                 "running": "Z normalized with the running EWA estimates of"}
+                 "running": "Z normalized with the running EWA estimates of",
+                 EXAMPLE: "Z of this mini-batch has"}
 
 
 def movie_summary(run: Run, layer: int, unit: int, k: int, normalize: str = "batch") -> str:
@@ -205,6 +264,9 @@ def movie_summary(run: Run, layer: int, unit: int, k: int, normalize: str = "bat
     text = head + f"{SUMMARY_STATS[n.stats]} mean {num(n.mu)} and sd {num(n.sd)}"
     if len(run.quantities) == 1:  # no BN: Z alone
         return text
+    if n.stats == EXAMPLE or n.norm_mean != 0:
+        return text + (f"; Z_norm mean {num(n.norm_mean)}, sd {num(n.sd_norm)}; "
+                       f"Z̃ mean {num(n.implied_mean)}, sd {num(n.implied_sd)}")
     return text + f"; Z_norm sd {num(n.sd_norm)}; Z̃ mean β = {num(n.implied_mean)}, sd {num(n.implied_sd)}"
 
 
@@ -220,7 +282,10 @@ class BatchPoints:
     most), one unit's, or pooled the first rows of every unit, unit after unit
     (:data:`POOLED_POINTS` at most). ``z`` is what the forward pass computed; ``z_norm`` is
     ``(z - mu)/√(var + ε)`` with ``mu``, ``var`` (each point's unit's) the chosen statistics
-    (with ``"batch"``: the forward pass's own z_norm); ``z_tilde`` = γ·z_norm + β with the γ,
+    (with ``"batch"``: the forward pass's own z_norm, Batch Renorm's with its r and d); with
+    :data:`EXAMPLE` ``(z - mu_i)/√(var_i + ε)`` with example i's own mean and variance over its
+    units (or its unit's group), what LayerNorm and GroupNorm computed, while ``mu``, ``var``
+    are the unit's over the mini-batch, for comparison; ``z_tilde`` = γ·z_norm + β with the γ,
     β of that forward pass. Both are None without BN, and NaN where the statistics are not
     defined (``defined`` False).
     """
@@ -244,7 +309,7 @@ def batch_points(run: Run, layer: int, unit: int, k: int, normalize: str = "batc
 def all_batch_points(run: Run, layer: int, unit: int, normalize: str = "batch") -> list[BatchPoints]:
     """:func:`batch_points` of every checkpoint (computed together)."""
     rec, s = run.layers[layer], run.settings
-    which = _normalize(run, normalize)
+    which = normalized_with(run, normalize)
     width = rec.shown_mu.shape[1]
     units = [unit] if unit >= 0 else list(range(width))
     rows = rec.shown_z_norm.shape[1]
@@ -261,7 +326,14 @@ def all_batch_points(run: Run, layer: int, unit: int, normalize: str = "batch") 
     if not s.use_bn:
         return [BatchPoints(int(steps[k]), s.batch_size, which, bool(defined[k]), flat[k], None, None,
                             mu[k], var[k]) for k in range(nk)]  # fmt: skip
-    z_norm = z_norm_b if which == "batch" else (z - mu[..., None]) * bn.inv_sqrt(var, s.eps)[..., None]
+    if which == EXAMPLE:  # each row with its own mean and variance: as the forward pass computed it
+        z_norm = np.swapaxes(rec.shown_ex_z_norm[:, :rows][:, :, units], 1, 2).astype(np.float64)
+    elif which == "batch":
+        z_norm = z_norm_b
+        if s.normalization == "renorm":  # Batch Renorm: r·(z − μ_B)/σ_B + d
+            z_norm = z_norm * rec.shown_r[:, units, None] + rec.shown_d[:, units, None]
+    else:
+        z_norm = (z - mu[..., None]) * bn.inv_sqrt(var, s.eps)[..., None]
     gamma = rec.shown_gamma[:, units].astype(np.float64)[..., None]
     beta = rec.shown_beta[:, units].astype(np.float64)[..., None]
     z_tilde = (gamma * z_norm + beta).reshape(nk, -1)
@@ -292,7 +364,8 @@ def histograms(
     """:func:`histogram` of every checkpoint (computed together).
 
     Z does not depend on the statistics: its recorded histogram. With the population
-    statistics, the recorded Z_norm and Z̃ histograms. Otherwise, per unit, z_norm = a·z + c
+    statistics, and with :data:`EXAMPLE` (LayerNorm, GroupNorm: what their forward pass
+    computed), the recorded Z_norm and Z̃ histograms. Otherwise, per unit, z_norm = a·z + c
     is affine in z (a = 1/√(σ² + ε) > 0, and z̃ = γ·z_norm + β, a = γ/√(σ² + ε)), so the Z
     histogram with its bin edges moved is that unit's histogram exactly (reversed when a < 0;
     a = 0 puts every value at c, drawn as one narrow bar). Pooled, each unit's moved
@@ -301,7 +374,8 @@ def histograms(
     """
     rec = run.layers[layer]
     nk = len(run.ckpt_steps)
-    if q == 0 or _normalize(run, normalize) == "population":
+    which = normalized_with(run, normalize)
+    if q == 0 or which in ("population", EXAMPLE):
         lo, hi = rec.hist_lo[:, q, unit].astype(np.float64), rec.hist_hi[:, q, unit].astype(np.float64)
         edges = np.linspace(lo, hi, HIST_BINS + 1, axis=1)  # rec.hist_edges of every checkpoint
         return list(zip(edges, rec.hist_counts[:, q, unit].astype(np.float64)))
@@ -309,6 +383,9 @@ def histograms(
     width = mu.shape[1]
     a = bn.inv_sqrt(var, run.settings.eps)
     c = -mu * a
+    if which == "batch" and run.settings.use_bn and run.settings.normalization == "renorm":
+        r, d = rec.shown_r.astype(np.float64), rec.shown_d.astype(np.float64)
+        a, c = r * a, r * c + d  # Batch Renorm's z_norm: r·(z − μ_B)/σ_B + d
     if q == 2:
         gamma, beta = rec.gamma.astype(np.float64), rec.beta.astype(np.float64)
         a, c = gamma * a, gamma * c + beta
@@ -467,3 +544,101 @@ def stat_series(run: Run, layer: int, unit: int) -> StatSeries:
         corrected_mu=col(cmu), corrected_var=col(cvar),
         pop_mu=col(rec.pop_mu), pop_var=col(rec.pop_var),
     )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- what is normalized over
+
+
+@dataclass(frozen=True)
+class NormOver:
+    """What one normalization normalizes over, for the Explorer's schematic of the mini-batch.
+
+    ``cells`` (``rows`` examples × ``cols`` units, the first of the mini-batch's m and the
+    layer's n) marks with 2 the set of values that share one μ and σ² (the one holding the
+    shown unit: its column for BN and Batch Renorm, example 1's row for LayerNorm, example 1's
+    group of units for GroupNorm) and the other such sets alternately with 0 and 1, so the
+    partition shows. ``title`` names the normalization and its set in a few words,
+    ``caption`` says it in one line, ``mu_tex``, ``var_tex`` are its μ and σ² in the note's
+    notation (z_j^(i): unit j of example i), ``extra_tex`` Batch Renorm's z_norm, r and d, one
+    equation each (none for the others).
+    """
+
+    name: str
+    title: str
+    caption: str
+    mu_tex: str
+    var_tex: str
+    extra_tex: tuple[str, ...]
+    cells: NDArray[np.int8]
+    m: int
+    n: int
+    highlight: tuple[int, int]  # (example, unit) 0-based: a cell of the highlighted set
+
+
+def norm_over(settings: Settings, unit: int = 0, rows: int = 6, cols: int = 12) -> NormOver:
+    """:class:`NormOver` of the normalization ``settings`` train with (use_bn on) and
+    ``unit`` (0-based; -1, all units pooled: unit 1's set), ``rows`` × ``cols`` cells at most."""
+    m, n = settings.batch_size, settings.width
+    kind = settings.normalization
+    r, c = min(m, rows), min(n, cols)
+    i, j = np.arange(r)[:, None], np.arange(c)[None, :]
+    j0 = unit if 0 <= unit < c else 0
+    name = NORM_NAMES[kind]
+    extra: tuple[str, ...] = ()
+    if kind in ("batch", "renorm"):
+        cells = np.broadcast_to(j % 2, (r, c)).astype(np.int8)
+        cells[:, j0] = 2
+        at = (0, j0)
+        title = f"{name}: one unit over the m = {m} examples"
+        caption = (f"{name} normalizes each unit (a column) with the μ and σ² of its m = {m} values in "
+                   "the mini-batch, so every example's z_norm depends on the others in its batch.")
+        mu_tex = r"\mu_j = \frac1m \sum_{i=1}^{m} z_j^{(i)}"
+        var_tex = r"\sigma^2_j = \frac1m \sum_{i=1}^{m} \left(z_j^{(i)} - \mu_j\right)^2"
+        if kind == "renorm":
+            title = f"{name}: one unit over the m = {m} examples, corrected"
+            caption = (f"Batch Renorm normalizes each unit (a column) with the μ_B, σ²_B of its m = {m} "
+                       "values, then corrects towards the running estimates μ, σ by r and d (clipped to "
+                       f"r max = {fmt.number(settings.renorm_r_max)}, "
+                       f"d max = {fmt.number(settings.renorm_d_max)}).")
+            extra = (r"z_{norm} = r\,\frac{z_j - \mu_j}{\sqrt{\sigma_j^2+\epsilon}} + d",
+                     r"r = \operatorname{clip}\!\left(\frac{\sigma_j}{\sigma},\, "
+                     r"\tfrac{1}{r_{max}},\, r_{max}\right)",
+                     r"d = \operatorname{clip}\!\left(\frac{\mu_j - \mu}{\sigma},\, \pm d_{max}\right)")
+    elif kind == "layer":
+        cells = np.broadcast_to(i % 2, (r, c)).astype(np.int8)
+        cells[0, :] = 2
+        at = (0, j0)
+        title = f"{name}: one example over its n = {n} units"
+        caption = (f"LayerNorm normalizes each example (a row) with the μ and σ² of its own n = {n} units: "
+                   "no other example enters, so a batch of one works and test time computes the same.")
+        mu_tex = r"\mu^{(i)} = \frac1n \sum_{j=1}^{n} z_j^{(i)}"
+        var_tex = r"\sigma^{2\,(i)} = \frac1n \sum_{j=1}^{n} \left(z_j^{(i)} - \mu^{(i)}\right)^2"
+    else:  # group
+        g = settings.groups
+        size = n // g
+        cells = ((i + j // size) % 2).astype(np.int8)
+        j_unit = unit if 0 <= unit < n else 0
+        first = (j_unit // size) * size if (j_unit // size) * size < c else 0
+        cells[0, first:first + size] = 2
+        at = (0, first)
+        title = f"{name}: one example over a group of {size} units"
+        caption = (f"GroupNorm splits the n = {n} units into {g} groups of {size} and normalizes each "
+                   "example's group (a row segment) with its own μ and σ²: like LayerNorm, no other "
+                   "example enters.")
+        mu_tex = rf"\mu^{{(i)}}_g = \frac{{1}}{{{size}}} \sum_{{j \in g}} z_j^{{(i)}}"
+        var_tex = (rf"\sigma^{{2\,(i)}}_g = \frac{{1}}{{{size}}} \sum_{{j \in g}} "
+                   r"\left(z_j^{(i)} - \mu^{(i)}_g\right)^2")
+    return NormOver(name=name, title=title, caption=caption, mu_tex=mu_tex, var_tex=var_tex,
+                    extra_tex=extra, cells=np.ascontiguousarray(cells), m=m, n=n, highlight=at)
+
+
+def example_stats(run: Run, layer: int, unit: int, k: int) -> tuple[float, float] | None:
+    """Example 1's own μ and σ² that LayerNorm or GroupNorm normalized it with in the mini-batch
+    checkpoint ``k`` shows (over its units, or over the group of ``unit``; -1: unit 1's), from
+    ``LayerRecord.shown_ex_mu``, ``shown_ex_var``; None for the other normalizations."""
+    rec = run.layers[layer]
+    groups = rec.shown_ex_mu.shape[2]
+    if not per_example(run.settings) or groups == 0 or rec.shown_ex_mu.shape[1] == 0:
+        return None
+    g = max(unit, 0) // (rec.shown_mu.shape[1] // groups)
+    return float(rec.shown_ex_mu[k, 0, g]), float(rec.shown_ex_var[k, 0, g])

@@ -18,7 +18,13 @@ statistics, no running estimates) the per-step mu_B and sigma²_B and the shown 
 computed from z, and ``shown_z_norm`` the z_norm BN would compute from them, as without
 normalization; the running estimates stay 0. With "renorm" they are the batch statistics
 its forward pass computed, and ``shown_z_norm`` BN's z_norm before r and d: in every case
-z = mu_B + z_norm * sqrt(sigma²_B + eps) gives the batch's z back. With ``bn_position``
+z = mu_B + z_norm * sqrt(sigma²_B + eps) gives the batch's z back. What the forward pass
+normalized the shown rows with is kept beside them: LayerNorm's and GroupNorm's per-example
+mean and variance (``shown_ex_mu``, ``shown_ex_var``: over each example's units, or over each
+of its groups) and the z_norm they computed (``shown_ex_z_norm``, (z - shown_ex_mu) /
+sqrt(shown_ex_var + eps), each unit with its group's: kept as computed, since rebuilding it
+from z loses the digits of a small group's variance), Batch Renorm's r and d (``shown_r``,
+``shown_d``: its z_norm is r * shown_z_norm + d). With ``bn_position``
 "after" (Z' -> g -> BN) everything recorded as z (its histograms, mu_B, sigma²_B, the
 population statistics, the shown batch) is the activation's output g(Z'), which is what the
 normalization normalizes there; z_tilde is the layer's output.
@@ -50,7 +56,8 @@ PERCENTILES = (15, 50, 85)
 # mu_B and sigma²_B are over all m). z_norm is kept in float16: it is bounded (|z_norm| <=
 # sqrt(m - 1)), so float16's 3 digits are the figure's precision and nothing overflows, and
 # z = mu_B + z_norm * sqrt(sigma²_B + eps) comes back to the same 3 digits. Wide, deep
-# networks keep fewer examples, so these arrays hold at most MAX_BATCH_VALUES values (4 MB).
+# networks keep fewer examples, so these arrays hold at most MAX_BATCH_VALUES values (4 MB;
+# LayerNorm and GroupNorm keep their own z_norm too, in the same budget: half the rows).
 # A Run grows by about a fifth at the defaults (1.11 -> 1.33 MB) and by 30 % at width 128 x
 # depth 8 on moons, the widest and deepest run the budget allows (15.4 -> 20.0 MB; measured
 # with `Run.nbytes()`, tests/core/test_minibatch.py keeps it under double).
@@ -96,13 +103,26 @@ class LayerRecord:
     shown_var: NDArray[np.float32]  # (n_ckpt, width): sigma²_B (1/m)
     shown_gamma: NDArray[np.float32]  # (n_ckpt, width): the gamma its forward pass used
     shown_beta: NDArray[np.float32]  # (n_ckpt, width): before that step's update
+    # What that forward pass normalized each shown row with (see the module docstring):
+    # LayerNorm (groups = 1), GroupNorm (groups): each example's mean and 1/n variance over
+    # its units, or over each group of them; no columns (groups = 0) for the other choices.
+    shown_ex_mu: NDArray[np.float32]  # (n_ckpt, rows, groups)
+    shown_ex_var: NDArray[np.float32]  # (n_ckpt, rows, groups)
+    shown_ex_z_norm: NDArray[np.float16]  # (n_ckpt, rows or 0, width): the z_norm they computed
+    shown_r: NDArray[np.float32]  # (n_ckpt, width): Batch Renorm's r; (n_ckpt, 0) for the others
+    shown_d: NDArray[np.float32]  # (n_ckpt, width): Batch Renorm's d; (n_ckpt, 0) for the others
     ckpt_running_mu: NDArray[np.float32]  # (n_ckpt, width): EWA at the checkpoint (uncorrected)
     ckpt_running_var: NDArray[np.float32]
 
     @classmethod
-    def empty(cls, n_rec: int, n_ckpt: int, width: int, nq: int, rows: int = 0) -> LayerRecord:
-        """Zeros for ``n_rec`` recorded steps, ``n_ckpt`` checkpoints, ``nq`` quantities and
-        ``rows`` examples of each shown mini-batch."""
+    def empty(
+        cls, n_rec: int, n_ckpt: int, width: int, nq: int, rows: int = 0, groups: int = 0,
+        renorm: bool = False,
+    ) -> LayerRecord:
+        """Zeros for ``n_rec`` recorded steps, ``n_ckpt`` checkpoints, ``nq`` quantities,
+        ``rows`` examples of each shown mini-batch, ``groups`` per-example statistics of each
+        (1 for LayerNorm, ``Settings.groups`` for GroupNorm, else 0) and, with ``renorm``,
+        Batch Renorm's r (ones) and d per unit."""
 
         def zeros(*shape: int) -> NDArray[np.float32]:
             return np.zeros(shape, np.float32)
@@ -125,6 +145,11 @@ class LayerRecord:
             shown_var=zeros(n_ckpt, width),
             shown_gamma=zeros(n_ckpt, width),
             shown_beta=zeros(n_ckpt, width),
+            shown_ex_mu=zeros(n_ckpt, rows, groups),
+            shown_ex_var=zeros(n_ckpt, rows, groups),
+            shown_ex_z_norm=np.zeros((n_ckpt, rows if groups else 0, width), np.float16),
+            shown_r=np.ones((n_ckpt, width if renorm else 0), np.float32),
+            shown_d=zeros(n_ckpt, width if renorm else 0),
             ckpt_running_mu=zeros(n_ckpt, width),
             ckpt_running_var=zeros(n_ckpt, width),
         )
@@ -251,10 +276,13 @@ class _RunRecorder(engine.Recorder):
         self.ckpt_steps = checkpoint_steps(s.steps)
         self.quantities = ("z", "z_norm", "z_tilde") if s.use_bn else ("z",)
         n_rec, n_ckpt = len(self.stat_steps), len(self.ckpt_steps)
-        fit = MAX_BATCH_VALUES // (n_ckpt * s.width * s.depth)
+        per_example = s.use_bn and s.normalization in ("layer", "group")  # two z_norm arrays
+        fit = MAX_BATCH_VALUES // (n_ckpt * s.width * s.depth * (2 if per_example else 1))
         self.rows_shown = max(1, min(s.batch_size, BATCH_SHOWN, fit))
+        groups = {"layer": 1, "group": s.groups}.get(s.normalization, 0) if s.use_bn else 0
         self.layers = [
-            LayerRecord.empty(n_rec, n_ckpt, s.width, len(self.quantities), self.rows_shown)
+            LayerRecord.empty(n_rec, n_ckpt, s.width, len(self.quantities), self.rows_shown, groups,
+                              renorm=s.use_bn and s.normalization == "renorm")
             for _ in range(s.depth)
         ]
         # step -> the checkpoints showing its mini-batch: each checkpoint's own step, and
@@ -301,7 +329,9 @@ class _RunRecorder(engine.Recorder):
         """Step t's mini-batch at checkpoints ``slots``: the z_norm of its first rows exactly
         as its forward pass computed them (so m = 1 gives exact zeros), mu_B and sigma²_B over
         all m rows, and the gamma, beta that forward pass used. Without BN: the 1/m mean and
-        variance of z, and the z_norm BN would have computed from them."""
+        variance of z, and the z_norm BN would have computed from them. LayerNorm, GroupNorm:
+        likewise, and each shown row's own mean and variance (per group) that normalized it;
+        Batch Renorm: its r and d."""
         rows = self.rows_shown
         for l, (rec, tap) in enumerate(zip(self.layers, taps)):
             z, c = tap.z[0], tap.cache
@@ -309,9 +339,15 @@ class _RunRecorder(engine.Recorder):
                 mu, var, z_norm = c.mu[0], c.var[0], c.z_norm[0, :rows]
             elif isinstance(c, norms.BatchRenormCache):
                 mu, var, z_norm = c.mu[0], c.var[0], c.z_norm_bn[0, :rows]
+                rec.shown_r[slots], rec.shown_d[slots] = c.r[0], c.d[0]
             else:  # no normalization, LayerNorm, GroupNorm: per-unit statistics of z
                 mu, var = z.mean(axis=0), z.var(axis=0)
                 z_norm = (z[:rows] - mu) * bn.inv_sqrt(var, eps)
+            if isinstance(c, norms.LayerNormCache | norms.GroupNormCache):
+                ex_mu, ex_var = c.mu[0, :rows], c.var[0, :rows]  # (rows,) or (rows, groups)
+                rec.shown_ex_mu[slots] = ex_mu.reshape(len(ex_mu), -1)
+                rec.shown_ex_var[slots] = ex_var.reshape(len(ex_var), -1)
+                rec.shown_ex_z_norm[slots] = c.z_norm[0, :rows]
             for k in slots:
                 rec.shown_z_norm[k], rec.shown_mu[k], rec.shown_var[k] = z_norm, mu, var
                 if self.affine:

@@ -25,12 +25,16 @@ import plotly.graph_objects as go
 
 from .. import fmt
 from ..explorer import (
+    EXAMPLE,
     NORMALIZE,
     BatchPoints,
+    NormOver,
     UnitNumbers,
     all_batch_points,
     histograms,
     mean_sd,
+    normalized_with,
+    per_example,
     stat_series,
     unit_numbers,
 )
@@ -139,22 +143,27 @@ def _lines(xs: list[float], top: float) -> dict[str, Any]:
     return {"x": [v for x in xs for v in (x, x, None)], "y": [v for _ in xs for v in (0, top, None)]}
 
 
-STATS_WORDS = {"batch": "this mini-batch", "running": "running EWA", "population": "population"}
-# The Explorer's "Normalize with" choices (bnviz.explorer.NORMALIZE), as the page names them.
+STATS_WORDS = {"batch": "this mini-batch", "running": "running EWA", "population": "population",
+               EXAMPLE: "this mini-batch"}
+# The Explorer's "Normalize with" choices (bnviz.explorer.NORMALIZE, EXAMPLE), as the page names them.
 NORMALIZE_LABELS = {"batch": "this mini-batch (training)", "running": "running EWA (test time)",
-                    "population": "population"}
+                    "population": "population", EXAMPLE: "each example's own"}
 
 
 def _panel_titles(run: Run, n: UnitNumbers, unit: int) -> list[str]:
     """Two lines per panel (its name, then its numbers): one line runs into the next panel's
     at 150 % browser zoom on a 1280×720 projector, where a panel is about 100 px wide."""
     who = f"unit {unit + 1}" if unit >= 0 else "all units"
-    mu, sd = ("μ_B", "σ_B") if n.stats == "batch" else ("μ", "σ")
+    mu, sd = {"batch": ("μ_B", "σ_B"), EXAMPLE: ("batch mean", "sd")}.get(n.stats, ("μ", "σ"))
     if not n.defined:
         stats = f"{STATS_WORDS[n.stats]}:<br>undefined at step 0 (v₀ = 0)"
         return [f"<b>Z</b> ({who})<br>{stats}", "<b>Z_norm</b><br>–", "<b>Z̃</b><br>–"][: len(run.quantities)]
     titles = [f"<b>Z</b> ({who})<br>{mu} = {_fmt(n.mu)}, {sd} = {_fmt(n.sd)}"]
-    if len(run.quantities) > 1:
+    if len(run.quantities) > 1 and (n.stats == EXAMPLE or n.norm_mean != 0):
+        # per example (or Batch Renorm's r, d): a unit's z_norm has its own mean
+        titles.append(f"<b>Z_norm</b><br>mean = {_fmt(n.norm_mean)}, sd = {_fmt(n.sd_norm)}")
+        titles.append(f"<b>Z̃</b><br>mean = {_fmt(n.implied_mean)}, sd = {_fmt(n.implied_sd)}")
+    elif len(run.quantities) > 1:
         titles.append(f"<b>Z_norm</b><br>sd = {_fmt(n.sd_norm)}")
         titles.append(f"<b>Z̃</b><br>β = {_fmt(n.implied_mean)}, |γ|·sd = {_fmt(n.implied_sd)}")
     return titles
@@ -187,10 +196,14 @@ class _Views:
         self.points: dict[str, list[BatchPoints]] = {}
         self.hists: dict[str, list[list[tuple[np.ndarray, np.ndarray] | None]]] = {}
         marks = []
-        for w in NORMALIZE:
-            self.points[w] = all_batch_points(run, layer, unit, w)
-            self.hists[w] = [histograms(run, layer, unit, q, w) for q in range(nq)]
-            mu, sd, defined = mean_sd(run, layer, unit, w)
+        for w in (*NORMALIZE, EXAMPLE):
+            which = normalized_with(run, w)  # LayerNorm, GroupNorm: EXAMPLE whatever w is
+            if which in self.points:
+                self.points[w], self.hists[w] = self.points[which], self.hists[which]
+                continue
+            self.points[w] = self.points[which] = all_batch_points(run, layer, unit, which)
+            self.hists[w] = self.hists[which] = [histograms(run, layer, unit, q, which) for q in range(nq)]
+            mu, sd, defined = mean_sd(run, layer, unit, which)
             marks += [mu[defined] - sd[defined], mu[defined] + sd[defined]]
         # Z: its histograms and the batch's z, and every choice's mean ± sd marks
         z_lo, z_hi = _span([h[0] for h in self.hists["batch"][0] if h is not None],
@@ -324,8 +337,8 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False,
     sends it to the browser on every change of the unit, and a ``go.Figure`` of it
     would cost more to build and serialise than the figure itself.
     """
-    if normalize not in NORMALIZE:
-        raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
+    if normalize not in (*NORMALIZE, EXAMPLE):
+        raise ValueError(f"normalize must be one of {(*NORMALIZE, EXAMPLE)}, got {normalize!r}")
     nq = len(run.quantities)
     nk = len(run.ckpt_steps)
     k = min(max(k, 0), nk - 1)
@@ -361,7 +374,7 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False,
                                 "showgrid": True}  # no axis title: Plotly draws a figure with one ~2× slower
         for kk in range(nk):
             n, p = numbers[kk], points[kk]
-            centre, spread = [(n.mu, n.sd), (0.0, n.sd_norm), (n.implied_mean, n.implied_sd)][q]
+            centre, spread = [(n.mu, n.sd), (n.norm_mean, n.sd_norm), (n.implied_mean, n.implied_sd)][q]
             edges, counts = views.hists[normalize][q][kk] or empty
             frame_traces[kk].append({"type": "bar", **_bars(edges, counts)})
             marks = _marks(centre, spread, top) if n.defined else {"x": [None], "y": [None]}
@@ -478,12 +491,72 @@ def _memo(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
     return _IMAGES[digest]
 
 
+# --------------------------------------------------------------------------- what is normalized over
+
+# px per cell of the schematic: 12 units fit 444 px with their labels, so the SVG is drawn at
+# its own size (text FONT px, as in the charts) beside the equations at 1280×720
+SCHEMATIC_CELL = 22
+
+
+def norm_over_svg(over: NormOver) -> str:
+    """The mini-batch as a grid, examples (rows, example 1 on top) × units (columns), the
+    first of each (``bnviz.explorer.norm_over``): the set of values that share one μ and σ²
+    filled in the BN colour and outlined, the other such sets in alternating greys so the
+    partition shows; "…" where the batch or the layer has more than the grid.
+
+    An inline SVG (a string): no chart to mount or draw, text in the page's own colour
+    (``currentColor``) on a light and a dark theme alike, greys that read on both.
+    """
+    rows, cols = over.cells.shape
+    c = SCHEMATIC_CELL
+    left, top = 84, 22
+    right = 96 if over.n > cols else 8
+    bottom = 22 if over.m > rows else 4
+    width, height = left + c * cols + right, top + c * rows + bottom
+    fills = ("rgba(128,128,128,0.16)", "rgba(128,128,128,0.38)", BN)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+             f'style="width:{width}px;max-width:100%;height:auto;color:inherit" '
+             f'font-family="sans-serif" font-size="{FONT}">',
+             f"<title>{_esc(over.title)}</title>",
+             f'<text x="{left - 6}" y="{top - 7}" text-anchor="end" fill="currentColor">unit j →</text>']
+    for j in range(cols):
+        parts.append(f'<text x="{left + c * j + c / 2}" y="{top - 7}" text-anchor="middle" '
+                     f'fill="currentColor">{j + 1}</text>')
+    for i in range(rows):
+        y = top + c * i
+        parts.append(f'<text x="{left - 6}" y="{y + c * 0.7:.1f}" text-anchor="end" '
+                     f'fill="currentColor">example {i + 1}</text>')
+        for j in range(cols):
+            parts.append(f'<rect x="{left + c * j + 1}" y="{y + 1}" width="{c - 2}" height="{c - 2}" '
+                         f'fill="{fills[int(over.cells[i, j])]}"><title>example {i + 1}, unit {j + 1}'
+                         "</title></rect>")
+    where = np.argwhere(over.cells == 2)
+    (i0, j0), (i1, j1) = where.min(axis=0), where.max(axis=0)
+    parts.append(f'<rect x="{left + c * j0}" y="{top + c * i0}" width="{c * (j1 - j0 + 1)}" '
+                 f'height="{c * (i1 - i0 + 1)}" fill="none" stroke="currentColor" stroke-width="2.5"/>')
+    if over.n > cols:
+        parts.append(f'<text x="{left + c * cols + 6}" y="{top + c * rows / 2 + 5:.1f}" '
+                     f'fill="currentColor">… {over.n} units</text>')
+    if over.m > rows:
+        parts.append(f'<text x="{left}" y="{top + c * rows + 16}" '
+                     f'fill="currentColor">⋮ {over.m} examples</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _esc(text: str) -> str:
+    """Text for SVG markup: &, <, > escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 # --------------------------------------------------------------------------- curves
 
 
-def curves_figure(bn_run: Run, plain_run: Run, step: int | None = None, chosen_bn: bool = True) -> go.Figure:
+def curves_figure(bn_run: Run, plain_run: Run, step: int | None = None, chosen_bn: bool = True,
+                  names: tuple[str, str] = ("BN", "no BN")) -> go.Figure:
     """Loss and accuracy against step: the BN run and the no-BN baseline, told apart by
-    colour and by marker (``BN_SYMBOL``, ``PLAIN_SYMBOL``).
+    colour and by marker (``BN_SYMBOL``, ``PLAIN_SYMBOL``), named ``names`` in the legend
+    (``bnviz.explorer.norm_names``: e.g. "LayerNorm" and "none").
 
     Left: mini-batch loss (mean since the previous checkpoint), solid. Right: train
     accuracy (dashed) and test accuracy (dotted). A vertical line marks ``step``.
@@ -499,7 +572,7 @@ def curves_figure(bn_run: Run, plain_run: Run, step: int | None = None, chosen_b
                         "tickformat": ".0%"}  # fmt: skip
     layout["margin"]["t"] = 24
     traces = []
-    runs = ((bn_run, "BN", BN, BN_SYMBOL, True), (plain_run, "no BN", PLAIN, PLAIN_SYMBOL, False))
+    runs = ((bn_run, names[0], BN, BN_SYMBOL, True), (plain_run, names[1], PLAIN, PLAIN_SYMBOL, False))
     for run, name, color, symbol, is_bn in runs:
         c = run.curves
         wide = 2.6 if is_bn == chosen_bn else 1.6
@@ -582,11 +655,13 @@ def accuracy_table(run: Run, k: int | None = None) -> pd.DataFrame:
 
     Columns: ``statistics`` (plain words), ``after training`` and, when ``k`` is given,
     ``at step <t>``. Accuracies are fractions in [0, 1]; NaN where the statistics are not
-    defined yet (:data:`UNDEFINED_AT_STEP_0`).
+    defined yet (:data:`UNDEFINED_AT_STEP_0`). LayerNorm and GroupNorm have no statistics to
+    choose (each test example is normalized by itself): one row, :data:`EXAMPLE_LABEL`.
     """
     c = run.curves
     rows = []
-    for which, label in STATS_LABELS.items():
+    labels = {"batch": EXAMPLE_LABEL} if per_example(run.settings) else STATS_LABELS
+    for which, label in labels.items():
         row = {"statistics": label, "after training": _defined(run, which, len(c) - 1)}
         if k is not None:
             row[f"at step {int(c['step'].iloc[k])}"] = _defined(run, which, k)
@@ -604,10 +679,13 @@ UNDEFINED_WHY = (
 )
 
 
+EXAMPLE_LABEL = "each example's own (no statistics to choose)"
+
+
 def _defined(run: Run, which: str, k: int) -> float:
     """Checkpoint k's test accuracy with ``which`` statistics, NaN where they are undefined."""
     c = run.curves
-    if run.settings.use_bn and which in UNDEFINED_AT_STEP_0 and int(c["step"].iloc[k]) == 0:
+    if run.settings.running_estimates and which in UNDEFINED_AT_STEP_0 and int(c["step"].iloc[k]) == 0:
         return float("nan")
     return float(c[f"test_acc_{which}"].iloc[k])
 

@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .. import fmt
+from ..explorer import NORM_NAMES
 from ..settings import Settings
 from ..sweep import METRICS
 from .style import BN, SERIES, SERIES_DASHES, SERIES_SYMBOLS, base_layout, legend_above
@@ -30,21 +31,26 @@ def param_label(name: str) -> str:
 
 
 def value_label(name: str, value: Any) -> str:
-    """A setting's value as the app writes it: on/off, ``1e-5``, ``0.9``, ``relu``."""
+    """A setting's value as the app writes it: on/off, ``1e-5``, ``0.9``, ``relu``, and a
+    normalization by its name (``bnviz.explorer.NORM_NAMES``: "LayerNorm")."""
     if isinstance(value, bool) or Settings.spec(name).kind == "bool":
         return "on" if value else "off"
+    if name == "normalization" and value in NORM_NAMES:
+        return NORM_NAMES[value]
     if isinstance(value, float):
         return fmt.number(value, 6)
     return str(value)
 
 
 def _numeric_axis(name: str, values: Sequence[Any]) -> dict[str, Any]:
-    """Axis settings for a swept setting: log for log-like settings with positive values."""
+    """Axis settings for a swept setting: log for log-like settings with positive values,
+    ticked at the swept values (Plotly's own log ticks label 20 and 30 as "2" and "3")."""
     spec = Settings.spec(name)
     if spec.kind in ("bool", "choice"):
         return {"type": "category"}
     if spec.log and all(v > 0 for v in values):
-        return {"type": "log"}
+        ticks = sorted(set(values))
+        return {"type": "log", "tickvals": ticks, "ticktext": [value_label(name, v) for v in ticks]}
     return {"type": "linear"}
 
 

@@ -77,3 +77,33 @@ def test_every_teaching_page_renders_with_every_normalization_and_teaches_bn(pag
     if page not in _DEFAULT_METRICS:
         _DEFAULT_METRICS[page] = [(m.label, m.value) for m in run(PAGES / page, {}).metric]
     assert shown == _DEFAULT_METRICS[page]
+
+
+@pytest.mark.parametrize(("query", "over", "set_words"), [
+    ({"normalization": "layer", "batch_size": "1"}, "What LayerNorm normalizes over", "each example (a row)"),
+    ({"normalization": "group", "groups": "3"}, "What GroupNorm normalizes over", "a row segment"),
+    ({"normalization": "renorm"}, "What Batch Renorm normalizes over", "each unit (a column)"),
+    ({}, "What BN normalizes over", "each unit (a column)"),
+], ids=lambda v: name(v) if isinstance(v, dict) else "")
+def test_the_explorer_says_what_each_normalization_normalizes_over(query, over, set_words):
+    at = run(ROOT / "app.py", query)
+    assert any(m.value == f"#### {over}" for m in at.markdown)
+    assert any(set_words in c.value for c in at.caption)
+    html = [m.value for m in at.markdown if m.value.startswith("<svg")]
+    assert any("<svg" in h and "example 1" in h for h in html), "the schematic of the mini-batch"
+    per_example = query.get("normalization") in ("layer", "group")
+    choices = at.selectbox(key="v_norm").options
+    assert (choices == ["each example's own"]) == per_example, choices
+    names = ("BN", "no BN") if not query else (over.split()[1], "none")
+    if query.get("normalization") == "renorm":
+        names = ("Batch Renorm", "none")
+    assert any(m.value.startswith(f"#### Training: with and without {names[0]}") for m in at.markdown)
+    summary = next(m.value for m in at.markdown if m.value.startswith("Test accuracy"))
+    assert f"with {names[0]}," in summary
+    if per_example:
+        assert not any("μ_B, σ²_B of the mini-batch" in c.value for c in at.caption), \
+            "no claim that the unit's μ_B, σ²_B normalized it"
+        assert any("did not normalize with them" in c.value for c in at.caption)
+        assert any("no running estimates to track" in i.value for i in at.info)
+        assert not any(m.value.startswith("#### Statistics of layer") for m in at.markdown)
+        assert qp(at, "norm") == "example"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+import xml.etree.ElementTree as ET
 import zlib
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from bnviz import Settings
 from bnviz import explorer as numbers
 from bnviz.charts import explorer as charts
+from bnviz.charts.style import BN
 from bnviz.train import train
 
 
@@ -346,3 +348,72 @@ def test_with_a_small_batch_the_histograms_move_with_each_batch():
         spec = charts.movie_spec(run, 0, 0, 0, normalize=w)
         return np.array([f["data"][2]["x0"] for f in spec["frames"][-20:]])
     assert np.std(np.diff(lefts("batch"))) > 5 * np.std(np.diff(lefts("population")))
+
+
+# --------------------------------------------------------------------------- other normalizations
+
+
+@pytest.fixture(scope="module")
+def layer_runs():
+    s = Settings(steps=30, width=6, depth=2, batch_size=16, activation="tanh", normalization="layer")
+    return train(s), train(s.replace(use_bn=False))
+
+
+def test_layer_norm_histograms_draw_what_the_network_computed_whatever_the_choice(layer_runs):
+    """No running estimates: "running" and "population" draw what "example" draws, and the
+    mini-batch's points are each example normalized over its units (bnviz.explorer)."""
+    run, _ = layer_runs
+    example = charts.movie_spec(run, 1, 2, 5, normalize=numbers.EXAMPLE)
+    go.Figure(charts.movie_figure(run, 1, 2, 5, normalize=numbers.EXAMPLE).to_dict())
+    for other in ("running", "population", "batch"):
+        assert json.dumps(charts.movie_spec(run, 1, 2, 5, normalize=other), sort_keys=True) == \
+            json.dumps(example, sort_keys=True)
+    k = len(run.ckpt_steps) - 1
+    drawn = _frame_x(example, k, POINTS[1])
+    p = numbers.batch_points(run, 1, 2, k, numbers.EXAMPLE)
+    np.testing.assert_allclose(drawn, np.asarray(p.z_norm, np.float32))
+    # the Z_norm bars are the recorded histogram of the network's own z_norm
+    frame = example["frames"][k]
+    bars = frame["data"][frame["traces"].index(2)]
+    np.testing.assert_array_equal(_decode(bars["y"]), run.layers[1].hist_counts[k, 1, 2])
+    titles = [t["text"][0] for t in frame["data"] if "text" in t]
+    assert not any("μ_B" in t for t in titles), "no claim that the unit's μ_B normalized it"
+    assert any(t.startswith("<b>Z_norm</b><br>mean = ") for t in titles)
+
+
+def test_accuracy_table_has_one_row_without_statistics_to_choose(layer_runs):
+    run, _ = layer_runs
+    table = charts.accuracy_table(run, 0)
+    assert list(table["statistics"]) == [charts.EXAMPLE_LABEL]
+    assert not table.iloc[:, 1:].isna().any().any(), "nothing averaged, nothing undefined at step 0"
+    assert table["after training"].iloc[0] == run.curves["test_acc"].iloc[-1]
+
+
+def test_curves_name_the_normalization_and_its_baseline(layer_runs):
+    run, plain = layer_runs
+    fig = charts.curves_figure(run, plain, names=numbers.norm_names(run.settings))
+    names = {t.name for t in fig.data}
+    assert {"LayerNorm: loss", "none: loss", "LayerNorm: test acc", "none: train acc"} <= names
+    assert not any("BN" in n for n in names)
+
+
+@pytest.mark.parametrize("kind", ["batch", "layer", "group", "renorm"])
+def test_norm_over_svg_outlines_the_set_and_says_what_it_is(kind):
+    s = Settings(width=32, batch_size=64, normalization=kind, groups=4)
+    over = numbers.norm_over(s, unit=2)
+    svg = charts.norm_over_svg(over)
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.find(f"{ns}title").text == over.title
+    cells = [r for r in root.iter(f"{ns}rect") if r.find(f"{ns}title") is not None]
+    assert len(cells) == over.cells.size == 6 * 12
+    filled = [r for r in cells if r.get("fill") == BN]
+    assert len(filled) == int((over.cells == 2).sum())
+    outline = [r for r in root.iter(f"{ns}rect") if r.get("fill") == "none"]
+    assert len(outline) == 1, "the set is outlined, so it shows without its colour"
+    w, h = float(outline[0].get("width")), float(outline[0].get("height"))
+    c = charts.SCHEMATIC_CELL
+    size = {"batch": (c, 6 * c), "renorm": (c, 6 * c), "layer": (12 * c, c), "group": (8 * c, c)}[kind]
+    assert (w, h) == size
+    texts = "".join(t.text or "" for t in root.iter(f"{ns}text"))
+    assert "… 32 units" in texts and "⋮ 64 examples" in texts

@@ -208,3 +208,132 @@ def test_movie_summary_says_the_numbers_of_the_panel_titles(runs):
     assert "not defined at step 0" in numbers.movie_summary(run, 0, 0, 0, "running")
     no_bn = numbers.movie_summary(plain, 0, 0, k, "batch")
     assert "Z of this mini-batch has mean" in no_bn and "Z_norm" not in no_bn and "β" not in no_bn
+
+
+# ----------------------------------------------------------------------------- other normalizations
+
+
+@pytest.fixture(scope="module")
+def norm_runs() -> dict[str, Run]:
+    """Short runs with each normalization (GroupNorm: 3 groups of 2 units), m = 16."""
+    s = Settings(steps=30, width=6, depth=2, batch_size=16, activation="tanh")
+    return {"layer": train(s.replace(normalization="layer")),
+            "group": train(s.replace(normalization="group", groups=3)),
+            "renorm": train(s.replace(normalization="renorm", renorm_r_max=1.5, renorm_d_max=0.5))}
+
+
+def test_norm_names_name_the_normalization_and_its_baseline():
+    s = Settings()
+    assert numbers.norm_names(s) == ("BN", "no BN")
+    assert numbers.norm_names(s.replace(normalization="layer")) == ("LayerNorm", "none")
+    assert numbers.norm_names(s.replace(normalization="group", groups=2)) == ("GroupNorm", "none")
+    assert numbers.norm_names(s.replace(normalization="renorm")) == ("Batch Renorm", "none")
+
+
+@pytest.mark.parametrize("kind", ["layer", "group"])
+def test_per_example_norms_offer_only_their_own_statistics(norm_runs, runs, kind):
+    """No running estimates (they are recorded as zeros): every choice means each example's own."""
+    run = norm_runs[kind]
+    assert numbers.normalize_choices(run.settings) == (numbers.EXAMPLE,)
+    asked = (*numbers.NORMALIZE, numbers.EXAMPLE)
+    assert all(numbers.normalized_with(run, w) == numbers.EXAMPLE for w in asked)
+    assert not run.layers[0].ckpt_running_var.any(), "the zeros no choice may use"
+    n = numbers.unit_numbers(run, 0, 1, 10, "running")
+    assert n.stats == numbers.EXAMPLE and n.defined and n.sd_norm > 0.1
+    bn_run, plain = runs
+    assert numbers.normalize_choices(bn_run.settings) == numbers.NORMALIZE
+    assert numbers.normalized_with(bn_run, numbers.EXAMPLE) == "batch"
+    assert numbers.normalized_with(plain, "running") == "population"
+    assert numbers.normalized_with(norm_runs["renorm"], "running") == "running"
+
+
+def _pooled_rows(run: Run, layer: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pooled points of checkpoint k as (units, rows): z_norm and z_tilde."""
+    p = numbers.batch_points(run, layer, -1, k, numbers.EXAMPLE)
+    width = run.settings.width
+    return p.z_norm.reshape(width, -1), p.z_tilde.reshape(width, -1)  # type: ignore[union-attr]
+
+
+def test_layer_norm_points_are_each_example_normalized_over_its_units(norm_runs):
+    run = norm_runs["layer"]
+    rec = run.layers[1]
+    for k in (0, 7, len(run.ckpt_steps) - 1):
+        z_norm, z_tilde = _pooled_rows(run, 1, k)
+        ex_var = rec.shown_ex_var[k, : z_norm.shape[1], 0].astype(np.float64)
+        np.testing.assert_allclose(z_norm.mean(axis=0), 0, atol=3e-3)  # float16 z: 3 digits
+        np.testing.assert_allclose(z_norm.var(axis=0), ex_var / (ex_var + run.settings.eps), rtol=1e-2)
+        gamma, beta = rec.shown_gamma[k][:, None], rec.shown_beta[k][:, None]
+        np.testing.assert_allclose(z_tilde, gamma * z_norm + beta, rtol=1e-6, atol=1e-6)
+        # not BN's per-unit z_norm: each unit's values over the examples are not standardized
+        assert not np.allclose(z_norm, rec.shown_z_norm[k, : z_norm.shape[1]].T.astype(np.float64), atol=1e-2)
+
+
+def test_group_norm_points_are_each_example_normalized_over_each_group(norm_runs):
+    run = norm_runs["group"]
+    z_norm, _ = _pooled_rows(run, 0, 9)  # (6 units, rows)
+    for g in range(3):
+        np.testing.assert_allclose(z_norm[2 * g: 2 * g + 2].mean(axis=0), 0, atol=3e-3)
+    assert run.layers[0].shown_ex_mu.shape[1:] == (run.layers[0].shown_z_norm.shape[1], 3)
+    mu, var = numbers.example_stats(run, 0, 3, 9)  # type: ignore[misc]
+    assert (mu, var) == (pytest.approx(float(run.layers[0].shown_ex_mu[9, 0, 1])),
+                         pytest.approx(float(run.layers[0].shown_ex_var[9, 0, 1])))  # unit 4: group 2
+
+
+def test_layer_norm_with_a_batch_of_one_normalizes_the_example_and_bn_would_not():
+    run = train(Settings(steps=20, width=6, batch_size=1, normalization="layer"))
+    p = numbers.batch_points(run, 0, -1, 5, "batch")
+    assert p.stats == numbers.EXAMPLE and np.abs(p.z_norm).max() > 0.5  # type: ignore[union-attr]
+    assert np.all(run.layers[0].shown_var == 0), "per unit over m = 1: σ² = 0, BN's z_norm would be 0"
+
+
+def test_per_example_numbers_are_the_moments_of_the_drawn_histograms(norm_runs):
+    run = norm_runs["layer"]
+    for unit in (2, -1):
+        n = numbers.unit_numbers(run, 1, unit, 12)
+        edges, counts = numbers.histogram(run, 1, unit, 12, 1)  # type: ignore[misc]
+        centres = (edges[1:] + edges[:-1]) / 2
+        assert n.norm_mean == pytest.approx(np.average(centres, weights=counts), abs=1e-6)  # float32 edges
+        sd = np.sqrt(np.average((centres - n.norm_mean) ** 2, weights=counts))
+        assert n.sd_norm == pytest.approx(sd, rel=1e-5)
+        assert n.mu == pytest.approx(float(run.layers[1].shown_mu[12, unit]) if unit >= 0 else n.mu)
+    summary = numbers.movie_summary(run, 1, 2, 12)
+    assert "Z_norm mean" in summary and "β =" not in summary
+
+
+def test_batch_renorm_points_and_numbers_apply_r_and_d(norm_runs):
+    run = norm_runs["renorm"]
+    rec = run.layers[0]
+    k = len(run.ckpt_steps) - 1
+    r, d = rec.shown_r[k].astype(np.float64), rec.shown_d[k].astype(np.float64)
+    assert np.all((r >= 1 / 1.5 - 1e-6) & (r <= 1.5 + 1e-6)) and np.all(np.abs(d) <= 0.5 + 1e-6)
+    assert not np.allclose(r, 1) or not np.allclose(d, 0), "the correction is at work after 30 steps"
+    p = numbers.batch_points(run, 0, 2, k, "batch")
+    bn_norm = rec.shown_z_norm[k, :, 2].astype(np.float64)
+    np.testing.assert_allclose(p.z_norm, r[2] * bn_norm + d[2], rtol=1e-3, atol=1e-3)
+    n = numbers.unit_numbers(run, 0, 2, k, "batch")
+    var = float(rec.shown_var[k, 2])
+    assert n.norm_mean == pytest.approx(d[2])
+    assert n.sd_norm == pytest.approx(r[2] * np.sqrt(var / (var + run.settings.eps)))
+    assert n.implied_mean == pytest.approx(float(rec.gamma[k, 2]) * d[2] + float(rec.beta[k, 2]))
+    pop = numbers.batch_points(run, 0, 2, k, "population")  # inference: BN with the population's μ, σ²
+    assert pop.z_norm is not None and not np.allclose(pop.z_norm, p.z_norm)
+
+
+@pytest.mark.parametrize("kind", ["batch", "layer", "group", "renorm"])
+def test_norm_over_marks_the_set_that_shares_one_mean_and_variance(kind):
+    s = Settings(width=8, batch_size=32, normalization=kind, groups=4)
+    over = numbers.norm_over(s, unit=5)
+    assert over.cells.shape == (6, 8) and over.name == numbers.NORM_NAMES[kind]
+    marked = np.argwhere(over.cells == 2)
+    rows, cols = set(marked[:, 0]), set(marked[:, 1])
+    if kind in ("batch", "renorm"):
+        assert cols == {5} and rows == set(range(6)), "one unit over the examples"
+        assert bool(over.extra_tex) == (kind == "renorm")
+    elif kind == "layer":
+        assert rows == {0} and cols == set(range(8)), "one example over all its units"
+    else:
+        assert rows == {0} and cols == {4, 5}, "example 1's group of 8/4 = 2 units holding unit 6"
+    assert over.name in over.title and over.caption
+    assert r"\mu" in over.mu_tex and r"\sigma^" in over.var_tex
+    one = numbers.norm_over(s.replace(batch_size=1), unit=0)
+    assert one.cells.shape == (1, 8)

@@ -32,6 +32,7 @@ import time
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from bnviz import Settings, budget, fmt
 from bnviz import explorer as numbers
@@ -70,6 +71,8 @@ WRAP_CSS = "\n".join([
     _ITEM.format("stats") + " {flex: 1.6 1 24rem; min-width: min(24rem, 100%);}",
     _ITEM.format("stats_math") + " {flex: 1 1 20rem; min-width: min(20rem, 100%);}",
     _ITEM.format("accuracy") + " {flex: 0 1 32rem; min-width: min(24rem, 100%);}",
+    _ITEM.format("norm_grid") + " {flex: 0 1 28rem; min-width: min(20rem, 100%);}",  # the widest grid
+    _ITEM.format("norm_words") + " {flex: 1 1 20rem; min-width: min(18rem, 100%);}",
 ])
 
 
@@ -108,7 +111,7 @@ def _view_from_url(settings: Settings) -> list[str]:
     st.session_state.v_unit = -1 if str(q.get("unit", "")).lower() in ("all", "pooled") else (unit or 1) - 1
     st.session_state.v_t = read("t", 0, settings.steps, None, ("end",))
     norm = str(q.get("norm", "batch")).strip().lower()
-    if norm not in numbers.NORMALIZE:
+    if norm not in (*numbers.NORMALIZE, numbers.EXAMPLE):
         notices.append(f"norm={norm!r} is not one of {', '.join(numbers.NORMALIZE)}: showing batch.")
         norm = "batch"
     st.session_state.v_norm = norm
@@ -166,11 +169,18 @@ def _math_histograms(run: Run, n: numbers.UnitNumbers, unit: int, layer: int) ->
     box = st.container(horizontal=True, key="unit_math")
     m = n.m
     sub = unit >= 0
+    name = numbers.norm_names(run.settings)[0]
     with box.container(key="math_z"):
         st.latex(r"\small \mu = \frac{1}{m}\sum_{i=1}^{m} z^{(i)}" + (f" = {tex(n.mu)}" if sub else ""))
         st.latex(r"\small \sigma^2 = \frac{1}{m}\sum_{i=1}^{m}\left(z^{(i)}-\mu\right)^2"
                  + (f" = {tex(n.var)}" if sub else ""))
         st.caption({
+            numbers.EXAMPLE: f"Here μ, σ² are the unit's mean and variance over the mini-batch step "
+                             f"{max(n.step, 1)} trained on (m = {m}), for comparison only: {name} did not "
+                             "normalize with them. It normalized each example with that example's own "
+                             "μ⁽ⁱ⁾, σ²⁽ⁱ⁾ (next box), and the points under Z_norm and Z̃ are what it "
+                             "computed; "
+                             f"the bars are the training set at step {n.step}, normalized the same way.",
             "batch": f"Here μ, σ² are μ_B, σ²_B of the mini-batch step {max(n.step, 1)} trained on "
                      f"(m = {m}, its points under the histograms); the bars are the training set "
                      f"at step {n.step}.",
@@ -185,23 +195,82 @@ def _math_histograms(run: Run, n: numbers.UnitNumbers, unit: int, layer: int) ->
             st.info("Batch Norm is off: Z = W·A + b goes straight into the activation, A = g(Z). "
                     "Switch **Batch Norm** on in the sidebar to see Z_norm and Z̃.")
         return
+    if n.stats == numbers.EXAMPLE:
+        _math_per_example(run, n, unit, layer, box, name)
+        return
     with box.container(key="math_norm"):
         st.latex(r"\small z_{norm} = \frac{z-\mu}{\sqrt{\sigma^2+\epsilon}}")
         if sub:
             st.latex(rf"\small = \frac{{z - ({tex(n.mu)})}}{{\sqrt{{{tex(n.var)} + {tex(n.eps)}}}}}")
-        st.latex(r"\small \operatorname{sd}(z_{norm}) = \sqrt{\frac{\sigma^2}{\sigma^2+\epsilon}} = "
-                 + tex(n.sd_norm, 4))
+        renorm = n.stats == "batch" and run.settings.normalization == "renorm"  # r·(z − μ_B)/σ_B + d
+        if renorm:
+            st.latex(r"\small r\,z_{norm} + d:\ \operatorname{mean} = d = " + tex(n.norm_mean))
+            st.latex(r"\small \operatorname{sd} = r\sqrt{\frac{\sigma^2}{\sigma^2+\epsilon}} = "
+                     + tex(n.sd_norm, 4))
+        else:
+            st.latex(r"\small \operatorname{sd}(z_{norm}) = \sqrt{\frac{\sigma^2}{\sigma^2+\epsilon}} = "
+                     + tex(n.sd_norm, 4))
         st.caption("b is redundant: z = W·a + b, and μ contains the same b, so z − μ does not "
-                   "depend on b; its gradient is exactly 0. ε > σ² shrinks z_norm's spread below 1.")
+                   "depend on b; its gradient is exactly 0. ε > σ² shrinks z_norm's spread below 1."
+                   + (" Batch Renorm then scales by r and shifts by d (per unit, clipped), which move "
+                      "the batch's z_norm towards what the running estimates give." if renorm else ""))
     with box.container(key="math_tilde"):
         st.latex(r"\small \tilde z = \gamma\, z_{norm} + \beta")
         if sub:
             st.latex(rf"\small = {tex(n.gamma)}\, z_{{norm}} + ({tex(n.beta)})")
-        st.latex(rf"\small \operatorname{{mean}}(\tilde z) = \beta = {tex(n.implied_mean)}")
+        if renorm:
+            st.latex(rf"\small \operatorname{{mean}}(\tilde z) = \gamma d + \beta = {tex(n.implied_mean)}")
+        else:
+            st.latex(rf"\small \operatorname{{mean}}(\tilde z) = \beta = {tex(n.implied_mean)}")
         st.latex(r"\small \operatorname{sd}(\tilde z) = |\gamma|\,\operatorname{sd}(z_{norm}) = "
                  + tex(n.implied_sd))
         affine = "frozen at their initial values" if run.settings.freeze_affine else "learned"
         st.caption(f"γ and β of layer {layer + 1} are {affine}; grey lines mark what they imply.")
+
+
+def _math_per_example(run: Run, n: numbers.UnitNumbers, unit: int, layer: int, box: DeltaGenerator,
+                      name: str) -> None:
+    """LayerNorm's and GroupNorm's equations: example i normalized with its own μ⁽ⁱ⁾, σ²⁽ⁱ⁾
+    (over its units, or its unit's group), example 1's numbers; the spread the panels draw."""
+    ex = numbers.example_stats(run, layer, unit, numbers.checkpoint_at(run, n.step))
+    over = "its units" if run.settings.normalization == "layer" else "its unit's group of units"
+    with box.container(key="math_norm"):
+        st.latex(r"\small z_{norm}^{(i)} = \frac{z^{(i)}-\mu^{(i)}}{\sqrt{\sigma^{2\,(i)}+\epsilon}}")
+        if ex is not None:
+            st.latex(rf"\small z_{{norm}}^{{(1)}} = \frac{{z^{{(1)}} - ({tex(ex[0])})}}"
+                     rf"{{\sqrt{{{tex(ex[1])} + {tex(n.eps)}}}}}")
+        st.latex(rf"\small \operatorname{{mean}}(z_{{norm}}) = {tex(n.norm_mean)}")
+        st.latex(rf"\small \operatorname{{sd}}(z_{{norm}}) = {tex(n.sd_norm)}")
+        st.caption(f"{name}: μ⁽ⁱ⁾, σ²⁽ⁱ⁾ are example i's own, over {over} (example 1's above). A unit's "
+                   "z_norm over the examples need not have mean 0 and sd 1 (the bars' mean and sd, "
+                   "red); and b is not redundant: z − μ⁽ⁱ⁾ keeps each unit's b minus the mean b.")
+    with box.container(key="math_tilde"):
+        st.latex(r"\small \tilde z = \gamma\, z_{norm} + \beta")
+        if unit >= 0:
+            st.latex(rf"\small = {tex(n.gamma)}\, z_{{norm}} + ({tex(n.beta)})")
+        st.latex(rf"\small \operatorname{{mean}}(\tilde z) = {tex(n.implied_mean)}")
+        st.latex(rf"\small \operatorname{{sd}}(\tilde z) = {tex(n.implied_sd)}")
+        affine = "frozen at their initial values" if run.settings.freeze_affine else "learned"
+        st.caption(f"γ and β of layer {layer + 1} are {affine}; grey lines mark β and β ± |γ|.")
+
+
+def _norm_over(run: Run, unit: int) -> None:
+    """What the normalization normalizes over: the mini-batch as examples × units with the set
+    that shares one μ and σ² outlined, its caption and its μ, σ² in the note's notation."""
+    over = numbers.norm_over(run.settings, unit)
+    st.markdown(f"#### What {over.name} normalizes over")
+    with st.container(horizontal=True, key="norm_over"):
+        with st.container(key="norm_grid"):
+            # a small inline SVG, nothing to mount or draw (st.html's sanitizer drops SVG;
+            # the string is built from numbers and fixed words only)
+            st.markdown(charts.norm_over_svg(over), unsafe_allow_html=True)
+        with st.container(key="norm_words"):
+            st.markdown(f"**{over.title}**")
+            st.caption(over.caption)
+            st.latex(r"\small " + over.mu_tex)
+            st.latex(r"\small " + over.var_tex)
+            for line in over.extra_tex:  # Batch Renorm's r and d
+                st.latex(r"\small " + line)
 
 
 def _math_stats(s: numbers.StatNumbers) -> None:
@@ -245,7 +314,8 @@ st.session_state.v_page_runs = st.session_state.get("v_page_runs", 0) + 1  # who
 # The run the settings describe and its baseline (BN switched), trained side by side on the
 # worker processes (bnviz.workers); the budget plan says if anything had to be cut.
 plan = budget.explorer(settings)
-run, other = ui.cached_runs(plan.runs[:2], "both networks (with and without BN)")
+run, other = ui.cached_runs(plan.runs[:2],
+                            f"both networks (with and without {numbers.norm_names(settings)[0]})")
 step_of = [int(x) for x in run.ckpt_steps]
 if st.session_state.v_t is not None and st.session_state.v_t > step_of[-1]:
     st.session_state.v_t = None  # the run is shorter now: show its end
@@ -317,7 +387,11 @@ def unit_view(run: Run) -> None:
     k = _current_k(step_of)
     t = step_of[k]
     layer, unit = int(st.session_state.v_layer), int(st.session_state.v_unit)
+    choices = numbers.normalize_choices(s)  # LayerNorm, GroupNorm: each example's own, nothing else
+    if st.session_state.v_norm not in choices:
+        st.session_state.v_norm = choices[0]
     norm = st.session_state.v_norm
+    name, _ = numbers.norm_names(s)
 
     # The histograms first: their update leaves the server before anything else in this
     # fragment, and the boxes above them are filled in afterwards.
@@ -348,10 +422,13 @@ def unit_view(run: Run) -> None:
     row.selectbox("Unit", [-1, *range(s.width)], key="v_unit",
                   format_func=lambda j: "all units pooled" if j < 0 else f"unit {j + 1}",
                   help="One unit (a column of Z), or every unit of the layer pooled together.", width=170)
-    row.selectbox("Normalize with", numbers.NORMALIZE, key="v_norm",
+    row.selectbox("Normalize with", choices, key="v_norm",
                   format_func=lambda w: charts.NORMALIZE_LABELS[w], width=230,
-                  help="Display only: the statistics the histograms and the mini-batch's points are "
-                       "normalized with. Training always uses the mini-batch's own μ_B, σ²_B.")
+                  help=(f"{name} normalizes each example with its own μ and σ², in training and at test "
+                        "time alike, and keeps no running estimates: there are no other statistics to "
+                        "normalize with." if norm == numbers.EXAMPLE else
+                        "Display only: the statistics the histograms and the mini-batch's points are "
+                        "normalized with. Training always uses the mini-batch's own μ_B, σ²_B."))
     at_end = st.session_state.v_t is None
     ui.sync_url(extra={"layer": str(layer + 1), "unit": "all" if unit < 0 else str(unit + 1), "norm": norm,
                        **({} if at_end else {"t": str(t)})}, drop=("t",) if at_end else ())
@@ -364,11 +441,20 @@ def unit_view(run: Run) -> None:
     flow = st.container(horizontal=True, vertical_alignment="center", key="unit_flow")
     flow.markdown(f"#### Inside layer {layer + 1}", width="content")
     lo, hi = f"{{[{layer}]}}", f"{{[{layer + 1}]}}"
-    flow.latex(rf"\small A^{lo} \xrightarrow{{W^{hi}}} Z^{hi} \xrightarrow[BN]{{\gamma^{hi},\,\beta^{hi}}} "
-               rf"\tilde Z^{hi} \to A^{hi} = g(\tilde Z^{hi})", width="content")
+    flow.latex(rf"\small A^{lo} \xrightarrow{{W^{hi}}} Z^{hi} \xrightarrow[\text{{{name}}}]"
+               rf"{{\gamma^{hi},\,\beta^{hi}}} \tilde Z^{hi} \to A^{hi} = g(\tilde Z^{hi})", width="content")
     _math_histograms(run, numbers.unit_numbers(run, layer, unit, k, norm), unit, layer)
+    if s.use_bn:
+        _norm_over(run, unit)
 
     who = "all units (mean)" if unit < 0 else f"unit {unit + 1}"
+    if s.use_bn and not s.running_estimates:
+        st.info(f"{name} normalizes each example with its own μ and σ², in training and at test time "
+                "alike: there are no mini-batch statistics and no running estimates to track, and test "
+                f"time needs none. Test accuracy at step {t}: "
+                f"{fmt.percent(float(run.curves['test_acc'].iloc[k]))}. Choose normalization **batch** "
+                "or **renorm** to see μ_B, σ²_B and their running estimates.")
+        return
     st.markdown(f"#### Statistics of layer {layer + 1}, {who}: mini-batch vs running vs population")
     if not s.use_bn:
         st.info("Batch Norm is off, so there are no mini-batch statistics to track. "
@@ -395,7 +481,7 @@ def unit_view(run: Run) -> None:
                                col, help=charts.UNDEFINED_WHY if undefined[col] else None)
                            for col in values},
         )  # fmt: skip
-        st.caption(f"Test accuracy in inference mode with each choice of statistics. "
+        st.caption(f"Test accuracy of the {name} network in inference mode with each choice of statistics. "
                    f"The curves below use “{chosen}” (the bias-correction switch).")
     tab_row.download_button(f"statistics, layer {layer + 1} (CSV)",
                             lambda: charts.stats_table(run, layer).to_csv(index=False),
@@ -407,34 +493,39 @@ with st.container(key="unit_view"):  # for the CSS above
     unit_view(run)
 
 bn_run, plain_run = (run, other) if settings.use_bn else (other, run)
+names = numbers.norm_names(settings)  # ("BN", "no BN"), ("LayerNorm", "none"), …
 if settings.use_bn and plain_run.diverged:
-    baseline_notice.info("The no-BN baseline: " + ui.plain(plain_run.diverged), icon=":material/info:")
+    baseline_notice.info(f"The baseline without {names[0]}: " + ui.plain(plain_run.diverged),
+                         icon=":material/info:")
 summary.markdown(
-    f"Test accuracy **{fmt.percent(bn_run.curves['test_acc'].iloc[-1])}** with BN, "
+    f"Test accuracy **{fmt.percent(bn_run.curves['test_acc'].iloc[-1])}** with {names[0]}, "
     f"**{fmt.percent(plain_run.curves['test_acc'].iloc[-1])}** without · final loss "
-    f"({'BN' if settings.use_bn else 'no BN'}) {fmt.number(run.curves['loss'].iloc[-1], 3)} · "
+    f"({names[0] if settings.use_bn else names[1]}) {fmt.number(run.curves['loss'].iloc[-1], 3)} · "
     f"{run.steps_done}/{settings.steps} steps trained.  \n"
     ":gray[Sidebar settings retrain (both networks, same seed); layer, unit and step only "
     "change the view.]"
 )
 
-st.markdown("#### Training: with and without BN")
+st.markdown(f"#### Training: with and without {names[0]}")
 both_runs = (numbers.run_identity(bn_run), numbers.run_identity(plain_run))  # cache keys of their figures
 livechart.plotly_chart(lambda: charts.curves_figure(bn_run, plain_run, step_of[k_shown],
-                                                    chosen_bn=settings.use_bn),
-                       cache_key=("curves", *both_runs, step_of[k_shown], settings.use_bn),
-                       key="curves", title="Loss and accuracy by step, with and without Batch Norm",
-                       caption=export.caption(bn_run.settings, step_of[k_shown]) + " · and without BN")
+                                                    chosen_bn=settings.use_bn, names=names),
+                       cache_key=("curves", *both_runs, step_of[k_shown], settings.use_bn, names),
+                       key="curves", title=f"Loss and accuracy by step, with and without {names[0]}",
+                       caption=f"{export.caption(bn_run.settings, step_of[k_shown])} · "
+                               f"and without {names[0]}")
 st.download_button("curves (CSV)", lambda: charts.curves_table(bn_run, plain_run).to_csv(index=False),
                    file_name="bnviz-curves.csv", mime="text/csv", on_click="ignore", key="dl_curves",
                    icon=":material/download:")
 
 if bn_run.boundary is not None and plain_run.boundary is not None:  # the 2-D datasets
-    st.markdown(f"#### Decision boundaries at step {step_of[k_shown]}: with and without BN")
+    st.markdown(f"#### Decision boundaries at step {step_of[k_shown]}: with and without {names[0]}")
     livechart.plotly_chart(lambda: boundaries_figure(bn_run, plain_run, step_of[k_shown], dark=dark),
                            cache_key=("boundaries", *both_runs, step_of[k_shown], dark),
                            key="boundaries", caption=export.caption(bn_run.settings, step_of[k_shown]),
-                           title=f"Decision boundaries with and without Batch Norm, step {step_of[k_shown]}")
+                           title=f"Decision boundaries with and without {names[0]}, step {step_of[k_shown]}")
     st.caption("P(class 1) over the plane for the two networks trained from the same seed, with the first "
-               "training points; the BN network predicts with its running statistics (bias-corrected if "
-               "switched on). Both show the step the page shows.")
+               + (f"training points; the {names[0]} network predicts with its running statistics "
+                  "(bias-corrected if switched on). " if bn_run.settings.running_estimates else
+                  f"training points; the {names[0]} network normalizes each point by itself. ")
+               + "Both show the step the page shows.")
