@@ -4,8 +4,10 @@
 
 Prints microseconds per forward+backward call of bn.forward/backward and of LayerNorm,
 GroupNorm (4 groups) and Batch Renorm from bnviz.norms, and each one's ratio to BN, on
-three shapes: bench/core.py's (256, 512) float32 batch, the default network's layer
-(batch 32, width 16, float64), and a sweep's stack of 100 such models (100, 32, 16).
+four shapes: bench/core.py's (256, 512) float32 batch, a layer of batch 32 and width 16
+(float64), the default network's layer as the engine passes it (a stack of one model,
+(1, 32, 12), with eps, r_max and d_max as (1, 1) columns), and a sweep's stack of 100
+models (100, 32, 16), with such columns.
 Timings interleave the contenders in rounds and keep each one's best round, so a busy
 machine slows all of them alike.
 """
@@ -16,7 +18,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from numpy.typing import DTypeLike
+from numpy.typing import DTypeLike, NDArray
 
 from bnviz import bn, norms
 
@@ -31,6 +33,7 @@ GROUPS = 4
 SHAPES: list[tuple[tuple[int, ...], DTypeLike]] = [
     ((256, 512), np.float32),
     ((32, 16), np.float64),
+    ((1, 32, 12), np.float64),
     ((100, 32, 16), np.float64),
 ]
 
@@ -58,7 +61,12 @@ def contenders(shape: tuple[int, ...], dtype: DTypeLike) -> dict[str, Callable[[
     gamma, beta = np.ones(unit, dtype), np.zeros(unit, dtype)
     running_mu = (0.1 * rng.standard_normal(unit)).astype(dtype)
     running_var = rng.uniform(0.5, 2.0, unit).astype(dtype)
-    eps = 1e-5
+    eps: float | NDArray = 1e-5
+    r_max: float | NDArray = 3.0
+    d_max: float | NDArray = 5.0
+    if len(shape) == 3:  # a stack: one column value per model, as the engine passes them
+        eps, r_max, d_max = (np.full(shape[:1] + (1,), 1e-5, dtype), np.full(shape[:1] + (1,), 3.0, dtype),
+                             np.full(shape[:1] + (1,), 5.0, dtype))  # fmt: skip
 
     def batch_norm() -> None:
         _, cache = bn.forward(z, gamma, beta, eps)
@@ -73,7 +81,7 @@ def contenders(shape: tuple[int, ...], dtype: DTypeLike) -> dict[str, Callable[[
         norms.group_norm_backward(dout, cache)
 
     def batch_renorm() -> None:
-        _, cache = norms.batch_renorm_forward(z, gamma, beta, eps, running_mu, running_var, 3.0, 5.0)
+        _, cache = norms.batch_renorm_forward(z, gamma, beta, eps, running_mu, running_var, r_max, d_max)
         norms.batch_renorm_backward(dout, cache)
 
     return {

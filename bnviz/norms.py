@@ -51,6 +51,7 @@ r = 1, d = 0 before clipping.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -104,32 +105,90 @@ def _as(x: float | Array, dtype: np.dtype) -> Array:
     return np.asarray(x, dtype=dtype)
 
 
-def _normalize_last(x: Array, eps: Array) -> tuple[Array, Array, Array, Array]:
-    """Normalize over the last axis: ``(x_norm, mu, var, inv_std)``, statistics without it."""
-    c = x.shape[-1]
-    mu = x.sum(axis=-1)
-    mu /= c
-    x_norm = x - mu[..., None]  # centred; normalized in place below
-    var = np.einsum("...j,...j->...", x_norm, x_norm)
-    var /= c
-    inv_std = inv_sqrt(var, eps)
-    x_norm *= inv_std[..., None]
-    return x_norm, mu, var, inv_std
+# Up to this width GroupNorm sums with an (n, n) block matrix, each group's sum landing in all
+# of its units at once: one BLAS product instead of a product and a spread back over the units.
+# Its cost grows with n * n, and wider layers sum into (..., m, groups) instead.
+BLOCKS_UP_TO = 32
 
 
-def _normalize_last_backward(dx_norm: Array, x_norm: Array, inv_std: Array) -> Array:
-    """dL/dx from dL/dx_norm for :func:`_normalize_last`, in the compact closed form.
+@lru_cache(maxsize=64)
+def _indicator(n: int, groups: int, dtype: np.dtype) -> tuple[Array, Array]:
+    """``(G, G / c)`` for groups of c = n / groups consecutive units, read-only and cached:
+    ``G[j, g] = 1`` where unit j is in group g, else 0. One group: G is the vector of n ones.
+    Up to ``BLOCKS_UP_TO`` units, G is (n, n) instead, ``G[j, k] = 1`` where units j and k share
+    a group, so that ``a @ G`` holds each group's sum in every unit of the group."""
+    group_of = np.arange(n) // (n // groups)
+    G = (group_of[:, None] == np.arange(groups)).astype(dtype)
+    if groups == 1:
+        G = G[:, 0].copy()
+    elif n <= BLOCKS_UP_TO:  # B[j, k] = 1 where units j and k share a group: sums by unit
+        G = (group_of[:, None] == group_of).astype(dtype)
+    out = G, G / (n // groups)
+    for a in out:
+        a.flags.writeable = False
+    return out
 
-    dx = inv_std / c * (c dx_norm - sum_j dx_norm - x_norm * sum_j dx_norm * x_norm)
+
+def _group_stat(a: Array, groups: int, mean: bool = False) -> Array:
+    """Each example's sum (``mean``: mean) over each group of its units, as one BLAS product with
+    :func:`_indicator`'s G for the examples of every model of a stack: (..., m, 1) for one group,
+    (..., m, n) by unit up to ``BLOCKS_UP_TO`` units, else (..., m, groups)."""
+    n = a.shape[-1]
+    G, G_mean = _indicator(n, groups, a.dtype)
+    if groups == 1:
+        return (a @ (G_mean if mean else G))[..., None]
+    if n <= BLOCKS_UP_TO:  # (..., m, n): every unit holds its group's value
+        return (a.reshape(-1, n) @ (G_mean if mean else G)).reshape(a.shape)
+    return (a.reshape(-1, n) @ (G_mean if mean else G)).reshape(a.shape[:-1] + (groups,))
+
+
+def _by_unit(v: Array, groups: int, n: int) -> Array:
+    """Per-group values in each unit of their group, to broadcast against (..., m, n): (..., m, 1)
+    for one group and (..., m, n) by unit as they are, (..., m, groups) repeated over the units."""
+    if groups == 1 or v.shape[-1] == n:  # one group, or already by unit (BLOCKS_UP_TO)
+        return v
+    return np.repeat(v, n // groups, axis=-1)
+
+
+def _normalize_groups(z: Array, eps: Array, groups: int) -> tuple[Array, Array, Array, Array]:
+    """Normalize each example over each of ``groups`` blocks of consecutive units:
+    ``(z_norm, mu, var, inv_std)``, the statistics (..., m, groups).
+
+    Every step is a pass over (..., m, n) or a BLAS product (:func:`_group_stat`, :func:`_by_unit`);
+    on a (..., m, groups, n / groups) layout NumPy's loops would run along rows of n / groups
+    values, dearer than BN's steps on the default network (``.venv/bin/python bench/norms.py``).
     """
-    c = dx_norm.shape[-1]
-    total = dx_norm.sum(axis=-1)[..., None]
-    dot = np.einsum("...j,...j->...", dx_norm, x_norm)[..., None]
-    dx = dx_norm * c
-    dx -= total
-    dx -= x_norm * dot
-    dx *= (inv_std / c)[..., None]
-    return dx
+    n = z.shape[-1]
+    c = n // groups
+    mu = _group_stat(z, groups)
+    mu /= c
+    z_norm = z - _by_unit(mu, groups, n)  # centred; normalized in place below
+    var = _group_stat(np.square(z_norm), groups)
+    var /= c
+    inv_std = inv_sqrt(var, eps[..., None] if eps.ndim else eps)  # eps (..., 1) -> (..., 1, 1)
+    z_norm *= _by_unit(inv_std, groups, n)
+    if groups > 1 and mu.shape[-1] == n:  # by unit: each group's from its first unit
+        mu, var, inv_std = mu[..., ::c], var[..., ::c], inv_std[..., ::c]
+    return z_norm, mu, var, inv_std
+
+
+def _normalize_groups_backward(
+    dz_tilde: Array, z_norm: Array, inv_std: Array, gamma: Array, groups: int
+) -> tuple[Array, Array, Array]:
+    """(dz, dgamma, dbeta) of ``z_tilde = gamma * z_norm + beta`` after :func:`_normalize_groups`,
+    in the compact closed form, with g = gamma * dz_tilde and the means over each group::
+
+        dz = inv_std * (g - mean g - z_norm * mean(g * z_norm))
+    """
+    n = z_norm.shape[-1]
+    gz = dz_tilde * z_norm
+    dgamma, dbeta = column_sum(gz), column_sum(dz_tilde)
+    g = dz_tilde * _row(gamma)
+    gz *= _row(gamma)  # g * z_norm
+    dz = g - _by_unit(_group_stat(g, groups, mean=True), groups, n)
+    dz -= z_norm * _by_unit(_group_stat(gz, groups, mean=True), groups, n)
+    dz *= _by_unit(inv_std, groups, n)
+    return dz, dgamma, dbeta
 
 
 def _affine(z_norm: Array, gamma: Array, beta: Array) -> Array:
@@ -138,20 +197,17 @@ def _affine(z_norm: Array, gamma: Array, beta: Array) -> Array:
     return z_tilde
 
 
-def _affine_backward(dz_tilde: Array, z_norm: Array) -> tuple[Array, Array]:
-    """(dgamma, dbeta) of ``z_tilde = gamma * z_norm + beta``, summed over the examples."""
-    return np.einsum("...ij,...ij->...j", dz_tilde, z_norm), column_sum(dz_tilde)
-
-
 def layer_norm_forward(
     z: Array, gamma: Array, beta: Array, eps: float | Array
 ) -> tuple[Array, LayerNormCache]:
     """LayerNorm: normalize each example over its units; ``cache.mu``, ``cache.var`` per example."""
     dtype = z.dtype
     gamma, beta = _as(gamma, dtype), _as(beta, dtype)
-    z_norm, mu, var, inv_std = _normalize_last(z, _as(eps, dtype))
+    z_norm, mu, var, inv_std = _normalize_groups(z, _as(eps, dtype), 1)
     z_tilde = _affine(z_norm, gamma, beta)
-    return z_tilde, LayerNormCache(z_norm=z_norm, mu=mu, var=var, inv_std=inv_std, gamma=gamma)
+    mu, var, inv_std = mu[..., 0], var[..., 0], inv_std[..., 0]  # (..., m, 1) -> (..., m)
+    cache = LayerNormCache(z_norm=z_norm, mu=mu, var=var, inv_std=inv_std, gamma=gamma)
+    return z_tilde, cache
 
 
 def layer_norm_backward(dz_tilde: Array, cache: LayerNormCache) -> tuple[Array, Array, Array]:
@@ -161,9 +217,7 @@ def layer_norm_backward(dz_tilde: Array, cache: LayerNormCache) -> tuple[Array, 
     dgamma = sum_i dz_tilde(i) * z_norm(i)
     dz     = inv_std / n * (n g - sum_j g - z_norm * sum_j g * z_norm),  g = gamma * dz_tilde
     """
-    dgamma, dbeta = _affine_backward(dz_tilde, cache.z_norm)
-    dz = _normalize_last_backward(dz_tilde * _row(cache.gamma), cache.z_norm, cache.inv_std)
-    return dz, dgamma, dbeta
+    return _normalize_groups_backward(dz_tilde, cache.z_norm, cache.inv_std[..., None], cache.gamma, 1)
 
 
 def layer_norm_infer(z: Array, gamma: Array, beta: Array, eps: float | Array) -> tuple[Array, Array]:
@@ -189,12 +243,7 @@ def group_norm_forward(
     _check_groups(n, groups)
     dtype = z.dtype
     gamma, beta = _as(gamma, dtype), _as(beta, dtype)
-    eps = _as(eps, dtype)
-    if eps.ndim:
-        eps = eps[..., None]  # (..., 1) -> (..., 1, 1): broadcasts over examples and groups
-    zg = z.reshape(z.shape[:-1] + (groups, n // groups))
-    zg_norm, mu, var, inv_std = _normalize_last(zg, eps)
-    z_norm = zg_norm.reshape(z.shape)
+    z_norm, mu, var, inv_std = _normalize_groups(z, _as(eps, dtype), groups)
     z_tilde = _affine(z_norm, gamma, beta)
     cache = GroupNormCache(z_norm=z_norm, mu=mu, var=var, inv_std=inv_std, gamma=gamma, groups=groups)
     return z_tilde, cache
@@ -203,12 +252,8 @@ def group_norm_forward(
 def group_norm_backward(dz_tilde: Array, cache: GroupNormCache) -> tuple[Array, Array, Array]:
     """Gradients w.r.t. z, gamma and beta of :func:`group_norm_forward`: LayerNorm's
     closed form within each group, with c = n / groups units in place of n."""
-    dgamma, dbeta = _affine_backward(dz_tilde, cache.z_norm)
-    shape = dz_tilde.shape
-    grouped = shape[:-1] + (cache.groups, shape[-1] // cache.groups)
-    dz_norm = (dz_tilde * _row(cache.gamma)).reshape(grouped)
-    dz = _normalize_last_backward(dz_norm, cache.z_norm.reshape(grouped), cache.inv_std)
-    return dz.reshape(shape), dgamma, dbeta
+    c = cache
+    return _normalize_groups_backward(dz_tilde, c.z_norm, c.inv_std, c.gamma, c.groups)
 
 
 def group_norm_infer(
@@ -220,11 +265,23 @@ def group_norm_infer(
 
 
 def _ratio(num: Array, den: Array, zero_over_zero: float) -> Array:
-    """num / den, with the limit den -> 0+ where den == 0: +-inf, and ``zero_over_zero`` for 0/0."""
-    if den.min() > 0:
-        return num / den
+    """num / den where den > 0, and the limit den -> 0+ where den == 0: +-inf, and
+    ``zero_over_zero`` for 0/0."""
     limit = np.where(num > 0, np.inf, np.where(num < 0, -np.inf, zero_over_zero)).astype(num.dtype)
     return np.divide(num, den, out=limit, where=den > 0)
+
+
+def _clip(x: Array, low: Array, high: Array) -> Array:
+    """``np.clip(x, low, high)`` for low <= high, as np.maximum then np.minimum: two bare ufunc
+    calls, without np.clip's Python-level dispatch, on a per-unit vector."""
+    out = np.maximum(x, low)
+    return np.minimum(out, high, out=out)
+
+
+def _least(a: Array) -> float:
+    """The least value of ``a``; one value (a float, a (K, 1) column of one model) read
+    directly, without a reduction."""
+    return a.item() if a.size == 1 else a.min()
 
 
 def batch_renorm_forward(
@@ -245,7 +302,7 @@ def batch_renorm_forward(
     """
     dtype = z.dtype
     r_max, d_max = _as(r_max, dtype), _as(d_max, dtype)
-    if r_max.min() < 1 or d_max.min() < 0:
+    if _least(r_max) < 1 or _least(d_max) < 0:
         raise ValueError("Batch Renorm needs r_max >= 1 and d_max >= 0")
     gamma, beta, eps = _as(gamma, dtype), _as(beta, dtype), _as(eps, dtype)
     running_mu, running_var = _as(running_mu, dtype), _as(running_var, dtype)
@@ -255,12 +312,22 @@ def batch_renorm_forward(
     z_norm_bn = z - _row(mu)
     var = np.einsum("...ij,...ij->...j", z_norm_bn, z_norm_bn)
     var /= m
-    inv_std = inv_sqrt(var, eps)
+    sigma_b, sigma = var + eps, running_var + eps  # squared until the square roots below
+    # eps > 0 makes both positive (variances are >= 0); else one reduction checks both
+    positive = _least(eps) > 0 or np.minimum(sigma_b, sigma).min() > 0
+    np.sqrt(sigma_b, out=sigma_b)
+    inv_std = np.reciprocal(sigma_b) if positive else inv_sqrt(var, eps)  # inv_sqrt's steps
     z_norm_bn *= _row(inv_std)
-    sigma_b = np.sqrt(var + eps)
-    sigma = np.sqrt(running_var + eps)
-    r = np.clip(_ratio(sigma_b, sigma, 1.0), 1 / r_max, r_max)
-    d = np.clip(_ratio(mu - running_mu, sigma, 0.0), -d_max, d_max)
+    np.sqrt(sigma, out=sigma)
+    shift = mu - running_mu
+    r: Array
+    d: Array
+    if positive:
+        r, d = sigma_b / sigma, shift / sigma
+    else:
+        r, d = _ratio(sigma_b, sigma, 1.0), _ratio(shift, sigma, 0.0)
+    r = _clip(r, 1 / r_max, r_max)
+    d = _clip(d, -d_max, d_max)
     z_norm = z_norm_bn * _row(r)
     z_norm += _row(d)
     z_tilde = _affine(z_norm, gamma, beta)
@@ -280,8 +347,10 @@ def batch_renorm_backward(dz_tilde: Array, cache: BatchRenormCache) -> tuple[Arr
     which is :func:`bnviz.bn.backward` with gamma * r in place of gamma.
     """
     m = dz_tilde.shape[-2]
-    dgamma, dbeta = _affine_backward(dz_tilde, cache.z_norm)
+    dbeta = column_sum(dz_tilde)
     dgamma_bn = np.einsum("...ij,...ij->...j", dz_tilde, cache.z_norm_bn)
+    dgamma = dgamma_bn * cache.r  # sum_i dz_tilde(i) * (r z_norm_bn(i) + d), one pass fewer
+    dgamma += cache.d * dbeta
     scale = cache.gamma * cache.r * cache.inv_std  # (..., n)
     k = scale / -m
     dz = cache.z_norm_bn * _row(k * dgamma_bn)
