@@ -163,7 +163,8 @@ def shoot(page: Page, url: str, path: Path, errors: list[str], full_page: bool) 
 
 # Views the navigation does not list, taken on a 1280×720 projector: a lesson step in
 # presenter mode (the README shows it).
-EXTRA = [("/lesson?name=batch-normalization-in-20-minutes&step=4&present=1", "lesson-presenter")]
+EXTRA = [("/lesson?name=batch-normalization-in-20-minutes&step=4&present=1", "lesson-presenter"),
+         ("/?normalization=layer&batch_size=4", "explorer-layernorm")]
 
 
 def main(argv: list[str] | None = None) -> int:
