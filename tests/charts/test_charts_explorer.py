@@ -404,14 +404,15 @@ def test_norm_over_svg_outlines_the_set_and_says_what_it_is(kind):
     svg = charts.norm_over_svg(over)
     root = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
-    assert root.find(f"{ns}title").text == over.title
+    title = root.find(f"{ns}title")
+    assert title is not None and title.text == over.title
     cells = [r for r in root.iter(f"{ns}rect") if r.find(f"{ns}title") is not None]
     assert len(cells) == over.cells.size == 6 * 12
     filled = [r for r in cells if r.get("fill") == BN]
     assert len(filled) == int((over.cells == 2).sum())
     outline = [r for r in root.iter(f"{ns}rect") if r.get("fill") == "none"]
     assert len(outline) == 1, "the set is outlined, so it shows without its colour"
-    w, h = float(outline[0].get("width")), float(outline[0].get("height"))
+    w, h = float(outline[0].get("width", "nan")), float(outline[0].get("height", "nan"))
     c = charts.SCHEMATIC_CELL
     size = {"batch": (c, 6 * c), "renorm": (c, 6 * c), "layer": (12 * c, c), "group": (8 * c, c)}[kind]
     assert (w, h) == size

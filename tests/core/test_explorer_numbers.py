@@ -282,7 +282,8 @@ def test_group_norm_points_are_each_example_normalized_over_each_group(norm_runs
 def test_layer_norm_with_a_batch_of_one_normalizes_the_example_and_bn_would_not():
     run = train(Settings(steps=20, width=6, batch_size=1, normalization="layer"))
     p = numbers.batch_points(run, 0, -1, 5, "batch")
-    assert p.stats == numbers.EXAMPLE and np.abs(p.z_norm).max() > 0.5  # type: ignore[union-attr]
+    assert p.z_norm is not None
+    assert p.stats == numbers.EXAMPLE and np.abs(p.z_norm).max() > 0.5
     assert np.all(run.layers[0].shown_var == 0), "per unit over m = 1: σ² = 0, BN's z_norm would be 0"
 
 
@@ -309,6 +310,7 @@ def test_batch_renorm_points_and_numbers_apply_r_and_d(norm_runs):
     assert not np.allclose(r, 1) or not np.allclose(d, 0), "the correction is at work after 30 steps"
     p = numbers.batch_points(run, 0, 2, k, "batch")
     bn_norm = rec.shown_z_norm[k, :, 2].astype(np.float64)
+    assert p.z_norm is not None
     np.testing.assert_allclose(p.z_norm, r[2] * bn_norm + d[2], rtol=1e-3, atol=1e-3)
     n = numbers.unit_numbers(run, 0, 2, k, "batch")
     var = float(rec.shown_var[k, 2])
