@@ -192,6 +192,18 @@ def rerun(page: Page, timeout: float = TIMEOUT_MS) -> Iterator[None]:
     wait_idle(page, timeout)
 
 
+@contextmanager
+def rerun_while_playing(page: Page, timeout: float = TIMEOUT_MS) -> Iterator[None]:
+    """``with rerun_while_playing(page): <Pause>``: :func:`rerun` for an action taken while
+    a live chart plays. Play runs in the browser (no script runs until the player reports a
+    frame), and a playing chart is busy until it stops, so this arms at once: waiting for
+    the page to be idle first would let Play run on, on a slow machine to its last frame."""
+    page.evaluate(ARM_JS)
+    yield
+    page.wait_for_function(f"() => window.__bnvizSawRun && ({IDLE_JS})()", timeout=timeout)
+    wait_idle(page, timeout)
+
+
 def open_app(page: Page, url: str, timeout: float = TIMEOUT_MS) -> None:
     """Load a URL of the app and wait for its first run to finish."""
     page.goto(url)

@@ -29,6 +29,7 @@ from bnviz.app.harness import (
     open_app,
     plot_data,
     rerun,
+    rerun_while_playing,
     wait_idle,
 )
 
@@ -276,7 +277,7 @@ def test_play_runs_in_the_browser_and_on_pause_the_whole_page_shows_the_players_
     page.wait_for_function(f"() => ({PLAYER_STEP_JS})() > 20", timeout=60_000)
     assert page.evaluate("() => window.__runs") == 0, "Play runs in the browser: no server round trip"
     assert step_shown(page) == 0, "while Play runs, the page waits for it"
-    with rerun(page):
+    with rerun_while_playing(page):
         player_button(page, "❚❚ Pause").click()
     page.wait_for_function(PLAYER_PAUSED_JS)  # no tick and no frame left to draw, so the step stays
     paused_at = page.evaluate(PLAYER_STEP_JS)
@@ -361,7 +362,7 @@ def test_the_step_slider_works_with_the_keyboard_and_play_at_the_end_starts_agai
     player_button(page, "▶ Play").click()  # at the end: from the start again
     page.wait_for_function(f"() => {{ const s = ({PLAYER_STEP_JS})(); return s > 0 && s < 500; }}")
     assert page.evaluate("() => window.__runs") == 0, "Play never asks the server"
-    with rerun(page):
+    with rerun_while_playing(page):
         player_button(page, "❚❚ Pause").click()
     assert_one_step(page, page.evaluate(PLAYER_STEP_JS))
     assert page.bnviz_console_errors == []
@@ -385,9 +386,9 @@ def test_the_speed_control_sets_the_pace_of_play(app_server, page):
     player_button(page, "▶ Play").click()
     page.wait_for_function(f"() => ({PLAYER_STATE_JS})().ticks.length >= 8", timeout=60_000)
     fast = sorted(gaps(page.evaluate(PLAYER_STATE_JS)["ticks"]))
-    # a timer never fires early; on a loaded machine it may fire late, so the median only
-    assert fast[0] >= 99 and fast[len(fast) // 2] < 300, fast
-    with rerun(page):
+    # a timer never fires early; on a loaded machine it may fire late, so below 0.5×'s pace
+    assert fast[0] >= 99 and fast[len(fast) // 2] < 799, fast
+    with rerun_while_playing(page):
         player_button(page, "❚❚ Pause").click()
     speed.select_option("0.5")
     assert page.evaluate(PLAYER_STATE_JS)["interval"] == 800
@@ -397,7 +398,7 @@ def test_the_speed_control_sets_the_pace_of_play(app_server, page):
                            arg=last_fast, timeout=60_000)
     slow = gaps([t for t in page.evaluate(PLAYER_STATE_JS)["ticks"] if t > last_fast])
     assert min(slow) >= 799, slow
-    with rerun(page):
+    with rerun_while_playing(page):
         player_button(page, "❚❚ Pause").click()
     assert_one_step(page, page.evaluate(PLAYER_STEP_JS))
 
