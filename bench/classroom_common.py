@@ -33,6 +33,7 @@ class Results:
     client_cpu: float = 0.0  # CPU seconds of this process (the websocket clients; not Chromium's)
     fingerprints: dict[int, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))
     nav: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    replica: dict[int, str] = field(default_factory=dict)  # session -> the replica nginx sent it to
 
     def error(self, kind: str, detail: str) -> None:
         self.errors[kind] += 1

@@ -9,6 +9,14 @@ ForwardMsgs (new_session, deltas, page_info_changed, ..., script_finished). Larg
 elements the client already holds come back as ``ref_hash`` references, as they do for
 a browser that reports its cached messages. Each action is timed from sending the rerun
 request to its ``script_finished``.
+
+Behind nginx (``bench/classroom.py --replicas N``) a student does first what a browser
+does: it GETs the link's page and keeps the cookies the response sets (nginx's
+``bnviz_replica``, the key that picks a replica), and sends them with the websocket
+handshake, as a browser sends a page's cookies with its websocket. nginx says which replica
+answered each (``X-Bnviz-Upstream``, added by ``bnviz.app.nginx.REPORT_UPSTREAM``): the
+page and the websocket must have reached the same one, else the session counts a "sticky"
+error. The page's load time includes that GET.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import http.client
 import json
 import random
 import time
@@ -32,6 +41,8 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
+
+from bnviz.app.nginx import UPSTREAM_HEADER
 
 # bnviz.app.ui.KEY_PREFIX, the sidebar widgets' keys (importing bnviz.app.ui here would set
 # up its st.cache_data outside a server)
@@ -87,9 +98,12 @@ def initial_state(w: Widget, old: WidgetState | None) -> WidgetState | None:
 class WsStudent:
     """One session spoken to over Streamlit's websocket protocol: the server's side of a student."""
 
-    def __init__(self, index: int, base: str, link: str, seed: int, res: Results, timeout_s: float) -> None:
+    def __init__(self, index: int, base: str, link: str, seed: int, res: Results, timeout_s: float,
+                 proxied: bool = False) -> None:
         self.i = index
         self.base = base
+        self.proxied = proxied  # behind nginx: GET the page first and keep its cookies
+        self.cookies: dict[str, str] = {}
         parts = urllib.parse.urlsplit(link)
         self.page_name = parts.path.strip("/")
         self.query = "&".join(q for q in (parts.query, f"seed={seed}" if seed >= 0 else "") if q)
@@ -116,10 +130,40 @@ class WsStudent:
 
     # ---- the protocol
 
-    async def connect(self) -> None:
+    def get_page(self) -> str:
+        """GET the link's page as a browser's first request does and keep the cookies its
+        response sets; the replica that answered (nginx's header)."""
+        host, port = urllib.parse.urlsplit(self.base).netloc.rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=self.timeout)
+        try:
+            headers = {"Accept": "text/html"}
+            if self.cookies:
+                headers["Cookie"] = self.cookie_header()
+            path = f"/{self.page_name}" + (f"?{self.query}" if self.query else "")
+            conn.request("GET", path, headers=headers)
+            r = conn.getresponse()
+            r.read()
+            if r.status != 200:
+                raise OSError(f"GET of the page answered {r.status} {r.reason}")
+            for cookie in r.headers.get_all("Set-Cookie") or []:
+                name, _, value = cookie.split(";", 1)[0].partition("=")
+                self.cookies[name.strip()] = value.strip()
+            return r.headers.get(UPSTREAM_HEADER, "")
+        finally:
+            conn.close()
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+
+    async def connect(self) -> str:
+        """Open the websocket (with the page's cookies); the replica nginx sent it to ("" without nginx)."""
         url = self.base.replace("http://", "ws://", 1) + "/_stcore/stream"
+        headers = {"Cookie": self.cookie_header()} if self.cookies else None
         self.ws = await connect(url, subprotocols=[Subprotocol("streamlit")], max_size=None,
-                                ping_interval=None, open_timeout=self.timeout, compression=None)
+                                ping_interval=None, open_timeout=self.timeout, compression=None,
+                                additional_headers=headers)
+        response = self.ws.response
+        return response.headers.get(UPSTREAM_HEADER, "") if response is not None else ""
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -244,10 +288,16 @@ class WsStudent:
     async def load(self) -> bool:
         start = time.perf_counter()
         try:
-            await asyncio.wait_for(self.connect(), self.timeout)
-        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            page_replica = await asyncio.to_thread(self.get_page) if self.proxied else ""
+            ws_replica = await asyncio.wait_for(self.connect(), self.timeout)
+        except (OSError, TimeoutError, InvalidHandshake, http.client.HTTPException) as exc:
             self.res.error("connect", f"session {self.i}: {type(exc).__name__}: {exc}")
             return False
+        if self.proxied:
+            self.res.replica[self.i] = ws_replica
+            if ws_replica != page_replica or "bnviz_replica" not in self.cookies:
+                self.res.error("sticky", f"session {self.i}: its page came from replica {page_replica!r}, "
+                                         f"its websocket went to {ws_replica!r} (cookies {self.cookies})")
         if await self.rerun("loading") is None:
             return False
         if not self.summary or not self.curves:
@@ -337,7 +387,7 @@ class WsStudent:
 
 async def student(index: int, base: str, args: argparse.Namespace, res: Results) -> None:
     await ramp_in(index, args)
-    s = WsStudent(index, base, args.link, index % args.groups, res, args.timeout)
+    s = WsStudent(index, base, args.link, index % args.groups, res, args.timeout, args.proxied)
     try:
         if await s.load():
             res.served += 1
@@ -350,10 +400,12 @@ async def student(index: int, base: str, args: argparse.Namespace, res: Results)
         await s.close()
 
 
-async def reference_nav(base: str, timeout_s: float) -> tuple[str, ...]:
+async def reference_nav(base: str, timeout_s: float, proxied: bool) -> tuple[str, ...]:
     """The pages a session opened at "/" lists."""
-    s = WsStudent(-1, base, "/", -1, Results(), timeout_s)
+    s = WsStudent(-1, base, "/", -1, Results(), timeout_s, proxied)
     try:
+        if proxied:
+            await asyncio.to_thread(s.get_page)
         await s.connect()
         await s.rerun("loading /")
         return s.nav
@@ -366,4 +418,4 @@ async def run_class(base: str, args: argparse.Namespace, res: Results,
     """The class over websockets; calls ``done`` when the last student has finished."""
     await asyncio.gather(*(student(i, base, args, res) for i in range(args.sessions)))
     done()
-    return await reference_nav(base, args.timeout)
+    return await reference_nav(base, args.timeout, args.proxied)

@@ -3,7 +3,8 @@
 Debian's nginx (``/usr/sbin/nginx``) runs a copy of ``deploy/nginx.conf`` in which the
 replicas' compose service names (which resolve only inside compose's network) become
 127.0.0.1 ports, ``listen 8080`` a free port, and the pid file, logs and temporary files go
-to a temporary folder, so it runs without root. In front of two real bnviz servers, that
+to a temporary folder, so it runs without root (``bnviz.app.nginx``, which
+``bench/classroom.py --replicas N`` runs too). In front of two real bnviz servers, that
 copy also reports which replica answered (``X-Bnviz-Upstream``), which the real file keeps
 to itself. Outside CI a missing nginx skips these tests with a message saying how to get
 it; in CI (``CI=true``) it is a failure, so missing coverage can't hide.
@@ -19,12 +20,9 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -33,27 +31,33 @@ from websockets.sync.client import connect
 from websockets.typing import Origin, Subprotocol
 
 from bnviz.app.harness import LOGS, ROOT, free_port, start_server, stop_server
+from bnviz.app.nginx import (
+    NGINX_CONF,
+    REPORT_UPSTREAM,
+    UPSTREAM_HEADER,
+    listen_port,
+    local_conf,
+    missing_nginx,
+    nginx_argv,
+    running_nginx,
+    upstream_servers,
+)
 
-NGINX = "/usr/sbin/nginx"
 DEPLOY = ROOT / "deploy"
-NGINX_CONF = DEPLOY / "nginx.conf"
 DOCKERFILE = DEPLOY / "Dockerfile"
 COMPOSE = DEPLOY / "compose.yaml"
 DEPLOY_DOC = ROOT / "docs" / "deploy.md"
 ONE_COMMAND = "docker compose -f deploy/compose.yaml up --build"
 
-NGINX_START_TIMEOUT_S = 10.0  # an upper bound: nginx answers within milliseconds
-POLL_S = 0.05  # between two connection attempts to an nginx that is starting
 REQUEST_TIMEOUT_S = 10.0
 VISITS = 24  # first visits: all on one replica by chance has odds 2**-23
 COOKIE = re.compile(r"bnviz_replica=([0-9a-f]{32}); Path=/; HttpOnly; SameSite=Lax")
-UPSTREAM_SERVER = re.compile(r"^(\s*server\s+)([\w.-]+):(\d+)(\s*;)", re.M)
 
 
 def _require_nginx() -> None:
-    if os.path.exists(NGINX):
+    message = missing_nginx()
+    if message is None:
         return
-    message = f"no nginx at {NGINX}: install Debian's with `sudo apt-get install nginx`"
     message += " to run the deploy tests"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
@@ -61,75 +65,6 @@ def _require_nginx() -> None:
 
 
 # --------------------------------------------------------------------------- the files
-
-
-def upstream_servers(conf: str) -> list[tuple[str, int]]:
-    """(host, port) of each ``server`` line of the ``upstream bnviz`` block."""
-    block = re.search(r"upstream bnviz \{(.*?)\}", conf, re.S)
-    assert block, "no `upstream bnviz { ... }` block in nginx.conf"
-    return [(m.group(2), int(m.group(3))) for m in UPSTREAM_SERVER.finditer(block.group(1))]
-
-
-def listen_port(conf: str) -> int:
-    ports = re.findall(r"^\s*listen\s+(\d+)\s*;", conf, re.M)
-    assert len(ports) == 1, f"nginx.conf should listen on one port, found {ports}"
-    return int(ports[0])
-
-
-def local_conf(tmp: Path, listen: int, ports: list[int], location_extra: str = "") -> Path:
-    """Write the copy of nginx.conf that runs here; return its path.
-
-    The i-th upstream server becomes 127.0.0.1:ports[i], the server listens on
-    127.0.0.1:listen, temporary files go under ``tmp`` and ``location_extra`` is added to
-    ``location /``.
-    """
-    conf = NGINX_CONF.read_text()
-    servers = upstream_servers(conf)
-    assert len(servers) == len(ports), f"nginx.conf names {len(servers)} replicas, the test has {len(ports)}"
-    it = iter(ports)
-    conf = UPSTREAM_SERVER.sub(lambda m: f"{m.group(1)}127.0.0.1:{next(it)}{m.group(4)}", conf)
-    conf, n = re.subn(r"^(\s*)listen\s+\d+\s*;", rf"\g<1>listen 127.0.0.1:{listen};", conf, flags=re.M)
-    assert n == 1
-    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    temp = "".join(f"\n    {kind}_temp_path {tmp / kind};" for kind in kinds)
-    conf, n = re.subn(r"^http \{", lambda m: m.group(0) + temp, conf, flags=re.M)
-    assert n == 1
-    conf, n = re.subn(r"location / \{", lambda m: m.group(0) + "\n" + location_extra, conf)
-    assert n == 1
-    path = tmp / "nginx.conf"
-    path.write_text(conf)
-    return path
-
-
-def nginx_argv(tmp: Path, conf: Path, *extra: str) -> list[str]:
-    """nginx on ``conf`` with its prefix, pid file and startup log in ``tmp``, in the
-    foreground (as the official image runs it: ``-g "daemon off;"``)."""
-    return [
-        NGINX, "-p", f"{tmp}/", "-c", str(conf), "-e", str(tmp / "startup.log"),
-        "-g", f"daemon off; pid {tmp / 'nginx.pid'};", *extra,
-    ]  # fmt: skip
-
-
-@contextmanager
-def running_nginx(tmp: Path, conf: Path, port: int) -> Iterator[int]:
-    """nginx on ``conf`` until the block ends; yields once it accepts on ``port``."""
-    with (tmp / "nginx.out").open("wb") as out:  # its access log (/dev/stdout) and errors
-        proc = subprocess.Popen(nginx_argv(tmp, conf), stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + NGINX_START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"nginx exited with {proc.returncode}: {(tmp / 'nginx.out').read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(POLL_S)  # polling a server that is starting, not synchronising
-        yield port
-    finally:
-        stop_server(proc)
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -232,6 +167,26 @@ def test_nginx_accepts_the_config(tmp_path: Path) -> None:
     assert "test is successful" in done.stderr
 
 
+@pytest.mark.parametrize("n", [1, 3])
+def test_the_local_copy_has_one_server_per_replica(tmp_path: Path, n: int) -> None:
+    """The copy for n local replicas (``bench/classroom.py --replicas n``) passes ``nginx -t``,
+    names exactly their addresses in the upstream, and keeps every other line of the file."""
+    _require_nginx()
+    ports = [20001 + i for i in range(n)]  # nginx -t connects to none of them
+    conf = local_conf(tmp_path, free_port(), ports)
+    text = conf.read_text()
+    assert upstream_servers(text) == [("127.0.0.1", port) for port in ports]
+    done = subprocess.run(nginx_argv(tmp_path, conf, "-t"), capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "test is successful" in done.stderr
+
+    def kept(conf: str) -> list[str]:
+        placed = re.compile(r"\s*(server\s+[\w.-]+:\d+|listen\s|\w+_temp_path\s).*|\s*")
+        return [line for line in conf.splitlines() if not placed.fullmatch(line)]
+
+    assert kept(text) == kept(NGINX_CONF.read_text())
+
+
 @pytest.fixture(scope="module")
 def replicas() -> Iterator[list[str]]:
     """Two real bnviz servers; yields their addresses ("127.0.0.1:port")."""
@@ -255,7 +210,7 @@ def proxy(replicas: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iter
     tmp = tmp_path_factory.mktemp("nginx")
     port = free_port()
     ports = [int(a.rsplit(":", 1)[1]) for a in replicas]
-    conf = local_conf(tmp, port, ports, "add_header X-Bnviz-Upstream $upstream_addr always;")
+    conf = local_conf(tmp, port, ports, REPORT_UPSTREAM)
     with running_nginx(tmp, conf, port):
         yield port
 
@@ -285,7 +240,7 @@ def first_visit(port: int, path: str = "/_stcore/health") -> tuple[str, str]:
     assert len(cookies) == 1, r.headers.get_all("Set-Cookie")
     m = COOKIE.fullmatch(cookies[0])
     assert m, cookies[0]
-    return m.group(1), r.headers["X-Bnviz-Upstream"]
+    return m.group(1), r.headers[UPSTREAM_HEADER]
 
 
 def test_first_visit_gets_a_cookie(proxy: int, replicas: list[str]) -> None:
@@ -303,7 +258,7 @@ def test_a_cookie_keeps_its_replica(proxy: int, replicas: list[str]) -> None:
         for _ in range(3):
             r = get(proxy, cookie=key)
             assert r.status == 200 and replica_cookies(r) == []
-            assert r.headers["X-Bnviz-Upstream"] == upstream
+            assert r.headers[UPSTREAM_HEADER] == upstream
 
 
 def test_a_class_behind_one_address_is_spread(proxy: int, replicas: list[str]) -> None:
@@ -311,7 +266,7 @@ def test_a_class_behind_one_address_is_spread(proxy: int, replicas: list[str]) -
     both on their first visits and by the keys they send."""
     assert {first_visit(proxy)[1] for _ in range(VISITS)} == set(replicas)
     keys = [f"{i:032x}" for i in range(VISITS)]
-    assert {get(proxy, cookie=key).headers["X-Bnviz-Upstream"] for key in keys} == set(replicas)
+    assert {get(proxy, cookie=key).headers[UPSTREAM_HEADER] for key in keys} == set(replicas)
 
 
 def test_websocket_through_nginx(proxy: int, replicas: list[str]) -> None:
@@ -327,7 +282,7 @@ def test_websocket_through_nginx(proxy: int, replicas: list[str]) -> None:
         open_timeout=REQUEST_TIMEOUT_S,
     ) as ws:
         assert ws.response is not None and ws.response.status_code == 101
-        assert ws.response.headers["X-Bnviz-Upstream"] == upstream
+        assert ws.response.headers[UPSTREAM_HEADER] == upstream
         assert ws.subprotocol == "streamlit"
         assert ws.ping().wait(REQUEST_TIMEOUT_S), "no pong through nginx"
 
