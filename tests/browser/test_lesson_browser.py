@@ -139,8 +139,11 @@ FIRST_CHART_TOP_JS = """() => {
 WALK_TIMEOUT_MS = 240_000  # a step's page may train a grid of networks on a busy machine
 
 
-@pytest.mark.parametrize(("name", "scheme"), [(NAME, "light"), (NAME, "dark"),
-                                             ("test-time-and-conventions", "light")])
+# every step of every shipped lesson, each lesson in one theme, the themes in turn
+WALKS = [(name, ("light", "dark")[i % 2]) for i, name in enumerate(lessons.names())]
+
+
+@pytest.mark.parametrize(("name", "scheme"), WALKS)
 def test_a_shipped_lesson_runs_start_to_end_in_presenter_mode(app_server, new_page, name, scheme):
     lesson = lessons.load(name)
     page = new_page(PROJECTOR, color_scheme=scheme)
