@@ -83,13 +83,20 @@ class Tap:
     z: Array
     z_tilde: Array  # the normalization's output: gamma * z_norm + beta (then s * . + d with noise)
     a: Array  # the layer's output: g(z_tilde), or z_tilde itself with the normalization after g
-    z_norm: Array | None = None  # None without normalization
     # training mode only, for the backward pass: bn.Cache for "batch" (and for "renorm"
     # without running estimates), else the norm's own (norms.LayerNormCache, ...); its mu
     # and var are per unit for "batch"/"renorm", per example (and group) for "layer"/"group"
     cache: Cache | None = None
     noise: Noise | None = None  # the (s, d) applied after BN in this pass, if any
     pre: Array | None = None  # with the normalization after g: A[l-1] W + b, and z = g(pre)
+    infer_z_norm: Array | None = None  # inference mode: the z_norm bn.infer computed
+
+    @property
+    def z_norm(self) -> Array | None:
+        """z_norm as the normalization computed it, None without normalization: in training
+        mode the cache's (Batch Renorm's is computed when read, so the training loop, which
+        reads none, makes no pass for it), in inference mode ``infer_z_norm``."""
+        return self.infer_z_norm if self.cache is None else self.cache.z_norm
 
 
 @dataclass
@@ -263,14 +270,13 @@ def forward(
         if net.use_bn:
             if stats is None or not net.batch_stats:
                 tap.z_tilde, tap.cache = _normalize(net, l, z, None if running is None else running[l])
-                tap.z_norm = tap.cache.z_norm
                 if noise is not None and stats is None:
                     tap.noise = scale, shift = noise[l]
                     tap.z_tilde *= scale[..., None, :]
                     tap.z_tilde += shift[..., None, :]
             else:
                 mu, var = stats[l]
-                tap.z_tilde, tap.z_norm = bn.infer(z, net.gamma[l], net.beta[l], net.eps, mu, var)
+                tap.z_tilde, tap.infer_z_norm = bn.infer(z, net.gamma[l], net.beta[l], net.eps, mu, var)
         tap.a = tap.z_tilde if net.after else activate(net.activation, tap.z_tilde)
         taps.append(tap)
         a = tap.a

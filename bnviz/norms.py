@@ -84,9 +84,11 @@ class GroupNormCache:
 
 @dataclass(slots=True)
 class BatchRenormCache:
-    """What the Batch Renorm backward pass needs, and the r, d it applied."""
+    """What the Batch Renorm backward pass needs, and the r, d it applied.
 
-    z_norm: Array  # (..., m, n) (z - mu) / sigma_B * r + d
+    Its ``z_norm`` (with r and d) is computed when read: the training loop reads only
+    ``z_norm_bn``, r and d, so a training step makes no pass over the batch for it."""
+
     z_norm_bn: Array  # (..., m, n) BN's z_norm, (z - mu) / sigma_B
     mu: Array  # (..., n) batch mean
     var: Array  # (..., n) batch variance, 1/m
@@ -94,6 +96,14 @@ class BatchRenormCache:
     r: Array  # (..., n) the clipped scale correction
     d: Array  # (..., n) the clipped shift correction
     gamma: Array  # (..., n)
+    gamma_r: Array  # (..., n) gamma * r, the scale z_tilde applies to z_norm_bn
+
+    @property
+    def z_norm(self) -> Array:
+        """Batch Renorm's z_norm, ``z_norm_bn * r + d`` (..., m, n), computed at each read."""
+        z_norm = self.z_norm_bn * _row(self.r)
+        z_norm += _row(self.d)
+        return z_norm
 
 
 def _row(v: Array) -> Array:
@@ -271,17 +281,21 @@ def _ratio(num: Array, den: Array, zero_over_zero: float) -> Array:
     return np.divide(num, den, out=limit, where=den > 0)
 
 
-def _clip(x: Array, low: Array, high: Array) -> Array:
-    """``np.clip(x, low, high)`` for low <= high, as np.maximum then np.minimum: two bare ufunc
-    calls, without np.clip's Python-level dispatch, on a per-unit vector."""
-    out = np.maximum(x, low)
-    return np.minimum(out, high, out=out)
-
-
-def _least(a: Array) -> float:
+def _least(a: float | Array) -> float:
     """The least value of ``a``; one value (a float, a (K, 1) column of one model) read
     directly, without a reduction."""
+    if isinstance(a, float):
+        return a
     return a.item() if a.size == 1 else a.min()
+
+
+def _one(x: float | Array, dtype: np.dtype) -> float | Array:
+    """``x`` (eps, r_max, d_max) in ``dtype``: one value (a float, the (1, 1) column of one model)
+    as a Python float, which NumPy applies to a per-unit vector faster than it broadcasts a
+    (1, 1) array against it (``.venv/bin/python bench/norms.py``, the engine's (1, 32, 12));
+    several (a stack's column) as the array."""
+    a = np.asarray(x, dtype)
+    return a.item() if a.size == 1 else a
 
 
 def batch_renorm_forward(
@@ -301,38 +315,50 @@ def batch_renorm_forward(
     ``cache.r`` and ``cache.d`` the corrections applied.
     """
     dtype = z.dtype
-    r_max, d_max = _as(r_max, dtype), _as(d_max, dtype)
+    r_max, d_max = _one(r_max, dtype), _one(d_max, dtype)
     if _least(r_max) < 1 or _least(d_max) < 0:
         raise ValueError("Batch Renorm needs r_max >= 1 and d_max >= 0")
-    gamma, beta, eps = _as(gamma, dtype), _as(beta, dtype), _as(eps, dtype)
+    gamma, beta, eps = _as(gamma, dtype), _as(beta, dtype), _one(eps, dtype)
     running_mu, running_var = _as(running_mu, dtype), _as(running_var, dtype)
     m = z.shape[-2]
     mu = column_sum(z)
     mu /= m
-    z_norm_bn = z - _row(mu)
+    z_norm_bn = z - _row(mu)  # centred; normalized in place below
     var = np.einsum("...ij,...ij->...j", z_norm_bn, z_norm_bn)
     var /= m
+    # On the default network a NumPy call on a per-unit vector costs about what a pass over the
+    # batch does, and more when it broadcasts: every per-unit step below is one call on vectors
+    # of one shape, with one model's eps, r_max, d_max as floats
+    # (``.venv/bin/python bench/core.py`` times Batch Renorm's steps against BN's).
     sigma_b, sigma = var + eps, running_var + eps  # squared until the square roots below
     # eps > 0 makes both positive (variances are >= 0); else one reduction checks both
     positive = _least(eps) > 0 or np.minimum(sigma_b, sigma).min() > 0
     np.sqrt(sigma_b, out=sigma_b)
-    inv_std = np.reciprocal(sigma_b) if positive else inv_sqrt(var, eps)  # inv_sqrt's steps
-    z_norm_bn *= _row(inv_std)
     np.sqrt(sigma, out=sigma)
-    shift = mu - running_mu
     r: Array
     d: Array
     if positive:
-        r, d = sigma_b / sigma, shift / sigma
+        inv_std = np.reciprocal(sigma_b)
+        r = np.divide(sigma_b, sigma, out=sigma_b)  # sigma_B / sigma
+        d = mu - running_mu
+        d /= sigma
     else:
-        r, d = _ratio(sigma_b, sigma, 1.0), _ratio(shift, sigma, 0.0)
-    r = _clip(r, 1 / r_max, r_max)
-    d = _clip(d, -d_max, d_max)
-    z_norm = z_norm_bn * _row(r)
-    z_norm += _row(d)
-    z_tilde = _affine(z_norm, gamma, beta)
+        inv_std = inv_sqrt(var, eps)  # 0 where var + eps == 0
+        r, d = _ratio(sigma_b, sigma, 1.0), _ratio(mu - running_mu, sigma, 0.0)
+    np.maximum(r, 1 / r_max, out=r)  # clip(r, 1 / r_max, r_max) and clip(d, -d_max, d_max), in place
+    np.minimum(r, r_max, out=r)
+    np.maximum(d, -d_max, out=d)
+    np.minimum(d, d_max, out=d)
+    z_norm_bn *= _row(inv_std)
+    # z_tilde = gamma * (z_norm_bn * r + d) + beta = z_norm_bn * (gamma r) + (gamma d + beta):
+    # two passes over the batch, as BN's affine step; z_norm itself is the cache's, when read
+    gamma_r = gamma * r
+    shift = gamma * d
+    shift += beta
+    z_tilde = z_norm_bn * _row(gamma_r)
+    z_tilde += _row(shift)
     cache = BatchRenormCache(
-        z_norm=z_norm, z_norm_bn=z_norm_bn, mu=mu, var=var, inv_std=inv_std, r=r, d=d, gamma=gamma
+        z_norm_bn=z_norm_bn, mu=mu, var=var, inv_std=inv_std, r=r, d=d, gamma=gamma, gamma_r=gamma_r
     )
     return z_tilde, cache
 
@@ -351,7 +377,7 @@ def batch_renorm_backward(dz_tilde: Array, cache: BatchRenormCache) -> tuple[Arr
     dgamma_bn = np.einsum("...ij,...ij->...j", dz_tilde, cache.z_norm_bn)
     dgamma = dgamma_bn * cache.r  # sum_i dz_tilde(i) * (r z_norm_bn(i) + d), one pass fewer
     dgamma += cache.d * dbeta
-    scale = cache.gamma * cache.r * cache.inv_std  # (..., n)
+    scale = cache.gamma_r * cache.inv_std  # (..., n)
     k = scale / -m
     dz = cache.z_norm_bn * _row(k * dgamma_bn)
     dz += _row(k * dbeta)
