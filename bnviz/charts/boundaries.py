@@ -1,9 +1,11 @@
-"""The BN run's and the no-BN run's decision boundaries at one step, side by side.
+"""The normalized run's and the plain run's decision boundaries at one step, side by side.
 
 For the 2-D datasets: each panel is the prediction P(class 1) over the plane (the same
 images and training points as the Explorer's histogram figure, from
 ``bnviz.charts.explorer``), titled with that run's test accuracy at that step, so the
-two networks trained from the same seed can be compared at a glance.
+two networks trained from the same seed can be compared at a glance. Each title names the
+normalization (``norm_names``: "With BN", "With LayerNorm", ... and "Without BN", "Without
+LayerNorm", ...).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .. import fmt
+from ..explorer import norm_names
 from ..train import Run
 from .explorer import MAP_POINTS, UNDEFINED_AT_STEP_0, boundary_images, points_image
 from .style import BN, BN_GLYPH, FONT, PLAIN, PLAIN_GLYPH, base_layout
@@ -62,7 +65,8 @@ def title(run: Run, k: int, name: str, color: str, glyph: str = "") -> str:
 
 
 def boundaries_figure(bn_run: Run, plain_run: Run, step: int, dark: bool = False) -> go.Figure:
-    """Two panels: BN's decision boundary (left) and no-BN's (right) at ``step``, each with
+    """Two panels: the normalized run's decision boundary (left) and the plain run's (right)
+    at ``step``, titled with the normalization's name (``bn_run.settings``), each with
     the first ``MAP_POINTS`` training points and its test accuracy at that step in its title.
 
     Both runs must be of a 2-D dataset (``run.boundary`` recorded).
@@ -74,7 +78,8 @@ def boundaries_figure(bn_run: Run, plain_run: Run, step: int, dark: bool = False
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     traces: list[dict[str, Any]] = []
-    panels = ((bn_run, "With BN", BN, BN_GLYPH), (plain_run, "Without BN", PLAIN, PLAIN_GLYPH))
+    name = norm_names(bn_run.settings)[0]  # "BN", "LayerNorm", "GroupNorm", "Batch Renorm"
+    panels = ((bn_run, f"With {name}", BN, BN_GLYPH), (plain_run, f"Without {name}", PLAIN, PLAIN_GLYPH))
     for i, (run, name, color, glyph) in enumerate(panels):
         assert run.boundary is not None and run.boundary_extent is not None, "a 2-D dataset"
         x0, x1, y0, y1 = run.boundary_extent

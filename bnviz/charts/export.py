@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from .. import fmt
+from ..explorer import norm_names
 from ..settings import Settings
 from .style import FONT
 
@@ -29,15 +30,27 @@ PLAYER_HEIGHT = 100  # px under the plot for the step slider and the buttons
 
 
 def caption(settings: Settings, step: int | None = None) -> str:
-    """One line saying what a chart shows: dataset, network, BN settings, optimizer, step."""
+    """One line saying what a chart shows: dataset, network, normalization settings, optimizer,
+    step. The normalization goes by its name (``norm_names``: BN, LayerNorm, GroupNorm with its
+    groups, Batch Renorm with its r and d limits), with "after g" when it follows the activation
+    and the noise after it when there is some; the EWA decay only where running estimates exist."""
     s = settings
     net = f"{s.depth}×{s.width} {s.activation}"
     parts = [f"bnviz · {s.dataset}", net]
     if s.use_bn:
-        parts.append(f"BN: m = {s.batch_size}, ε = {fmt.epsilon(s.eps)}, "
+        name = norm_names(s)[0]
+        if s.normalization == "group":
+            name += f" ({s.groups} groups)"
+        elif s.normalization == "renorm":
+            name += f" (r max {fmt.number(s.renorm_r_max, 3)}, d max {fmt.number(s.renorm_d_max, 3)})"
+        if s.bn_position == "after":
+            name += " after g"
+        decay = (f", decay {fmt.number(s.decay, 4)}{' (bias-corrected)' if s.bias_correction else ''}"
+                 if s.running_estimates else "")
+        noise = f", noise after it n = {fmt.number(s.bn_noise, 3)}" if s.bn_noise > 0 else ""
+        parts.append(f"{name}: m = {s.batch_size}, ε = {fmt.epsilon(s.eps)}, "
                      f"γ₀ = {fmt.number(s.gamma_init, 3)}, β₀ = {fmt.number(s.beta_init, 3)}"
-                     f"{' frozen' if s.freeze_affine else ''}, "
-                     f"decay {fmt.number(s.decay, 4)}{' (bias-corrected)' if s.bias_correction else ''}")
+                     f"{' frozen' if s.freeze_affine else ''}{decay}{noise}")
     else:
         parts.append(f"no BN, m = {s.batch_size}")
     parts.append(f"{s.optimizer} lr {fmt.number(s.lr, 3)}, seed {s.seed}")

@@ -61,3 +61,12 @@ def test_a_step_between_checkpoints_shows_the_one_before_and_a_stopped_run_its_l
     fig = boundaries.boundaries_figure(bn_run, diverged, 60)
     last = int(diverged.ckpt_steps[-1])
     assert f"at step {last} (stopped there)" in fig.layout.annotations[1].text
+
+
+@pytest.mark.parametrize(("normalization", "name"), [("layer", "LayerNorm"), ("renorm", "Batch Renorm")])
+def test_the_titles_name_the_normalization(normalization, name):
+    s = Settings(dataset="moons", steps=20, width=4, depth=1, normalization=normalization)
+    fig = boundaries.boundaries_figure(train(s), train(s.replace(use_bn=False)), 20)
+    titles = [a.text for a in fig.layout.annotations]
+    assert f"With {name}" in titles[0] and f"Without {name}" in titles[1]
+    assert "BN" not in " ".join(titles)

@@ -71,3 +71,21 @@ def test_animation_gif_has_one_frame_per_checkpoint_and_they_move(run) -> None:
     assert (first != last).any(), "the histograms and the step label change from frame to frame"
     with pytest.raises(ValueError, match="labels"):
         export.animation_gif(spec, labels[1:])
+
+
+@pytest.mark.parametrize(
+    ("changes", "has", "lacks"),
+    [
+        ({"normalization": "layer"}, ["LayerNorm: m = 32"], ["BN", "decay"]),
+        ({"normalization": "group", "groups": 4}, ["GroupNorm (4 groups): m = 32"], ["BN", "decay"]),
+        ({"normalization": "renorm"}, ["Batch Renorm (r max 3, d max 5): m = 32", "decay 0.9"], ["BN:"]),
+        ({"bn_position": "after", "bn_noise": 0.5}, ["BN after g: m = 32", "noise after it n = 0.5"], []),
+        ({}, ["BN: m = 32", "decay 0.9"], ["after g", "noise", "Renorm"]),
+    ],
+)
+def test_caption_names_the_normalization_its_position_and_noise(changes, has, lacks) -> None:
+    text = export.caption(Settings(**changes))
+    for part in has:
+        assert part in text, (part, text)
+    for part in lacks:
+        assert part not in text, (part, text)
