@@ -513,6 +513,52 @@ def accuracy(net: nn.MLP, X: NDArray, y: NDArray, stats: Stats | None) -> NDArra
     return (nn.predict(net, X, stats) == y).mean(axis=-1)
 
 
+def predict_many(net: nn.MLP, X: NDArray, choices: Sequence[Stats | None]) -> NDArray[np.intp]:
+    """``nn.predict(net, X, stats)`` for every ``stats`` of ``choices``: the argmax of
+    :func:`logits_many`, shape ``(len(choices),) + lead + (n,)``."""
+    return logits_many(net, X, choices).argmax(axis=-1)
+
+
+def logits_many(net: nn.MLP, X: NDArray, choices: Sequence[Stats | None]) -> NDArray:
+    """The logits of ``nn.forward(net, X, stats)`` for every ``stats`` of ``choices``, bit for
+    bit, in one pass: shape ``(len(choices),) + lead + (n, classes)``. For a network with
+    batch statistics (BN, Batch Renorm); ``None`` normalizes X by itself (its own mu and var
+    at every layer).
+
+    The choices share layer 1's z (X W + b); from there each choice is a slice of one
+    stacked array, so the pass makes the NumPy calls of one ``nn.predict`` instead of one
+    per choice. Each slice goes through the operations ``nn.forward`` makes, in its order
+    (``bnviz.bn.infer``, and for None ``bnviz.bn.forward``'s mu and var), so every
+    prediction is the one ``nn.predict`` makes (tests/core/test_engine.py compares them).
+    """
+    assert net.batch_stats, "LayerNorm, GroupNorm and no normalization have no statistics to choose"
+    S, lead, width = len(choices), net.lead, net.sizes[1:-1]
+    own = [s for s, c in enumerate(choices) if c is None]  # normalized with X's own statistics
+    a = X
+    for l in range(net.depth):
+        z: NDArray = a @ net.W[l]
+        z += net.b[l][..., None, :]
+        if net.after:
+            z = nn.activate(net.activation, z)
+        mu = np.empty((S,) + lead + (width[l],), z.dtype)
+        var = np.empty_like(mu)
+        for s, c in enumerate(choices):
+            if c is not None:
+                mu[s], var[s] = c[l]
+        for s in own:  # bn.forward's mu and var of this choice's z
+            zs = z if l == 0 else z[s]
+            mu[s] = bn.column_sum(zs)
+            mu[s] /= zs.shape[-2]
+            centred = zs - mu[s][..., None, :]
+            var[s] = np.einsum("...ij,...ij->...j", centred, centred)
+            var[s] /= zs.shape[-2]
+        z_tilde, _ = bn.infer(z, net.gamma[l], net.beta[l], net.eps, mu, var)
+        a = z_tilde if net.after else nn.activate(net.activation, z_tilde)
+    logits = a @ net.W[-1]
+    logits += net.b[-1][..., None, :]
+    return logits
+
+
 def evaluate(stack: Stack, models: Models, population: Stats | None) -> dict[str, NDArray[np.float64]]:
     """Every accuracy of ``models`` (K, with ``stack``'s data), per model.
 
@@ -520,7 +566,8 @@ def evaluate(stack: Stack, models: Models, population: Stats | None) -> dict[str
     ``test_acc_<stats>`` with each choice of ``nn.STATS``: the running estimates,
     bias-corrected, the ``population`` statistics, or each set's own (batch). Without BN,
     and with LayerNorm or GroupNorm (each example normalized by itself), there are no
-    statistics to choose: one number for every column.
+    statistics to choose: one number for every column. The test set's choices go through
+    the network in one pass (:func:`predict_many`).
     """
     net = models.net
     if not net.batch_stats:
@@ -530,16 +577,15 @@ def evaluate(stack: Stack, models: Models, population: Stats | None) -> dict[str
             "test_acc": test,
             **{STATS_COLUMNS[w]: test for w in nn.STATS},
         }
-    X, y = stack.X_test, stack.y_test
     running, corrected = models.running, models.corrected()
-    acc = {
-        "running": accuracy(net, X, y, running),
-        "population": accuracy(net, X, y, population),
-        "batch": accuracy(net, X, y, None),
-    }
     # Once 1 - decay^t rounds to 1 the corrected estimates are the running ones, bit for bit.
     same = all(np.array_equal(c, r) for pc, pr in zip(corrected, running) for c, r in zip(pc, pr))
-    acc["corrected"] = acc["running"] if same else accuracy(net, X, y, corrected)
+    names = ["running", "population", "batch"] + ([] if same else ["corrected"])
+    choices = {"running": running, "population": population, "batch": None, "corrected": corrected}
+    hits = predict_many(net, stack.X_test, [choices[w] for w in names]) == stack.y_test
+    acc = dict(zip(names, hits.mean(axis=-1)))
+    if same:
+        acc["corrected"] = acc["running"]
     bc = models.bias_correction[:, 0]
     return {
         "train_acc": accuracy(net, stack.X_train, stack.y_train, models.chosen(corrected)),

@@ -63,6 +63,9 @@ PERCENTILES = (15, 50, 85)
 # with `Run.nbytes()`, tests/core/test_minibatch.py keeps it under double).
 BATCH_SHOWN = 64
 MAX_BATCH_VALUES = 2_000_000
+# The decision boundaries are computed a few checkpoints at a time, in one stacked pass whose
+# arrays stay under this many bytes (see _RunRecorder._boundaries).
+BOUNDARY_BYTES = 32_000_000
 
 __all__ = [
     "DIVERGED_LOSS",
@@ -218,30 +221,37 @@ class Run:
 
 
 def _summaries(values: NDArray) -> tuple[NDArray, NDArray, NDArray, NDArray]:
-    """Per-column histograms (plus one pooled over all columns) and percentiles.
+    """Per-unit histograms (plus one pooled over each group's units) and percentiles.
 
-    ``values`` is (N, U). Returns counts (U + 1, HIST_BINS), lo (U + 1,), hi (U + 1,)
-    and the PERCENTILES per column (len(PERCENTILES), U), linearly interpolated as
-    ``np.percentile`` does. One sort serves the extremes and the percentiles.
+    ``values`` is (G, U, N): G groups (a layer's z, z_norm or z_tilde) of U units with N
+    values each, a unit's values contiguous. Returns counts (G, U + 1, HIST_BINS), lo
+    (G, U + 1), hi (G, U + 1) and the PERCENTILES per unit (G, len(PERCENTILES), U),
+    linearly interpolated as ``np.percentile`` does. One sort serves the extremes and the
+    percentiles, and one call serves every group of a checkpoint: each value goes through
+    the same arithmetic as it would alone, so each group's numbers are those of a call with
+    that group only (tests/core/test_train.py checks this).
     """
-    n, u = values.shape
-    srt = np.sort(values, axis=0)
+    g, u, n = values.shape
+    srt = np.sort(values, axis=-1)
     pos = np.asarray(PERCENTILES) / 100 * (n - 1)
     below = np.floor(pos).astype(np.int64)
-    frac = (pos - below)[:, None]
+    frac = pos - below
     above = np.minimum(below + 1, n - 1)
-    pct = srt[below] * (1 - frac) + srt[above] * frac
-    lo = np.append(srt[0], srt[0].min())
-    hi = np.append(srt[-1], srt[-1].max())
+    pct = srt[..., below] * (1 - frac) + srt[..., above] * frac  # (G, U, P)
+    first, last = srt[..., 0], srt[..., -1]
+    lo = np.concatenate([first, first.min(axis=1, keepdims=True)], axis=1)
+    hi = np.concatenate([last, last.max(axis=1, keepdims=True)], axis=1)
     flat_range = hi - lo <= 1e-12 * np.maximum(1.0, np.abs(lo))
     lo = np.where(flat_range, lo - 0.5, lo)
     hi = np.where(flat_range, hi + 0.5, hi)
     scale = HIST_BINS / (hi - lo)
-    idx = _bin(values, lo[:u], scale[:u])
-    counts = np.bincount((idx + np.arange(u) * HIST_BINS).ravel(), minlength=u * HIST_BINS)
-    pooled_idx = _bin(values, lo[u], scale[u])
-    pooled = np.bincount(pooled_idx.ravel(), minlength=HIST_BINS)
-    return np.vstack([counts.reshape(u, HIST_BINS), pooled]), lo, hi, pct
+    idx = _bin(values, lo[:, :u, None], scale[:, :u, None])
+    idx += (np.arange(g * u) * HIST_BINS).reshape(g, u, 1)  # each unit its own bins
+    counts = np.bincount(idx.ravel(), minlength=g * u * HIST_BINS).reshape(g, u, HIST_BINS)
+    pooled_idx = _bin(values, lo[:, u, None, None], scale[:, u, None, None])
+    pooled_idx += (np.arange(g) * HIST_BINS)[:, None, None]
+    pooled = np.bincount(pooled_idx.ravel(), minlength=g * HIST_BINS).reshape(g, 1, HIST_BINS)
+    return np.concatenate([counts, pooled], axis=1), lo, hi, pct.transpose(0, 2, 1)
 
 
 def _bin(values: NDArray, lo: NDArray, scale: NDArray) -> NDArray[np.int64]:
@@ -302,9 +312,18 @@ class _RunRecorder(engine.Recorder):
         self.grid: NDArray | None = None
         self.extent: tuple[float, float, float, float] | None = None
         self.boundary: NDArray[np.uint8] | None = None
+        # The boundary of several checkpoints is one stacked pass over the grid (see
+        # _boundaries): the weights and statistics of the checkpoints still to draw wait here.
+        self.pending: list[int] = []
         if ds.n_features == 2:
-            self.grid, self.extent = _boundary_grid(ds)
+            grid, self.extent = _boundary_grid(ds)
+            self.grid = grid.astype(dtype)
             self.boundary = np.zeros((n_ckpt, GRID, GRID), np.uint8)
+            per_ckpt = GRID * GRID * s.width * s.depth * 4 * np.dtype(dtype).itemsize  # 4 arrays a layer
+            chunk = max(1, min(n_ckpt, BOUNDARY_BYTES // per_ckpt))
+            self.pending_theta = np.zeros((chunk, stack.net.theta.shape[-1]), dtype)
+            self.pending_stats = [(np.zeros((chunk, s.width), dtype), np.zeros((chunk, s.width), dtype))
+                                  for _ in range(s.depth)]
 
     def on_step(self, t: int, loss: NDArray, taps: list[nn.Tap], stack: engine.Stack) -> None:
         self.loss[t - 1] = loss[0]
@@ -370,24 +389,53 @@ class _RunRecorder(engine.Recorder):
                 rec.pop_mu[k], rec.pop_var[k] = tap.z[0].mean(axis=0), tap.z[0].var(axis=0)
             if net.use_bn:
                 rec.gamma[k], rec.beta[k] = net.gamma[l][0], net.beta[l][0]
-            for q, name in enumerate(self.quantities):
-                (rec.hist_counts[k, q], rec.hist_lo[k, q], rec.hist_hi[k, q], rec.percentiles[k, q]) = (
-                    _summaries(getattr(tap, name)[0, :HIST_SAMPLE])
-                )
+        # every layer's every quantity in one call, each unit's values a contiguous row
+        nq = len(self.quantities)
+        counts, lo, hi, pct = _summaries(
+            np.stack([getattr(tap, name)[0, :HIST_SAMPLE].T for tap in taps for name in self.quantities])
+        )
+        for l, rec in enumerate(self.layers):
+            g = slice(l * nq, (l + 1) * nq)
+            rec.hist_counts[k], rec.hist_lo[k], rec.hist_hi[k] = counts[g], lo[g], hi[g]
+            rec.percentiles[k] = pct[g]
         accuracies = engine.evaluate(stack, stack.now, population)
         row: dict = {"step": t, "loss": float(stack.last_loss[0])}
         row.update({name: float(acc[0]) for name, acc in accuracies.items()})
         self.rows.append(row)
-        if self.boundary is not None and self.grid is not None:
-            stats = stack.now.chosen() if net.batch_stats else None
-            logits, _ = nn.forward(net, self.grid[None].astype(net.theta.dtype), stats)
-            p = np.exp(logits[0] - logits[0].max(axis=1, keepdims=True))
-            p1 = p[:, 1] / p.sum(axis=1)
-            self.boundary[k] = np.round(np.nan_to_num(p1) * 255).reshape(GRID, GRID)
+        if self.boundary is not None:
+            i = len(self.pending)
+            self.pending_theta[i] = net.theta[0]
+            chosen = stack.now.chosen() if net.batch_stats else []
+            for (mu, var), (cmu, cvar) in zip(self.pending_stats, chosen):
+                mu[i], var[i] = cmu[0], cvar[0]
+            self.pending.append(k)
+            if len(self.pending) == len(self.pending_theta):
+                self._boundaries(net)
+
+    def _boundaries(self, net: nn.MLP) -> None:
+        """The decision boundaries of the pending checkpoints: P(class 1) over the grid in
+        inference mode, with the statistics the model predicts with (its running estimates,
+        bias-corrected with bias correction). One forward pass of those checkpoints' networks
+        stacked along the lead axis: each checkpoint's numbers are those of a pass of its own
+        (tests/core/test_train.py), in fewer NumPy calls; `.venv/bin/python bench/retrain.py`
+        times the recorder's parts. Its arrays are larger than one checkpoint's: in a worker
+        process they come from the heap (``bnviz.workers.keep_freed_memory``)."""
+        n = len(self.pending)
+        if self.boundary is None or self.grid is None or not n:
+            return
+        many = nn.like(net, lead=(n,))
+        many.theta[...] = self.pending_theta[:n]
+        stats = [(mu[:n], var[:n]) for mu, var in self.pending_stats] if net.batch_stats else None
+        logits, _ = nn.forward(many, self.grid, stats)  # (n, GRID², classes)
+        p = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        p1 = p[..., 1] / p.sum(axis=-1)
+        self.boundary[self.pending] = np.round(np.nan_to_num(p1) * 255).reshape(n, GRID, GRID)
+        self.pending = []
 
     def run(self, stack: engine.Stack) -> Run:
         """The Run of what was recorded, cut to the steps done."""
         s = stack.settings[0]
+        self._boundaries(stack.net)
         steps_done = int(stack.steps_done()[0])
         n_ckpt = len(self.rows)
         n_rec = int(np.searchsorted(self.stat_steps, steps_done, side="right"))

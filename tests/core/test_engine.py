@@ -263,3 +263,36 @@ def test_the_normalization_after_g_trains_stacked_as_alone_and_differs_from_befo
     assert all(np.abs(mu).max() < 1 and var.max() < 1 for mu, var in stack.now.running)
     plain = Settings(steps=40, use_bn=False)
     assert engine.group_key(plain.replace(bn_position="after")) == engine.group_key(plain)
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"activation": "relu", "bn_position": "after"}, {"normalization": "renorm", "activation": "tanh"},
+    {"eps": 0.0, "batch_size": 1}, {"dataset": "digits", "width": 16, "depth": 2, "bias_correction": True},
+])  # fmt: skip
+def test_one_stacked_pass_gives_the_logits_of_one_forward_pass_per_choice_bit_for_bit(changes):
+    base = Settings(steps=30, **changes)
+    for group in ([base], [base, base.replace(seed=2, eps=1e-2, decay=0.5)]):
+        stack = trained(group)
+        net = stack.net
+        _, _, population = engine.population(net, stack.X_train)
+        choices = [stack.now.running, population, None, stack.now.corrected()]
+        for X in (stack.X_test, stack.X_train):
+            many = engine.logits_many(net, X, choices)
+            assert many.shape == (len(choices), len(group), X.shape[1], net.sizes[-1])
+            for got, stats in zip(many, choices):
+                np.testing.assert_array_equal(got, nn.forward(net, X, stats)[0])
+            np.testing.assert_array_equal(engine.predict_many(net, X, choices)[2], nn.predict(net, X, None))
+
+
+def test_evaluate_gives_each_accuracy_of_its_own_prediction():
+    s = Settings(steps=40, bias_correction=True, decay=0.99)  # corrected differs from running here
+    stack = trained([s, s.replace(bias_correction=False, seed=1)])
+    _, _, population = engine.population(stack.net, stack.X_train)
+    acc = engine.evaluate(stack, stack.now, population)
+    X, y = stack.X_test, stack.y_test
+    for which in nn.STATS:
+        stats = engine.final_stats(which, stack.now.running, population, 0.99, 40)
+        alone = (nn.predict(stack.net, X, stats) == y).mean(axis=-1)
+        np.testing.assert_array_equal(acc[engine.STATS_COLUMNS[which]], alone)
+    chosen = stack.now.chosen()
+    np.testing.assert_array_equal(acc["test_acc"], (nn.predict(stack.net, X, chosen) == y).mean(axis=-1))

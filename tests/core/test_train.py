@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+import bnviz.train as train_module
 from bnviz import Settings, bn, nn
-from bnviz.train import HIST_BINS, HIST_SAMPLE, train
+from bnviz.train import GRID, HIST_BINS, HIST_SAMPLE, _summaries, train
 
 # 2 x 16 ReLU units: the network on which the cases that name it were measured.
 RELU_2X16: dict = {"depth": 2, "width": 16, "activation": "relu"}
@@ -142,3 +143,42 @@ def test_float32_training_stays_float32_and_learns():
 def test_a_run_is_small_enough_to_keep_hundreds(default_run):
     # 500 kB per hidden layer (its records grow with the depth): 1 MB for 2 x 16 units
     assert default_run.nbytes() < 500_000 * default_run.settings.depth
+
+
+def test_one_summaries_call_gives_each_group_what_a_call_of_its_own_gives():
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((5, 7, 300)) * rng.uniform(0.1, 4, (5, 7, 1))
+    values[1] = 2.5  # a group of constant units: the flat-range bins
+    values[3, 0] = 0.0
+    counts, lo, hi, pct = _summaries(values)
+    assert counts.shape == (5, 8, HIST_BINS) and lo.shape == hi.shape == (5, 8) and pct.shape == (5, 3, 7)
+    for g in range(5):
+        alone = _summaries(values[g : g + 1])
+        for a, b in zip(alone, (counts, lo, hi, pct)):
+            np.testing.assert_array_equal(a[0], b[g])
+        np.testing.assert_allclose(pct[g], np.percentile(values[g], [15, 50, 85], axis=1), rtol=1e-12)
+        assert np.all(counts[g, :-1].sum(axis=-1) == 300) and counts[g, -1].sum() == 300 * 7
+
+
+@pytest.mark.parametrize("changes", [{}, {"bias_correction": True, "steps": 60}, {"normalization": "layer"},
+                                     {"use_bn": False}, {"lr": 10.0, **RELU_2X16}])
+def test_the_last_boundary_is_the_final_network_over_the_grid(changes):
+    run = train(Settings(**changes))
+    assert run.boundary is not None and run.boundary_extent is not None
+    x0, x1, y0, y1 = run.boundary_extent
+    gx, gy = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
+    stats = None
+    if run.settings.running_estimates:
+        stats = run.inference_stats("corrected" if run.settings.bias_correction else "running")
+    if run.diverged is None:  # the last checkpoint holds the final weights
+        logits, _ = nn.forward(run.net, np.c_[gx.ravel(), gy.ravel()], stats)
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        expected = np.round(np.nan_to_num(p[:, 1] / p.sum(axis=1)) * 255).reshape(GRID, GRID)
+        np.testing.assert_array_equal(run.boundary[-1], expected)
+    assert len(run.boundary) == len(run.ckpt_steps)
+    assert len(np.unique(run.boundary[0])) > 1 or run.diverged is not None
+
+
+def test_the_boundaries_do_not_depend_on_how_many_checkpoints_share_a_pass(monkeypatch, default_run):
+    monkeypatch.setattr(train_module, "BOUNDARY_BYTES", 1)  # one checkpoint per pass
+    np.testing.assert_array_equal(train(Settings()).boundary, default_run.boundary)
