@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import platform
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -146,3 +149,47 @@ def test_workers_do_not_run_the_page_that_started_them(tmp_path, monkeypatch) ->
         _same_run(t.submit(SMALL).result(), train(SMALL))
     finally:
         t.shutdown()
+
+
+WORKER_FAULTS = """
+import resource, sys
+from multiprocessing.sharedctypes import RawArray
+from bnviz import workers
+from bnviz.settings import Settings
+from bnviz.train import train
+if sys.argv[1] == "worker":
+    workers._init_worker(RawArray("d", 1), RawArray("b", 1))  # what each worker process runs first
+train(Settings(steps=100))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+train(Settings(steps=100))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc's thresholds are glibc's")
+def test_a_worker_trains_in_memory_it_keeps_rather_than_in_fresh_pages() -> None:
+    def faults(mode: str) -> int:
+        """Page faults of a process's second run (the first makes the heap it reuses)."""
+        out = subprocess.run([sys.executable, "-c", WORKER_FAULTS, mode], check=True, capture_output=True,
+                             text=True)
+        return int(out.stdout.split()[-1])
+
+    default, worker = faults("default"), faults("worker")
+    assert worker < 200 and worker < default / 10, (default, worker)  # about 20,000 and 20
+
+
+def test_a_run_trained_in_a_worker_reaches_the_disk_for_other_replicas(tmp_path) -> None:
+    import time
+
+    t = workers.Trainer(workers=1, disk=workers.DiskCache(tmp_path))
+    try:
+        first = t.submit(SMALL).result()
+        deadline = time.monotonic() + 30
+        while not list(tmp_path.glob("*.pkl")) and time.monotonic() < deadline:
+            time.sleep(0.02)  # the server writes it once the waiters have the run
+    finally:
+        t.shutdown()
+    assert [p.name for p in tmp_path.glob("*.pkl")] == [f"{workers.key(SMALL)}.pkl"]
+    replica = workers.Trainer(workers=0, disk=workers.DiskCache(tmp_path))
+    _same_run(replica.submit(SMALL).result(), first)
+    assert replica.stats["disk"] == 1 and replica.stats["trained"] == 0
