@@ -107,3 +107,14 @@ def test_the_explorer_says_what_each_normalization_normalizes_over(query, over, 
         assert any("no running estimates to track" in i.value for i in at.info)
         assert not any(m.value.startswith("#### Statistics of layer") for m in at.markdown)
         assert qp(at, "norm") == "example"
+
+
+@pytest.mark.parametrize(("query", "words"), [
+    ({"normalization": "group", "width": "8", "groups": "4"}, "GroupNorm over groups of 2 units"),
+    ({"bn_position": "after", "bn_noise": "0.5"}, "The Z panels show g's output"),
+    ({"bn_position": "after", "bn_noise": "0.5"}, "Noise after BN, n = 0.5"),
+], ids=lambda v: name(v) if isinstance(v, dict) else "")
+def test_the_explorer_notes_settings_that_change_what_its_panels_mean(query, words):
+    at = run(ROOT / "app.py", query)
+    assert any(words in i.value for i in at.info), [i.value for i in at.info]
+    assert not any(words in i.value for i in run(ROOT / "app.py", {}).info), "not by default"

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import time
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -36,7 +37,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from bnviz import Settings, budget, fmt
 from bnviz import explorer as numbers
-from bnviz.app import livechart, ui
+from bnviz.app import livechart, shared, ui
 from bnviz.charts import explorer as charts
 from bnviz.charts import export
 from bnviz.charts.boundaries import boundaries_figure
@@ -232,7 +233,9 @@ def _math_per_example(run: Run, n: numbers.UnitNumbers, unit: int, layer: int, b
                       name: str) -> None:
     """LayerNorm's and GroupNorm's equations: example i normalized with its own μ⁽ⁱ⁾, σ²⁽ⁱ⁾
     (over its units, or its unit's group), example 1's numbers; the spread the panels draw."""
-    ex = numbers.example_stats(run, layer, unit, numbers.checkpoint_at(run, n.step))
+    kk = numbers.checkpoint_at(run, n.step)
+    ex = shared.value(("example", numbers.run_identity(run), layer, unit, kk),
+                      lambda: numbers.example_stats(run, layer, unit, kk))
     over = "its units" if run.settings.normalization == "layer" else "its unit's group of units"
     with box.container(key="math_norm"):
         st.latex(r"\small z_{norm}^{(i)} = \frac{z^{(i)}-\mu^{(i)}}{\sqrt{\sigma^{2\,(i)}+\epsilon}}")
@@ -257,13 +260,13 @@ def _math_per_example(run: Run, n: numbers.UnitNumbers, unit: int, layer: int, b
 def _norm_over(run: Run, unit: int) -> None:
     """What the normalization normalizes over: the mini-batch as examples × units with the set
     that shares one μ and σ² outlined, its caption and its μ, σ² in the note's notation."""
-    over = numbers.norm_over(run.settings, unit)
+    over, svg = shared.value(("norm_over", run.settings, unit), lambda: _norm_over_parts(run.settings, unit))
     st.markdown(f"#### What {over.name} normalizes over")
     with st.container(horizontal=True, key="norm_over"):
         with st.container(key="norm_grid"):
             # a small inline SVG, nothing to mount or draw (st.html's sanitizer drops SVG;
             # the string is built from numbers and fixed words only)
-            st.markdown(charts.norm_over_svg(over), unsafe_allow_html=True)
+            st.markdown(svg, unsafe_allow_html=True)
         with st.container(key="norm_words"):
             st.markdown(f"**{over.title}**")
             st.caption(over.caption)
@@ -271,6 +274,23 @@ def _norm_over(run: Run, unit: int) -> None:
             st.latex(r"\small " + over.var_tex)
             for line in over.extra_tex:  # Batch Renorm's r and d
                 st.latex(r"\small " + line)
+
+
+def _norm_over_parts(settings: Settings, unit: int) -> tuple[numbers.NormOver, str]:
+    over = numbers.norm_over(settings, unit)
+    return over, charts.norm_over_svg(over)
+
+
+def _accuracy(run: Run, k: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The accuracy table as the page shows it (percentages, "–" where undefined) and its columns' help."""
+    table = charts.accuracy_table(run, k)
+    values = [col for col in table.columns if col != "statistics"]
+    undefined = table[values].isna().any()
+    shown = table.assign(**{col: table[col].map(lambda v: "–" if pd.isna(v) else fmt.percent(v))
+                            for col in values})
+    config = {col: st.column_config.TextColumn(col, help=charts.UNDEFINED_WHY if undefined[col] else None)
+              for col in values}
+    return shown, config
 
 
 def _math_stats(s: numbers.StatNumbers) -> None:
@@ -294,6 +314,8 @@ def _math_stats(s: numbers.StatNumbers) -> None:
 def _notices(settings: Settings, run: Run) -> None:
     ui.show_notices(ui.url_notices() + st.session_state.get("v_url_notices", []))
     ui.show_settings_problem()  # the sidebar's values describe no allowed run: say so, and what is shown
+    for note in numbers.setting_notes(settings):  # after g, noise after it, sets of 1 or 2 units
+        st.info(note, icon=":material/info:")
     if settings.running_estimates and settings.batch_size == 1:  # LayerNorm/GroupNorm: m = 1 works
         st.warning(
             "Batch size m = 1: each mini-batch is a single example, so μ_B = z and σ²_B = 0, and "
@@ -401,13 +423,17 @@ def unit_view(run: Run) -> None:
     head = st.container()
     player = {**charts.movie_player(run, k), "sync": st.session_state.get("v_t_sync", 0)}
     # one figure per (run, layer, unit, statistics, theme) for every session: built and
-    # serialised once, sent by reference (bnviz.app.livechart)
+    # serialised once, sent by reference (bnviz.app.livechart); the numbers and tables below
+    # likewise, once per server (bnviz.app.shared)
+    rid = numbers.run_identity(run)
+    view = (rid, layer, unit, k, norm)
     livechart.plotly_chart(lambda: charts.movie_spec(run, layer, unit, len(step_of) - 1, dark=dark,
                                                      normalize=norm),
-                           cache_key=("movie", numbers.run_identity(run), layer, unit, norm, dark),
+                           cache_key=("movie", rid, layer, unit, norm, dark),
                            key="movie", caption=f"{export.caption(s)} · layer {layer + 1}, "
                                                 f"{'all units' if unit < 0 else f'unit {unit + 1}'}",
-                           title=numbers.movie_summary(run, layer, unit, k, norm)
+                           title=shared.value(("summary", *view),
+                                              lambda: numbers.movie_summary(run, layer, unit, k, norm))
                            + ". Play, pause and a step scrubber below.",
                            player=player, on_frame=lambda frame: _follow_player(step_of, frame))
     if st.session_state.get("v_fragment_saw") == st.session_state.v_page_runs:
@@ -443,7 +469,8 @@ def unit_view(run: Run) -> None:
     lo, hi = f"{{[{layer}]}}", f"{{[{layer + 1}]}}"
     flow.latex(rf"\small A^{lo} \xrightarrow{{W^{hi}}} Z^{hi} \xrightarrow[\text{{{name}}}]"
                rf"{{\gamma^{hi},\,\beta^{hi}}} \tilde Z^{hi} \to A^{hi} = g(\tilde Z^{hi})", width="content")
-    _math_histograms(run, numbers.unit_numbers(run, layer, unit, k, norm), unit, layer)
+    n = shared.value(("unit", *view), lambda: numbers.unit_numbers(run, layer, unit, k, norm))
+    _math_histograms(run, n, unit, layer)
     if s.use_bn:
         _norm_over(run, unit)
 
@@ -462,25 +489,17 @@ def unit_view(run: Run) -> None:
         return
     with st.container(horizontal=True, key="stats_row"):  # the equations wrap under the chart when narrow
         livechart.plotly_chart(lambda: charts.stats_figure(run, layer, unit, t), key="stats",
-                               cache_key=("stats", numbers.run_identity(run), layer, unit, t),
+                               cache_key=("stats", rid, layer, unit, t),
                                caption=f"{export.caption(s, t)} · layer {layer + 1}",
                                title=f"Mini-batch, running and population statistics, layer {layer + 1}")
         with st.container(key="stats_math"):
-            _math_stats(numbers.stat_numbers(run, layer, unit, t))
+            _math_stats(shared.value(("stats", rid, layer, unit, t),
+                                     lambda: numbers.stat_numbers(run, layer, unit, t)))
     tab_row = st.container(horizontal=True, vertical_alignment="bottom", key="table_row")
     with tab_row.container(key="accuracy"):
-        table = charts.accuracy_table(run, k)
         chosen = "running EWA, bias-corrected" if s.bias_correction else "running EWA (raw)"
-        values = [col for col in table.columns if col != "statistics"]
-        undefined = table[values].isna().any()
-        st.dataframe(
-            table.assign(**{col: table[col].map(lambda v: "–" if pd.isna(v) else fmt.percent(v))
-                            for col in values}),
-            hide_index=True, width="stretch",
-            column_config={col: st.column_config.TextColumn(
-                               col, help=charts.UNDEFINED_WHY if undefined[col] else None)
-                           for col in values},
-        )  # fmt: skip
+        table, columns = shared.value(("accuracy", rid, k), lambda: _accuracy(run, k))
+        st.dataframe(table, hide_index=True, width="stretch", column_config=columns)
         st.caption(f"Test accuracy of the {name} network in inference mode with each choice of statistics. "
                    f"The curves below use “{chosen}” (the bias-correction switch).")
     tab_row.download_button(f"statistics, layer {layer + 1} (CSV)",
