@@ -161,10 +161,11 @@ def shoot(page: Page, url: str, path: Path, errors: list[str], full_page: bool) 
     return []
 
 
-# Views the navigation does not list, taken on a 1280×720 projector: a lesson step in
-# presenter mode (the README shows it).
+# Views the navigation does not list, taken on a 1280×720 projector (the README shows them): a
+# lesson step in presenter mode, the Explorer with LayerNorm and with BN after the activation.
 EXTRA = [("/lesson?name=batch-normalization-in-20-minutes&step=4&present=1", "lesson-presenter"),
-         ("/?normalization=layer&batch_size=4", "explorer-layernorm")]
+         ("/?normalization=layer&batch_size=4", "explorer-layernorm"),
+         ("/?bn_position=after&activation=tanh", "explorer-bn-after")]
 
 
 def main(argv: list[str] | None = None) -> int:
