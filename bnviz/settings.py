@@ -252,8 +252,11 @@ class Settings:
 
     def note_bn(self) -> Settings:
         """The same network with the note's BN: on, batch statistics, before the activation,
-        without noise after BN (what the teaching views explain, whatever the sidebar says)."""
-        return self.replace(use_bn=True, normalization="batch", bn_position="before", bn_noise=0.0)
+        without noise after BN (what the teaching views explain, whatever the sidebar says).
+        Canonical, so the other normalizations' settings (GroupNorm's groups, the r/d limits)
+        left in a link do not make the views' caches train the same network again."""
+        note = self.replace(use_bn=True, normalization="batch", bn_position="before", bn_noise=0.0)
+        return note.canonical()
 
     def canonical(self) -> Settings:
         """The same run with every field that cannot affect it at its default.

@@ -196,14 +196,16 @@ def test_a_sweep_over_the_request_budget_says_what_it_does_instead():
     at.selectbox(key="sw_preset").set_value("custom")
     at.selectbox(key="sw_p1").set_value("width")
     at.selectbox(key="sw_p2").set_value("depth")
-    at.slider(key="sw_seeds").set_value(5)
+    at.slider(key="sw_seeds").set_value(1)
     at.selectbox(key="s_dataset").set_value("digits")
-    at.select_slider(key="s_steps").set_value(300)
+    at.select_slider(key="s_steps").set_value(1)  # the default ranges, one seed, one step: cheap
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     gen = at.session_state["sw_gen"]
     at.select_slider(key=f"sw_v1_width_{gen}").set_range(2, 64)
     at.select_slider(key=f"sw_v2_depth_{gen}").set_range(1, 5)
+    at.slider(key="sw_seeds").set_value(5)
+    at.select_slider(key="s_steps").set_value(300)
     at.run()  # 30 digits networks x 5 seeds: far more than one request
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(str(w.value) for w in at.warning)

@@ -1,8 +1,15 @@
 """The six teaching views under Streamlit's AppTest: they render, controls act, and the
-numbers they show are the core's (recomputed here from bnviz.train / bnviz.teach)."""
+numbers they show are the core's (recomputed here from bnviz.train / bnviz.teach).
+
+The reference runs come from :func:`trained`: ``bnviz.train.train`` of the test's own
+settings, read from the run cache the pages train into when a page has trained exactly
+those settings (tests/core/test_workers.py checks that a cached run is ``train``'s run),
+else trained here. A page that trained other settings than the test's misses that entry
+and is compared with a fresh ``train``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +17,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from threadpoolctl import threadpool_limits
 
-from bnviz import Settings, bn, budget, teach
+from bnviz import Settings, bn, budget, teach, workers
 from bnviz.data import n_train
-from bnviz.train import train
+from bnviz.train import Run
 
 PAGES = Path(__file__).resolve().parents[2] / "bnviz" / "app" / "pages"
 TIMEOUT = 600  # seconds: generous, the machine is shared; nothing here asserts on time
@@ -22,6 +29,19 @@ TIMEOUT = 600  # seconds: generous, the machine is shared; nothing here asserts 
 def one_blas_thread():
     with threadpool_limits(1, user_api="blas"):  # as app.py does for the server
         yield
+
+
+@pytest.fixture(scope="module")
+def runs() -> Iterator[workers.Trainer]:
+    trainer = workers.Trainer(workers=0)  # the pages' disk cache; trains in this process on a miss
+    yield trainer
+    trainer.shutdown()
+
+
+@pytest.fixture
+def trained(runs: workers.Trainer) -> Callable[[Settings], Run]:
+    """``train(settings)`` by way of the run cache the pages use (see the module doc)."""
+    return lambda settings: runs.submit(settings).result()
 
 
 def page(name: str, **query: str) -> AppTest:
@@ -118,11 +138,11 @@ def test_glass_box_draws_values_from_the_network():
 # ----------------------------------------------------------------------------- 2. bias
 
 
-def test_bias_view_shows_zero_gradient_and_no_change_with_bn():
+def test_bias_view_shows_zero_gradient_and_no_change_with_bn(trained):
     at = page("teach_bias.py")
     no_errors(at)
     s = Settings()
-    bn_run, plain_run = train(s.replace(use_bn=True)), train(s.replace(use_bn=False))
+    bn_run, plain_run = trained(s.replace(use_bn=True)), trained(s.replace(use_bn=False))
     ds = bn_run.dataset
     shown_bn, shown_plain = at.dataframe[0].value, at.dataframe[1].value
     expected_bn = teach.gradients(bn_run.net, ds.X_train, ds.y_train)
@@ -153,12 +173,12 @@ def test_bias_shift_slider_acts():
 # ----------------------------------------------------------------------------- 3. covariate shift
 
 
-def test_covariate_shift_view_reports_the_runs_numbers():
+def test_covariate_shift_view_reports_the_runs_numbers(trained):
     at = page("teach_covariate_shift.py", cov_steps="200", cov_unit="7")
     no_errors(at)
     bn_run, plain_run = (
-        train(teach.covariate_settings(True, 200)),
-        train(teach.covariate_settings(False, 200)),
+        trained(teach.covariate_settings(True, 200)),
+        trained(teach.covariate_settings(False, 200)),
     )
     m = metrics(at)
     assert m["Final test accuracy, with BN"] == f"{bn_run.curves['test_acc'].iloc[-1]:.1%}"
@@ -189,10 +209,10 @@ def test_covariate_shift_bad_steps_in_url_fall_back():
 # ----------------------------------------------------------------------------- 4. noise
 
 
-def test_noise_view_shows_the_measured_spread_and_the_gap():
+def test_noise_view_shows_the_measured_spread_and_the_gap(trained):
     at = page("teach_noise.py")
     no_errors(at)
-    run = train(Settings())
+    run = trained(Settings())
     X = run.dataset.X_train
     shown = at.dataframe[0].value
     sizes = shown["m"].tolist()
@@ -201,7 +221,7 @@ def test_noise_view_shows_the_measured_spread_and_the_gap():
     np.testing.assert_allclose(shown["sd(μ_B)/σ"], expected["sd_mu"], rtol=1e-10)
     np.testing.assert_allclose(shown["1/√m"], 1 / np.sqrt(sizes), rtol=1e-12)
     md = texts(at.markdown)
-    gap_run = train(Settings(batch_size=2))
+    gap_run = trained(Settings(batch_size=2))
     last = gap_run.curves.iloc[-1]
     assert f"{last['train_acc'] - last['test_acc']:+.1%}** at m = 2" in md
     assert len([c for c in at.get("plotly_chart")]) == 3
@@ -220,10 +240,10 @@ def test_noise_unit_slider_acts_and_follows_the_width():
 # ----------------------------------------------------------------------------- 5. test time
 
 
-def test_test_time_view_shows_each_estimates_accuracy():
+def test_test_time_view_shows_each_estimates_accuracy(trained):
     at = page("teach_test_time.py", tt_example="3")
     no_errors(at)
-    run = train(Settings())
+    run = trained(Settings())
     accs = teach.test_time_accuracies(run)
     m = metrics(at)
     for label, acc in accs.items():
@@ -231,7 +251,7 @@ def test_test_time_view_shows_each_estimates_accuracy():
     table = at.dataframe[0].value
     assert len(table) == 9
     row = table[(table["m"] == 32) & (table["decay"] == 0.999)].iloc[0]
-    other = teach.test_time_accuracies(train(Settings(batch_size=32, decay=0.999)))
+    other = teach.test_time_accuracies(trained(Settings(batch_size=32, decay=0.999)))
     assert row["bias-corrected EWA"] == pytest.approx(other["bias-corrected EWA"])
     assert row["batch of one"] == pytest.approx(other["batch of one"])
     at.slider(key="tt_example").set_value(10).run()
@@ -249,7 +269,7 @@ def _pytorch_running_var(batch_var, m, momentum):
     return rv
 
 
-def test_conventions_view_matches_the_documented_formulas():
+def test_conventions_view_matches_the_documented_formulas(trained):
     at = page("teach_conventions.py", cv_m="2", cv_decay="0.9")
     no_errors(at)
     params = at.dataframe[0].value
@@ -257,7 +277,7 @@ def test_conventions_view_matches_the_documented_formulas():
     assert params.loc[2, "parameter"] == "momentum = 0.9"
     check = at.dataframe[1].value
     assert (check["max |diff|, all units"].iloc[:2] < 1e-12).all()
-    run = train(Settings(batch_size=2, decay=0.9, steps=300))
+    run = trained(Settings(batch_size=2, decay=0.9, steps=300))
     expected = _pytorch_running_var(run.layers[0].batch_var.astype(float), 2, 0.1)
     assert check.loc[0, "σ² unit 1: bnviz"] == pytest.approx(expected[0], rel=1e-12)
     assert check.loc[2, "σ² unit 1: reference"] == pytest.approx(float(run.running[0][1][0]))

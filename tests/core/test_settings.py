@@ -195,6 +195,8 @@ def test_a_network_cut_to_the_budget_keeps_groups_that_divide_its_width():
 def test_the_notes_bn_is_on_with_batch_statistics_before_g_and_without_noise():
     s = Settings(use_bn=False, normalization="layer", bn_position="after", bn_noise=1.0, width=8)
     assert s.note_bn() == Settings(width=8)
+    # the other normalizations' settings left in a link are dropped: one cached network
+    assert Settings(normalization="group", groups=3, renorm_r_max=2.0).note_bn() == Settings()
     with pytest.raises(ValueError, match=r"^bn_position:"):
         Settings(bn_position="middle")
     assert Settings(use_bn=False, bn_position="after").canonical() == Settings(use_bn=False)
