@@ -422,6 +422,8 @@ def _renorm_running(now: Models, t: int) -> Stats:
     if c.min() == 1.0:  # 1 - decay^t rounds to 1: the corrected estimates are the running ones
         return now.running
     c = c.astype(now.net.theta.dtype, copy=False)
+    if c.size == 1:  # one model (every run the app draws): a scalar of that dtype divides the
+        c = c[0, 0]  # same, without broadcasting a (1, 1) array
     return [(mu / c, var / c) for mu, var in now.running]
 
 

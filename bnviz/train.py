@@ -33,15 +33,19 @@ normalization normalizes there; z_tilde is the layer's output.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import DTypeLike, NDArray
 
 from . import bn, data, engine, fmt, nn, norms
 from .engine import DIVERGED_LOSS, N_CHECKPOINTS, STATS_COLUMNS, checkpoint_steps
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_RECORDED_STEPS = 1000
 # Per-step statistics kept per quantity (steps x units x layers): wide, deep networks record
@@ -174,8 +178,17 @@ class LayerRecord:
 
 @dataclass
 class Run:
+    """One trained network and what the app draws of it.
+
+    The per-checkpoint numbers are ``curve_columns`` (column name -> one value per
+    checkpoint: ``step`` int64, the others float64); ``curves`` is their DataFrame, built on
+    first read and kept. A worker process (``bnviz.workers``) thus trains and pickles a Run
+    without importing pandas, which is most of a worker's memory (pickles leave ``curves``
+    out: see ``__getstate__``).
+    """
+
     settings: Settings
-    curves: pd.DataFrame  # one row per checkpoint
+    curve_columns: dict[str, NDArray]  # one value per checkpoint (see the class docstring)
     loss: NDArray[np.float64]  # (steps_done,) mini-batch loss at every step
     stat_steps: NDArray[np.int32]  # (n_rec,) the steps at which batch stats were recorded
     ckpt_steps: NDArray[np.int32]  # (n_ckpt,)
@@ -191,6 +204,18 @@ class Run:
     # (n_ckpt,) the step whose mini-batch each checkpoint shows (LayerRecord.shown_*):
     # t, or 1 at step 0; 0 where none was recorded (training stopped at step 1)
     shown_steps: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
+
+    @functools.cached_property
+    def curves(self) -> pd.DataFrame:
+        """One row per checkpoint: ``step``, ``loss`` and each accuracy (``engine.evaluate``)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.curve_columns)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("curves", None)  # the cached DataFrame: rebuilt from curve_columns
+        return state
 
     @property
     def steps_done(self) -> int:
@@ -211,7 +236,7 @@ class Run:
 
     def nbytes(self) -> int:
         """Memory held by the recorded arrays (not counting the shared dataset)."""
-        total = self.curves.memory_usage(deep=True).sum() + self.loss.nbytes
+        total = sum(c.nbytes for c in self.curve_columns.values()) + self.loss.nbytes
         total += self.stat_steps.nbytes + self.ckpt_steps.nbytes + self.net.theta.nbytes
         total += self.shown_steps.nbytes
         total += sum(rec.nbytes() for rec in self.layers)
@@ -443,7 +468,7 @@ class _RunRecorder(engine.Recorder):
         net.theta[...], net.grad[...] = stack.net.theta[0], stack.net.grad[0]
         return Run(
             settings=s,
-            curves=pd.DataFrame(self.rows),
+            curve_columns=_columns(self.rows),
             loss=self.loss[:steps_done],
             stat_steps=self.stat_steps[:n_rec],
             ckpt_steps=self.ckpt_steps[:n_ckpt],
@@ -458,6 +483,13 @@ class _RunRecorder(engine.Recorder):
             diverged=_message(stack.divergence[0], s.use_bn),
             shown_steps=self.shown_steps[:n_ckpt],
         )
+
+
+def _columns(rows: list[dict]) -> dict[str, NDArray]:
+    """The checkpoint rows as columns, in the rows' key order: ``step`` (Python ints) as
+    int64, the losses and accuracies (Python floats) as float64: the dtypes
+    ``pd.DataFrame(rows)`` gives them."""
+    return {name: np.array([row[name] for row in rows]) for name in (rows[0] if rows else ())}
 
 
 def _batch_stats(tap: nn.Tap) -> tuple[NDArray, NDArray]:

@@ -5,9 +5,10 @@ there uses one core however many the machine has, and a run nobody waits for any
 still trains to its end. :class:`Trainer` moves training out:
 
 - ``submit(settings)`` returns a :class:`Ticket`. The run comes from this process's memory
-  (the last ``MEMORY_ENTRIES`` runs), else from the disk (:class:`DiskCache`: one pickle per
-  run under ``BNVIZ_CACHE_DIR``, shared by the replicas on one host), else from the job
-  already training the same settings (one more waiter), else from a new job.
+  (the ``MEMORY_ENTRIES`` runs used last, at most ``MEMORY_BYTES`` of them), else from the
+  disk (:class:`DiskCache`: one pickle per run under ``BNVIZ_CACHE_DIR``, shared by the
+  replicas on one host), else from the job already training the same settings (one more
+  waiter), else from a new job.
 - A job trains in a worker process (``ProcessPoolExecutor``, started with ``spawn``,
   ``BNVIZ_WORKERS`` processes, by default one per core), with BLAS on one thread. Each job
   has a slot in shared memory: the step it is at (``Ticket.progress``) and a stop flag.
@@ -16,6 +17,9 @@ still trains to its end. :class:`Trainer` moves training out:
   every step and stops (``bnviz.engine.Stopped``), so abandoned work ends within one step.
 - Every session gets the same Run object: its arrays are made read-only, so no page can
   change another session's run by accident.
+- A worker imports NumPy and the core, not pandas (``Run.curves`` is built in the server,
+  from the columns the worker recorded): pandas would be most of what a started worker
+  holds (tests/core/test_workers.py checks that it stays out).
 
 ``BNVIZ_WORKERS=0`` trains in the calling thread (no processes), with the same caches.
 """
@@ -45,7 +49,13 @@ import numpy as np
 from .settings import Settings
 from .train import Run, train
 
-MEMORY_ENTRIES = 32  # runs kept in the server process (a few MB each)
+MEMORY_ENTRIES = 32  # runs kept in the server process, at most
+# ... holding at most this many bytes in all (``run_bytes``). A default run holds 1.35 MB; the
+# widest and deepest the per-run budget allows (width 128 x depth 8) 20 MB, so 32 of those
+# would be 640 MB, more than a classroom server's whole 600 MB. 200 MB keeps the 32 runs at
+# the defaults and 10 of the largest. (`run_bytes(train(Settings(width=128, depth=8,
+# steps=400)))` measures it.)
+MEMORY_BYTES = 200_000_000
 DISK_BYTES = int(os.environ.get("BNVIZ_CACHE_BYTES", 1_000_000_000))  # the disk cache's limit
 SLOTS = 4096  # jobs submitted and not finished at one time, at most
 _CORE = Path(__file__).resolve().parent
@@ -79,6 +89,14 @@ def worker_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def run_bytes(run: Run) -> int:
+    """Memory a cached Run holds: its recorded arrays and its dataset (an unpickled Run has
+    a copy of its own)."""
+    ds = run.dataset
+    arrays = (ds.X_train, ds.y_train, ds.X_test, ds.y_test, ds.mean, ds.std)
+    return run.nbytes() + sum(a.nbytes for a in arrays)
+
+
 def freeze(run: Run) -> Run:
     """Make every NumPy array the Run holds read-only (shared by every session)."""
 
@@ -89,6 +107,9 @@ def freeze(run: Run) -> Run:
             obj.flags.writeable = False
         elif isinstance(obj, list | tuple):
             for x in obj:
+                walk(x, depth + 1)
+        elif isinstance(obj, dict):
+            for x in obj.values():
                 walk(x, depth + 1)
         elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             for f in dataclasses.fields(obj):
@@ -301,11 +322,12 @@ class Trainer:
     """Runs trained in worker processes, cached in memory and on disk (see the module doc)."""
 
     def __init__(self, workers: int | None = None, disk: DiskCache | None = None,
-                 memory_entries: int = MEMORY_ENTRIES) -> None:
+                 memory_entries: int = MEMORY_ENTRIES, memory_bytes: int = MEMORY_BYTES) -> None:
         self.workers = worker_count() if workers is None else workers
         self.disk = disk if disk is not None else DiskCache()
-        self.memory_entries = memory_entries
-        self._memory: OrderedDict[str, Run] = OrderedDict()
+        self.memory_entries, self.memory_bytes = memory_entries, memory_bytes
+        self._memory: OrderedDict[str, Run] = OrderedDict()  # least recently used first
+        self._sizes: dict[str, int] = {}  # run_bytes of each run in _memory
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()
         self._pool: cf.ProcessPoolExecutor | None = None
@@ -324,7 +346,7 @@ class Trainer:
         return self._pool
 
     def warm(self) -> None:
-        """Start the worker processes now (they import NumPy and pandas: about a second)."""
+        """Start the worker processes now (they import NumPy and the core: about a second)."""
         if self.workers:
             with _plain_main():
                 pool = self._executor()
@@ -340,11 +362,21 @@ class Trainer:
     def steps_done(self, slot: int) -> float:
         return float(self._progress[slot])
 
+    def memory_used(self) -> int:
+        """Bytes of the runs kept in memory (``run_bytes``)."""
+        return sum(self._sizes.values())
+
     def _remember(self, k: str, run: Run) -> Run:
+        """Keep ``run`` as the most recently used; drop the least recently used runs until at
+        most ``memory_entries`` runs of at most ``memory_bytes`` in all are left (a run larger
+        than ``memory_bytes`` on its own is not kept)."""
         self._memory[k] = run
         self._memory.move_to_end(k)
-        while len(self._memory) > self.memory_entries:
-            self._memory.popitem(last=False)
+        self._sizes[k] = run_bytes(run)
+        used = sum(self._sizes.values())
+        while self._memory and (len(self._memory) > self.memory_entries or used > self.memory_bytes):
+            old, _ = self._memory.popitem(last=False)
+            used -= self._sizes.pop(old)
         return run
 
     def submit(self, settings: Settings) -> Ticket:
@@ -450,4 +482,4 @@ class Trainer:
         return [self.submit(s) for s in settings]
 
 
-__all__ = ["CODE_VERSION", "DiskCache", "Ticket", "Trainer", "freeze", "key", "worker_count"]
+__all__ = ["CODE_VERSION", "DiskCache", "Ticket", "Trainer", "freeze", "key", "run_bytes", "worker_count"]

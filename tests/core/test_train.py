@@ -145,6 +145,25 @@ def test_a_run_is_small_enough_to_keep_hundreds(default_run):
     assert default_run.nbytes() < 500_000 * default_run.settings.depth
 
 
+def test_the_curves_are_a_dataframe_of_the_recorded_columns_and_pickles_leave_it_out(default_run):
+    import pickle
+
+    import pandas as pd
+
+    c = default_run.curves
+    assert c is default_run.curves  # built once
+    assert list(c.columns) == list(default_run.curve_columns) == [
+        "step", "loss", "train_acc", "test_acc", "test_acc_running", "test_acc_corrected",
+        "test_acc_population", "test_acc_batch",
+    ]
+    assert c["step"].dtype == np.int64 and all(c[k].dtype == np.float64 for k in list(c.columns)[1:])
+    assert isinstance(c.index, pd.RangeIndex) and len(c) == len(default_run.ckpt_steps)
+    np.testing.assert_array_equal(c["step"], default_run.ckpt_steps)
+    blob = pickle.dumps(default_run, protocol=pickle.HIGHEST_PROTOCOL)
+    assert b"pandas" not in blob  # what a worker process sends needs no pandas to read
+    assert pickle.loads(blob).curves.equals(c)
+
+
 def test_one_summaries_call_gives_each_group_what_a_call_of_its_own_gives():
     rng = np.random.default_rng(0)
     values = rng.standard_normal((5, 7, 300)) * rng.uniform(0.1, 4, (5, 7, 1))

@@ -44,6 +44,8 @@ def test_shared_runs_are_read_only(tmp_path) -> None:
         run.layers[0].batch_mu[0, 0] = 1.0
     with pytest.raises(ValueError, match="read-only"):
         run.loss[0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        run.curve_columns["loss"][0] = 1.0
 
 
 def test_the_key_follows_canonical_settings() -> None:
@@ -93,6 +95,45 @@ def test_worker_processes_train_the_same_runs_and_share_one_job(tmp_path) -> Non
         assert t.stats["stopped"] == 0  # finished jobs are not stopped
     finally:
         t.shutdown()
+
+
+def test_a_worker_process_trains_without_importing_pandas(tmp_path) -> None:
+    """pandas is most of a worker's memory: the worker records the curves as NumPy columns."""
+    t = workers.Trainer(workers=1, disk=workers.DiskCache(tmp_path))
+    try:
+        _same_run(t.submit(SMALL).result(), train(SMALL))
+        # a builtin, so that asking imports nothing into the worker
+        loaded = t._executor().submit(eval, "sorted(m for m in __import__('sys').modules if m.startswith(("
+                                            "'pandas', 'bnviz')))").result(timeout=60)
+    finally:
+        t.shutdown()
+    assert "bnviz.train" in loaded and "bnviz.workers" in loaded  # it did import the core
+    assert not [m for m in loaded if m.startswith("pandas")], loaded
+
+
+def test_the_memory_cache_keeps_at_most_its_bytes_least_recently_used_first(tmp_path) -> None:
+    runs = {seed: SMALL.replace(seed=seed) for seed in range(4)}
+    size = workers.run_bytes(train(runs[0]))
+    t = workers.Trainer(workers=0, disk=workers.DiskCache(tmp_path), memory_bytes=int(2.5 * size))
+    assert t.memory_entries > 3  # the bytes, not the count, bound it here
+    for seed in (0, 1):
+        t.submit(runs[seed]).result()
+    assert t.memory_used() == 2 * size
+    assert t.submit(runs[0]).done() and t.stats["memory"] == 1  # 0 is now the most recently used
+    t.submit(runs[2]).result()  # three do not fit: 1, the least recently used, goes
+    assert t.memory_used() == 2 * size <= t.memory_bytes
+    t.submit(runs[0])
+    t.submit(runs[2])
+    assert t.stats["memory"] == 3 and t.stats["disk"] == 0
+    t.submit(runs[1])  # from the disk, and 0 goes
+    assert t.stats == {**t.stats, "memory": 3, "disk": 1, "trained": 3}
+    t.submit(runs[0])
+    assert t.stats["disk"] == 2
+    big = workers.Trainer(workers=0, disk=workers.DiskCache(tmp_path), memory_bytes=size - 1)
+    big.submit(runs[3]).result()  # larger than the whole cache: not kept
+    assert big.memory_used() == 0
+    big.submit(runs[3])
+    assert big.stats["memory"] == 0 and big.stats["disk"] == 1
 
 
 def test_a_run_nobody_waits_for_stops_training(tmp_path) -> None:
