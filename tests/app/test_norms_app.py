@@ -118,3 +118,14 @@ def test_the_explorer_notes_settings_that_change_what_its_panels_mean(query, wor
     at = run(ROOT / "app.py", query)
     assert any(words in i.value for i in at.info), [i.value for i in at.info]
     assert not any(words in i.value for i in run(ROOT / "app.py", {}).info), "not by default"
+
+
+def test_the_layers_flow_puts_the_normalization_after_g_when_it_is():
+    flows = {}
+    for position in ("before", "after"):
+        at = run(ROOT / "app.py", {"bn_position": position})
+        equations = [e.value.strip("$\n") for e in at.latex]
+        flows[position] = next(e for e in equations if e.startswith(r"\small A^"))
+    assert flows["before"].endswith(r"A^{[1]} = g(\tilde Z^{[1]})")
+    assert r"\xrightarrow{g} Z^{[1]} = g(Z'^{[1]})" in flows["after"]
+    assert flows["after"].endswith(r"\tilde Z^{[1]} = A^{[1]}")

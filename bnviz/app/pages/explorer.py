@@ -467,8 +467,14 @@ def unit_view(run: Run) -> None:
     flow = st.container(horizontal=True, vertical_alignment="center", key="unit_flow")
     flow.markdown(f"#### Inside layer {layer + 1}", width="content")
     lo, hi = f"{{[{layer}]}}", f"{{[{layer + 1}]}}"
-    flow.latex(rf"\small A^{lo} \xrightarrow{{W^{hi}}} Z^{hi} \xrightarrow[\text{{{name}}}]"
-               rf"{{\gamma^{hi},\,\beta^{hi}}} \tilde Z^{hi} \to A^{hi} = g(\tilde Z^{hi})", width="content")
+    if s.use_bn and s.bn_position == "after":  # Z' = W·A + b -> g -> Z -> norm -> Z~ = A
+        flow.latex(rf"\small A^{lo} \xrightarrow{{W^{hi}}} Z'^{hi} \xrightarrow{{g}} Z^{hi} = g(Z'^{hi})"
+                   rf" \xrightarrow[\text{{{name}}}]{{\gamma^{hi},\,\beta^{hi}}} \tilde Z^{hi} = A^{hi}",
+                   width="content")
+    else:
+        flow.latex(rf"\small A^{lo} \xrightarrow{{W^{hi}}} Z^{hi} \xrightarrow[\text{{{name}}}]"
+                   rf"{{\gamma^{hi},\,\beta^{hi}}} \tilde Z^{hi} \to A^{hi} = g(\tilde Z^{hi})",
+                   width="content")
     n = shared.value(("unit", *view), lambda: numbers.unit_numbers(run, layer, unit, k, norm))
     _math_histograms(run, n, unit, layer)
     if s.use_bn:
