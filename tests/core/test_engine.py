@@ -33,6 +33,18 @@ def trained(settings: list[Settings], recorder: engine.Recorder | None = None) -
     return engine.train(engine.Stack.create(settings), recorder or engine.Recorder())
 
 
+def assert_each_model_trains_as_alone(stack: engine.Stack) -> None:
+    """Each model of ``stack`` ends bit for bit where it ends trained alone: its weights,
+    its running estimates and its last loss."""
+    for k, s in enumerate(stack.settings):
+        alone = trained([s])
+        np.testing.assert_array_equal(stack.net.theta[k], alone.net.theta[0])
+        for (mu, var), (amu, avar) in zip(stack.now.running, alone.now.running):
+            np.testing.assert_array_equal(mu[k], amu[0])
+            np.testing.assert_array_equal(var[k], avar[0])
+        assert stack.last_loss[k] == alone.last_loss[0]
+
+
 def test_each_stacked_model_trains_bit_for_bit_as_it_would_alone():
     base = Settings(steps=60, optimizer="adam", lr=0.01)
     group = [
@@ -42,13 +54,7 @@ def test_each_stacked_model_trains_bit_for_bit_as_it_would_alone():
         base.replace(eps=0.0, decay=0.5, seed=7),
     ]
     stack = trained(group)
-    for k, s in enumerate(group):
-        alone = trained([s])
-        np.testing.assert_array_equal(stack.net.theta[k], alone.net.theta[0])
-        for (mu, var), (amu, avar) in zip(stack.now.running, alone.now.running):
-            np.testing.assert_array_equal(mu[k], amu[0])
-            np.testing.assert_array_equal(var[k], avar[0])
-        assert stack.last_loss[k] == alone.last_loss[0]
+    assert_each_model_trains_as_alone(stack)
     frozen = trained([group[2]]).net
     assert np.all(frozen.gamma[0] == 1.0) and np.all(frozen.beta[1] == 0.5)
 
@@ -169,12 +175,7 @@ def test_without_noise_nothing_is_drawn_and_a_noisy_neighbour_changes_nothing():
     untouched = np.random.default_rng([base.seed, 2]).bit_generator.state
     assert stack.noise_rngs[0].bit_generator.state == untouched
     mixed = trained([base, base.replace(bn_noise=1.0), base.replace(bn_noise=0.2, seed=4)])
-    for k, s in enumerate(mixed.settings):
-        alone = trained([s])
-        np.testing.assert_array_equal(mixed.net.theta[k], alone.net.theta[0])
-        for (mu, var), (amu, avar) in zip(mixed.now.running, alone.now.running):
-            np.testing.assert_array_equal(mu[k], amu[0])
-            np.testing.assert_array_equal(var[k], avar[0])
+    assert_each_model_trains_as_alone(mixed)
     np.testing.assert_array_equal(mixed.net.theta[0], stack.net.theta[0])
 
 
@@ -196,13 +197,7 @@ def test_stacked_models_of_every_norm_train_bit_for_bit_as_alone(norm):
         base.replace(renorm_r_max=1.5, renorm_d_max=0.5, decay=0.5, seed=7),
     ]
     stack = trained(group)
-    for k, s in enumerate(group):
-        alone = trained([s])
-        np.testing.assert_array_equal(stack.net.theta[k], alone.net.theta[0])
-        for (mu, var), (amu, avar) in zip(stack.now.running, alone.now.running):
-            np.testing.assert_array_equal(mu[k], amu[0])
-            np.testing.assert_array_equal(var[k], avar[0])
-        assert stack.last_loss[k] == alone.last_loss[0]
+    assert_each_model_trains_as_alone(stack)
     taken = stack.now.take(np.array([3]))  # a copy keeps each model's own r/d limits
     np.testing.assert_array_equal(np.asarray(taken.net.r_max), [[1.5]])
     if norm == "renorm":
@@ -251,12 +246,7 @@ def test_the_normalization_after_g_trains_stacked_as_alone_and_differs_from_befo
     base = Settings(steps=40, bn_position="after", activation="tanh")
     group = [base, base.replace(lr=0.2, seed=5, bn_noise=0.2), base.replace(decay=0.5, eps=1e-3)]
     stack = trained(group)
-    for k, s in enumerate(group):
-        alone = trained([s])
-        np.testing.assert_array_equal(stack.net.theta[k], alone.net.theta[0])
-        for (mu, var), (amu, avar) in zip(stack.now.running, alone.now.running):
-            np.testing.assert_array_equal(mu[k], amu[0])
-            np.testing.assert_array_equal(var[k], avar[0])
+    assert_each_model_trains_as_alone(stack)
     before = trained([base.replace(bn_position="before")])
     assert not np.array_equal(before.net.theta[0], stack.net.theta[0])
     # the running estimates average what BN normalizes there: tanh's output, within (-1, 1)
