@@ -1,5 +1,5 @@
 """Values shared by every session (``bnviz.app.shared``): made once per key, the same object
-for the same key, another value for another view, and at most ``ENTRIES`` kept."""
+for the same key, another value for another view, and at most ``entries`` kept."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_a_run_that_differs_gets_its_own_values():
 
 
 def test_at_most_entries_are_kept_the_least_recently_used_dropped_first(monkeypatch):
-    monkeypatch.setattr(shared, "ENTRIES", 3)
+    monkeypatch.setattr(shared.values, "entries", 3)
     made: list[int] = []
 
     def get(i: int) -> list[int]:

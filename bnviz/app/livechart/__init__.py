@@ -42,7 +42,6 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from importlib import resources
 from pathlib import Path
@@ -55,6 +54,7 @@ import streamlit.components.v1 as components
 
 from ...charts.style import PRESENTER_SCALE, scaled_text
 from ..lesson import presenting
+from ..shared import LRU
 
 __all__ = ["figure_json", "figure_ref", "plotly_chart", "sent_figure", "served_dir"]
 
@@ -113,7 +113,7 @@ CACHE_ENTRIES = 512  # figures kept by cache_key (their names; the text when sen
 
 _lock = threading.Lock()
 # cache_key -> ("figure" | "figure_ref", its value, the files it needs: the figure's and its images')
-_cached: OrderedDict[Hashable, tuple[str, str, tuple[str, ...]]] = OrderedDict()
+_cached: LRU[tuple[str, str, tuple[str, ...]]] = LRU(CACHE_ENTRIES)
 _written = 0
 
 
@@ -240,10 +240,7 @@ def _sent(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | dict[str
     scale = presenting()
     key = None if cache_key is None else (cache_key, scale)
     if key is not None:
-        with _lock:
-            hit = _cached.get(key)
-            if hit is not None:
-                _cached.move_to_end(key)
+        hit = _cached.get(key)
         if hit is not None and all(figure_ref_alive(ref) for ref in hit[2]):
             return {hit[0]: hit[1]}
     made = figure() if callable(figure) else figure
@@ -257,10 +254,7 @@ def _sent(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | dict[str
     ref = figure_ref(text) if len(text) >= BY_REFERENCE else None
     sent = ("figure", text, needs) if ref is None else ("figure_ref", ref, (ref, *needs))
     if key is not None:
-        with _lock:
-            _cached[key] = sent
-            while len(_cached) > CACHE_ENTRIES:
-                _cached.popitem(last=False)
+        _cached.put(key, sent)
     return {sent[0]: sent[1]}
 
 
