@@ -55,6 +55,18 @@ def column_sum(a: Array) -> Array:
     return ones(a.shape[-2], a.dtype) @ a
 
 
+def batch_stats(z: Array) -> tuple[Array, Array, Array]:
+    """This mini-batch's mu and var per unit (the note's 1/m variance) and ``z - mu``, the
+    centred batch (a new array the caller may normalize in place), in one pass each."""
+    m = z.shape[-2]
+    mu = column_sum(z)
+    mu /= m
+    centred = z - _row(mu)
+    var = np.einsum("...ij,...ij->...j", centred, centred)  # one pass, no temporary
+    var /= m
+    return mu, var, centred
+
+
 def inv_sqrt(var: Array, eps: float | Array) -> Array:
     """1 / sqrt(var + eps), with 0 where var + eps == 0 (see module docstring)."""
     s = var + eps
@@ -77,12 +89,7 @@ def forward(z: Array, gamma: Array, beta: Array, eps: float | Array) -> tuple[Ar
     gamma = np.asarray(gamma, dtype=dtype)
     beta = np.asarray(beta, dtype=dtype)
     eps = np.asarray(eps, dtype=dtype)
-    m = z.shape[-2]
-    mu = column_sum(z)
-    mu /= m
-    z_norm = z - _row(mu)  # centred; normalized in place below
-    var = np.einsum("...ij,...ij->...j", z_norm, z_norm)  # one pass, no temporary
-    var /= m
+    mu, var, z_norm = batch_stats(z)  # z_norm centred; normalized in place below
     inv_std = inv_sqrt(var, eps)
     z_norm *= _row(inv_std)
     z_tilde = z_norm * _row(gamma)

@@ -548,12 +548,7 @@ def logits_many(net: nn.MLP, X: NDArray, choices: Sequence[Stats | None]) -> NDA
             if c is not None:
                 mu[s], var[s] = c[l]
         for s in own:  # bn.forward's mu and var of this choice's z
-            zs = z if l == 0 else z[s]
-            mu[s] = bn.column_sum(zs)
-            mu[s] /= zs.shape[-2]
-            centred = zs - mu[s][..., None, :]
-            var[s] = np.einsum("...ij,...ij->...j", centred, centred)
-            var[s] /= zs.shape[-2]
+            mu[s], var[s], _ = bn.batch_stats(z if l == 0 else z[s])
         z_tilde, _ = bn.infer(z, net.gamma[l], net.beta[l], net.eps, mu, var)
         a = z_tilde if net.after else nn.activate(net.activation, z_tilde)
     logits = a @ net.W[-1]

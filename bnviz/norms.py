@@ -320,12 +320,7 @@ def batch_renorm_forward(
         raise ValueError("Batch Renorm needs r_max >= 1 and d_max >= 0")
     gamma, beta, eps = _as(gamma, dtype), _as(beta, dtype), _one(eps, dtype)
     running_mu, running_var = _as(running_mu, dtype), _as(running_var, dtype)
-    m = z.shape[-2]
-    mu = column_sum(z)
-    mu /= m
-    z_norm_bn = z - _row(mu)  # centred; normalized in place below
-    var = np.einsum("...ij,...ij->...j", z_norm_bn, z_norm_bn)
-    var /= m
+    mu, var, z_norm_bn = bn.batch_stats(z)  # z_norm_bn centred; normalized in place below
     # On the default network a NumPy call on a per-unit vector costs about what a pass over the
     # batch does, and more when it broadcasts: every per-unit step below is one call on vectors
     # of one shape, with one model's eps, r_max, d_max as floats
