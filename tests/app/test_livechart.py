@@ -41,6 +41,22 @@ def test_figure_json_of_a_figure_and_of_its_dict_agree():
     assert from_fig["layout"]["height"] == from_dict["layout"]["height"] == 300
 
 
+def test_a_figure_dict_becomes_strict_json_whatever_numbers_it_holds():
+    """What a browser's JSON.parse accepts: NumPy numbers and arrays as numbers, NaN and
+    infinities as null (the json module would write NaN, which JSON.parse rejects)."""
+    import numpy as np
+
+    spec = {"data": [{"x": np.arange(3), "y": [np.float32(0.5), float("nan"), float("inf")],
+                      "customdata": {1: "a"}}], "layout": {"width": np.int64(7)}}
+
+    def strict(token: str) -> None:
+        raise AssertionError(f"not JSON: {token}")
+
+    sent = json.loads(livechart.figure_json(spec), parse_constant=strict)
+    assert sent == {"data": [{"x": [0, 1, 2], "y": [0.5, None, None], "customdata": {"1": "a"}}],
+                    "layout": {"width": 7}}
+
+
 # --------------------------------------------------------------------------- figures by reference
 
 

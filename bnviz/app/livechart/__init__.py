@@ -47,6 +47,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
 import plotly
 import plotly.graph_objects as go
 import streamlit as st
@@ -96,10 +97,15 @@ _component = components.declare_component("livechart", path=str(_ROOT))
 
 
 def figure_json(figure: go.Figure | dict[str, Any]) -> str:
-    """The figure as the JSON text the component draws (``data``, ``layout``, ``frames``)."""
+    """The figure as the JSON text the component draws (``data``, ``layout``, ``frames``).
+
+    orjson, not the standard library: a histogram figure of 120 kB is encoded in 0.2 ms
+    instead of 2.6 ms, and with orjson installed Plotly's own ``to_json`` uses it too
+    (docs/performance.md). NaN and infinities become ``null``, as in Plotly's JSON, so the
+    browser's ``JSON.parse`` takes every figure."""
     if isinstance(figure, go.Figure):
         return figure.to_json()
-    return json.dumps(figure, separators=(",", ":"))
+    return orjson.dumps(figure, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
 
 
 # --------------------------------------------------------------------------- figures by reference
