@@ -30,6 +30,7 @@ update): the two differ by one optimizer step.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,7 @@ from numpy.typing import NDArray
 
 from . import bn, fmt
 from .settings import Settings, fitting_groups
-from .train import HIST_BINS, Run
+from .train import HIST_BINS, LayerRecord, Run
 
 Array = NDArray[np.floating]
 NORMALIZE = ("batch", "running", "population")
@@ -178,13 +179,6 @@ def normalized_with(run: Run, normalize: str) -> str:
     return normalize
 
 
-def statistics(run: Run, layer: int, k: int, normalize: str = "batch") -> tuple[Array, Array, bool]:
-    """Each unit's μ and σ² (float64) that ``normalize`` means at checkpoint ``k``, and
-    whether they are defined (the running estimates are not at step 0: v₀ = 0 stands there)."""
-    mu, var, defined = all_statistics(run, layer, normalize)
-    return mu[k], var[k], bool(defined[k])
-
-
 def all_statistics(
     run: Run, layer: int, normalize: str = "batch"
 ) -> tuple[Array, Array, NDArray[np.bool_]]:
@@ -221,47 +215,67 @@ def mean_sd(
 
 def unit_numbers(run: Run, layer: int, unit: int, k: int, normalize: str = "batch") -> UnitNumbers:
     """The numbers the histograms of checkpoint ``k`` show (see :class:`UnitNumbers`)."""
+    return all_unit_numbers(run, layer, unit, normalize)[k]
+
+
+def all_unit_numbers(run: Run, layer: int, unit: int, normalize: str = "batch") -> list[UnitNumbers]:
+    """:func:`unit_numbers` of every checkpoint, computed together: the arrays over units for
+    all checkpoints at once, and each checkpoint's few scalars in Python floats, as for one
+    checkpoint alone (a Python float's ``x**2`` is C's ``pow``, which may differ from NumPy's
+    ``x*x`` in the last bit, and the figure sends these numbers in full)."""
     rec = run.layers[layer]
     eps = float(run.settings.eps)
     which = normalized_with(run, normalize)
-    mu_u, var_u, defined = statistics(run, layer, k, which)
+    mu_u, var_u, defined = all_statistics(run, layer, which)  # (nk, width), (nk,)
     vn_u = np.divide(var_u, var_u + eps, out=np.zeros_like(var_u), where=(var_u + eps) > 0)
     nm_u = np.zeros_like(vn_u)  # each unit's z_norm: mean and variance
     if which == "batch" and run.settings.use_bn and run.settings.normalization == "renorm":
-        r_u, d_u = rec.shown_r[k].astype(np.float64), rec.shown_d[k].astype(np.float64)
+        r_u, d_u = rec.shown_r.astype(np.float64), rec.shown_d.astype(np.float64)
         nm_u, vn_u = d_u, r_u**2 * vn_u
-    g_u = rec.gamma[k].astype(np.float64)
-    b_u = rec.beta[k].astype(np.float64)
+    g_u = rec.gamma.astype(np.float64)
+    b_u = rec.beta.astype(np.float64)
     if unit >= 0:
-        mu, var = float(mu_u[unit]), float(var_u[unit])
-        nm, vn = float(nm_u[unit]), float(vn_u[unit])
-        gamma, beta = float(g_u[unit]), float(b_u[unit])
-        zt_mean, zt_var = gamma * nm + beta, gamma**2 * vn
+        mu, var, nm, vn, gamma, beta = (a[:, unit].tolist() for a in (mu_u, var_u, nm_u, vn_u, g_u, b_u))
+        zt_mean = [g * n + b for g, n, b in zip(gamma, nm, beta)]
+        zt_var = [g**2 * v for g, v in zip(gamma, vn)]
     else:
-        mu, var = pooled_mean_var(mu_u, var_u)
-        nm, vn = pooled_mean_var(nm_u, vn_u)
-        gamma, beta = float(g_u.mean()), float(b_u.mean())
+        mu, var = _pooled_rows(mu_u, var_u)
+        nm, vn = _pooled_rows(nm_u, vn_u)
+        gamma, beta = g_u.mean(axis=1).tolist(), b_u.mean(axis=1).tolist()
         # z̃ of unit j has mean γ_j·mean_j + β_j and variance γ_j²·sd_norm_j²: pooled the same way
-        zt_mean, zt_var = pooled_mean_var(g_u * nm_u + b_u, g_u**2 * vn_u)
+        zt_mean, zt_var = _pooled_rows(g_u * nm_u + b_u, g_u**2 * vn_u)
     if which == EXAMPLE:  # what the forward pass computed: the drawn histograms' moments
-        nm, vn = _moments(rec.hist_edges(k, 1, unit), rec.hist_counts[k, 1, unit])
-        zt_mean, zt_var = _moments(rec.hist_edges(k, 2, unit), rec.hist_counts[k, 2, unit])
-    return UnitNumbers(
-        step=int(run.ckpt_steps[k]),
-        m=len(run.dataset.y_train) if which == "population" else run.settings.batch_size,
-        mu=mu,
-        var=max(var, 0.0),
-        sd=float(np.sqrt(max(var, 0.0))),
-        eps=eps,
-        sd_norm=float(np.sqrt(max(vn, 0.0))),
-        gamma=gamma,
-        beta=beta,
-        implied_mean=zt_mean,
-        implied_sd=float(np.sqrt(max(zt_var, 0.0))),
-        stats=which,
-        defined=defined,
-        norm_mean=nm,
-    )
+        nm, vn = _all_moments(rec, 1, unit)
+        zt_mean, zt_var = _all_moments(rec, 2, unit)
+    m = len(run.dataset.y_train) if which == "population" else run.settings.batch_size
+    return [
+        UnitNumbers(
+            step=step,
+            m=m,
+            mu=mu[k],
+            var=max(var[k], 0.0),
+            sd=math.sqrt(max(var[k], 0.0)),
+            eps=eps,
+            sd_norm=math.sqrt(max(vn[k], 0.0)),
+            gamma=gamma[k],
+            beta=beta[k],
+            implied_mean=zt_mean[k],
+            implied_sd=math.sqrt(max(zt_var[k], 0.0)),
+            stats=which,
+            defined=ok,
+            norm_mean=nm[k],
+        )
+        for k, (step, ok) in enumerate(zip(run.ckpt_steps.tolist(), defined.tolist()))
+    ]
+
+
+def _pooled_rows(mu: Array, var: Array) -> tuple[list[float], list[float]]:
+    """:func:`pooled_mean_var` of each row of (n_ckpt, width) ``mu`` and ``var``: NumPy sums
+    a C-contiguous array's rows as it sums one row alone, so each row's numbers are the same
+    to the last bit (tests/core/test_explorer_numbers.py)."""
+    mean = mu.mean(axis=1).tolist()
+    second = (var + mu**2).mean(axis=1).tolist()
+    return mean, [s - m**2 for s, m in zip(second, mean)]
 
 
 def _moments(edges: Array, counts: NDArray) -> tuple[float, float]:
@@ -272,6 +286,33 @@ def _moments(edges: Array, counts: NDArray) -> tuple[float, float]:
     centres = (edges[:-1] + edges[1:]) / 2
     mean = float(np.average(centres, weights=counts))
     return mean, float(np.average((centres - mean) ** 2, weights=counts))
+
+
+def _all_moments(rec: LayerRecord, q: int, unit: int) -> tuple[list[float], list[float]]:
+    """:func:`_moments` of quantity ``q``'s recorded histogram of ``unit`` at every checkpoint,
+    computed together, with the same operations in the same types (float32 bin centres)."""
+    edges = _edge_rows(rec.hist_lo[:, q, unit], rec.hist_hi[:, q, unit])  # rec.hist_edges of each
+    counts = rec.hist_counts[:, q, unit].astype(np.float64)
+    total = counts.sum(axis=1)
+    some = total > 0
+    scale = np.where(some, total, 1.0)
+    centres = (edges[:, :-1] + edges[:, 1:]) / 2
+    mean = np.multiply(centres, counts, dtype=np.float64).sum(axis=1) / scale
+    dev = (centres - mean.astype(centres.dtype)[:, None]) ** 2  # as centres - a Python float
+    var = np.multiply(dev, counts, dtype=np.float64).sum(axis=1) / scale
+    return np.where(some, mean, 0.0).tolist(), np.where(some, var, 0.0).tolist()
+
+
+def _edge_rows(lo: NDArray, hi: NDArray) -> NDArray:
+    """``np.linspace(lo[k], hi[k], HIST_BINS + 1)`` of each k (``LayerRecord.hist_edges``),
+    to the last bit: ``np.linspace`` of all rows at once would take the formula it uses for a
+    zero step in every row as soon as one row has a zero step."""
+    index = np.arange(HIST_BINS + 1, dtype=lo.dtype)
+    delta = (hi - lo)[:, None]
+    step = delta / HIST_BINS
+    edges = np.where(step == 0, index / HIST_BINS * delta, index * step) + lo[:, None]
+    edges[:, -1] = hi
+    return edges
 
 
 # What Z's μ and σ in a summary are, by the statistics the histograms normalize with.
@@ -343,7 +384,32 @@ def batch_points(run: Run, layer: int, unit: int, k: int, normalize: str = "batc
 
 
 def all_batch_points(run: Run, layer: int, unit: int, normalize: str = "batch") -> list[BatchPoints]:
-    """:func:`batch_points` of every checkpoint (computed together)."""
+    """:func:`batch_points` of every checkpoint: the rows of :func:`stacked_batch_points`."""
+    s = stacked_batch_points(run, layer, unit, normalize)
+    return [BatchPoints(step, s.m, s.stats, ok, s.z[k], None if s.z_norm is None else s.z_norm[k],
+                        None if s.z_tilde is None else s.z_tilde[k], s.mu[k], s.var[k])
+            for k, (step, ok) in enumerate(zip(s.steps.tolist(), s.defined.tolist()))]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StackedBatchPoints:
+    """:class:`BatchPoints` of every checkpoint as arrays, one row per checkpoint: ``steps``
+    and ``defined`` (n_ckpt,), ``z``, ``z_norm``, ``z_tilde`` (n_ckpt, points; NaN rows
+    where not defined), ``mu``, ``var`` (n_ckpt, units)."""
+
+    steps: NDArray[np.integer]
+    m: int
+    stats: str
+    defined: NDArray[np.bool_]
+    z: Array
+    z_norm: Array | None
+    z_tilde: Array | None
+    mu: Array
+    var: Array
+
+
+def stacked_batch_points(run: Run, layer: int, unit: int, normalize: str = "batch") -> StackedBatchPoints:
+    """:class:`StackedBatchPoints`: the shown mini-batch of every checkpoint, computed together."""
     rec, s = run.layers[layer], run.settings
     which = normalized_with(run, normalize)
     width = rec.shown_mu.shape[1]
@@ -360,8 +426,7 @@ def all_batch_points(run: Run, layer: int, unit: int, normalize: str = "batch") 
     steps = run.shown_steps if len(run.shown_steps) == nk else np.zeros(nk, np.int32)
     flat = z.reshape(nk, -1)
     if not s.use_bn:
-        return [BatchPoints(int(steps[k]), s.batch_size, which, bool(defined[k]), flat[k], None, None,
-                            mu[k], var[k]) for k in range(nk)]  # fmt: skip
+        return StackedBatchPoints(steps, s.batch_size, which, defined, flat, None, None, mu, var)
     if which == EXAMPLE:  # each row with its own mean and variance: as the forward pass computed it
         z_norm = np.swapaxes(rec.shown_ex_z_norm[:, :rows][:, :, units], 1, 2).astype(np.float64)
     elif which == "batch":
@@ -375,11 +440,8 @@ def all_batch_points(run: Run, layer: int, unit: int, normalize: str = "batch") 
     z_tilde = (gamma * z_norm + beta).reshape(nk, -1)
     z_norm = z_norm.reshape(nk, -1)
     shown = defined & (steps > 0)
-    nan = np.full(flat.shape[1], np.nan)
-    return [BatchPoints(int(steps[k]), s.batch_size, which, bool(shown[k]), flat[k],
-                        z_norm[k] if shown[k] else nan, z_tilde[k] if shown[k] else nan.copy(), mu[k], var[k])
-            for k in range(nk)]  # fmt: skip
-
+    z_norm, z_tilde = (np.where(shown[:, None], a, np.nan) for a in (z_norm, z_tilde))
+    return StackedBatchPoints(steps, s.batch_size, which, shown, flat, z_norm, z_tilde, mu, var)
 
 
 # ----------------------------------------------------------------------------- the histograms
@@ -390,14 +452,34 @@ def histogram(
 ) -> tuple[Array, Array] | None:
     """Bin edges (HIST_BINS + 1,) and counts (HIST_BINS,) of quantity ``q`` (of
     ``run.quantities``) of checkpoint ``k``'s training sample, normalized with ``normalize``;
-    None where those statistics are not defined (see :func:`histograms`)."""
+    None where those statistics are not defined (see :func:`stacked_histograms`)."""
     return histograms(run, layer, unit, q, normalize)[k]
 
 
 def histograms(
     run: Run, layer: int, unit: int, q: int, normalize: str = "batch"
 ) -> list[tuple[Array, Array] | None]:
-    """:func:`histogram` of every checkpoint (computed together).
+    """:func:`histogram` of every checkpoint: the rows of :func:`stacked_histograms`, None
+    where the statistics are not defined."""
+    h = stacked_histograms(run, layer, unit, q, normalize)
+    return [(e, c) if ok else None for e, c, ok in zip(h.edges, h.counts, h.defined.tolist())]
+
+
+@dataclass(frozen=True)
+class StackedHistograms:
+    """:func:`histogram` of every checkpoint as arrays: bin edges (n_ckpt, HIST_BINS + 1),
+    counts (n_ckpt, HIST_BINS), and ``defined`` (n_ckpt,), False where the statistics are not
+    (the running estimates at step 0): those rows are not a histogram of anything."""
+
+    edges: Array
+    counts: Array
+    defined: NDArray[np.bool_]
+
+
+def stacked_histograms(
+    run: Run, layer: int, unit: int, q: int, normalize: str = "batch"
+) -> StackedHistograms:
+    """:class:`StackedHistograms` of quantity ``q``, computed for all checkpoints at once.
 
     Z does not depend on the statistics: its recorded histogram. With the population
     statistics, and with :data:`EXAMPLE` (LayerNorm, GroupNorm: what their forward pass
@@ -414,7 +496,7 @@ def histograms(
     if q == 0 or which in ("population", EXAMPLE):
         lo, hi = rec.hist_lo[:, q, unit].astype(np.float64), rec.hist_hi[:, q, unit].astype(np.float64)
         edges = np.linspace(lo, hi, HIST_BINS + 1, axis=1)  # rec.hist_edges of every checkpoint
-        return list(zip(edges, rec.hist_counts[:, q, unit].astype(np.float64)))
+        return StackedHistograms(edges, rec.hist_counts[:, q, unit].astype(np.float64), np.ones(nk, bool))
     mu, var, defined = all_statistics(run, layer, normalize)  # (nk, width), (nk,)
     width = mu.shape[1]
     a = bn.inv_sqrt(var, run.settings.eps)
@@ -425,23 +507,21 @@ def histograms(
     if q == 2:
         gamma, beta = rec.gamma.astype(np.float64), rec.beta.astype(np.float64)
         a, c = gamma * a, gamma * c + beta
-    lo = rec.hist_lo[:, 0, :width].astype(np.float64)
-    hi = rec.hist_hi[:, 0, :width].astype(np.float64)
-    counts = rec.hist_counts[:, 0, :width].astype(np.float64)  # (nk, width, bins)
+    units = slice(unit, unit + 1) if unit >= 0 else slice(0, width)  # only what is drawn
+    a, c = a[:, units], c[:, units]
+    lo = rec.hist_lo[:, 0, units].astype(np.float64)
+    hi = rec.hist_hi[:, 0, units].astype(np.float64)
+    counts = rec.hist_counts[:, 0, units].astype(np.float64)  # (nk, units, bins)
     flip = a < 0
     new_lo = np.where(flip, a * hi, a * lo) + c
     step = np.abs(a) * (hi - lo) / HIST_BINS  # bin width after the move
     counts = np.where(flip[..., None], counts[..., ::-1], counts)
-    if unit >= 0:
-        out: list[tuple[Array, Array] | None] = []
-        for k in range(nk):
-            if step[k, unit] > 0:
-                out.append((new_lo[k, unit] + step[k, unit] * np.arange(HIST_BINS + 1), counts[k, unit]))
-            else:
-                out.append(_spike(float(new_lo[k, unit]), float(counts[k, unit].sum())))
-    else:
-        out = list(_rebin(new_lo, step, counts))
-    return [h if ok else None for h, ok in zip(out, defined)]
+    if unit < 0:
+        return StackedHistograms(*_rebin(new_lo, step, counts), defined)
+    edges, counts = new_lo + step * np.arange(HIST_BINS + 1), counts[:, 0]
+    for k in np.flatnonzero(~(step[:, 0] > 0)):
+        edges[k], counts[k] = _spike(float(new_lo[k, 0]), float(counts[k].sum()))
+    return StackedHistograms(edges, counts, defined)
 
 
 def _spike(at: float, n: float) -> tuple[Array, Array]:
@@ -453,27 +533,36 @@ def _spike(at: float, n: float) -> tuple[Array, Array]:
     return at + w * (np.arange(HIST_BINS + 1) - middle - 0.5), counts
 
 
-def _rebin(lo: Array, step: Array, counts: Array) -> list[tuple[Array, Array]]:
+def _rebin(lo: Array, step: Array, counts: Array) -> tuple[Array, Array]:
     """Per checkpoint, unit histograms (nk, U, HIST_BINS) with left edges ``lo`` and bin
     widths ``step`` (nk, U; 0: every value at ``lo``) summed onto HIST_BINS shared bins: each
-    unit's cumulative count, linear within its own bins, read at the shared edges."""
+    unit's cumulative count, linear within its own bins, read at the shared edges. Returns
+    edges (nk, HIST_BINS + 1) and counts (nk, HIST_BINS)."""
     x0, x1 = lo.min(axis=1), (lo + step * HIST_BINS).max(axis=1)
     flat = ~(x1 > x0)
     edges = np.linspace(x0, np.where(flat, x0 + 1, x1), HIST_BINS + 1, axis=1)  # (nk, B + 1)
-    zero = np.zeros(counts.shape[:2] + (1,))
-    cum = np.concatenate([zero, np.cumsum(counts, axis=2)], axis=2)  # (nk, U, B + 1)
+    cum = np.zeros(counts.shape[:2] + (HIST_BINS + 1,))  # (nk, U, B + 1)
+    np.cumsum(counts, axis=2, out=cum[..., 1:])
     moving = step > 0
     rel = edges[:, None, :] - lo[..., None]
     pos = np.divide(rel, step[..., None], out=np.zeros_like(rel), where=moving[..., None])
     pos = np.clip(pos, 0, HIST_BINS)
     i = np.minimum(pos.astype(np.int64), HIST_BINS - 1)
-    cdf = np.take_along_axis(cum, i, axis=2) + (pos - i) * np.take_along_axis(counts, i, axis=2)
+    cdf = _along_last(cum, i) + (pos - i) * _along_last(counts, i)
     at_once = (rel >= 0) * cum[..., -1:]  # a unit with every value at lo
     cdf = np.where(moving[..., None], cdf, at_once)
     cdf[..., -1] = cum[..., -1]  # the last edge closes every unit's histogram
     pooled = np.diff(cdf.sum(axis=1), axis=1)
-    return [_spike(float(x0[k]), float(counts[k].sum())) if flat[k] else (edges[k], pooled[k])
-            for k in range(len(lo))]  # fmt: skip
+    for k in np.flatnonzero(flat):
+        edges[k], pooled[k] = _spike(float(x0[k]), float(counts[k].sum()))
+    return edges, pooled
+
+
+def _along_last(a: Array, i: NDArray[np.int64]) -> Array:
+    """``np.take_along_axis(a, i, axis=2)`` for (nk, U, n) ``a`` and (nk, U, n') ``i``, as one
+    flat ``take``, without the index arrays ``take_along_axis`` builds for every axis."""
+    rows = np.arange(a.shape[0] * a.shape[1]).reshape(a.shape[:2] + (1,))
+    return np.ascontiguousarray(a).ravel().take(rows * a.shape[2] + i)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ all units pooled, ``k`` is a checkpoint index into ``run.ckpt_steps``.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import struct
 import zlib
@@ -27,16 +28,17 @@ from .. import fmt
 from ..explorer import (
     EXAMPLE,
     NORMALIZE,
-    BatchPoints,
     NormOver,
+    StackedBatchPoints,
+    StackedHistograms,
     UnitNumbers,
-    all_batch_points,
-    histograms,
+    all_unit_numbers,
     mean_sd,
     normalized_with,
     per_example,
+    stacked_batch_points,
+    stacked_histograms,
     stat_series,
-    unit_numbers,
 )
 from ..train import HIST_BINS, Run
 from .style import (
@@ -123,12 +125,30 @@ def _typed(a: np.ndarray) -> dict[str, str]:
     return {"dtype": a.dtype.str.lstrip("<>|="), "bdata": base64.b64encode(a.tobytes()).decode()}
 
 
-def _bars(edges: np.ndarray, counts: np.ndarray) -> dict[str, Any]:
-    """One histogram as bars: centre of bin 0, bin width, counts."""
-    dx = float(edges[1] - edges[0])
-    whole = counts.max(initial=0) < 2**16 and np.array_equal(counts, np.round(counts))
-    y = counts.astype(np.uint16) if whole else counts  # one unit's counts: whole numbers, half the bytes
-    return {"x0": float(edges[0]) + dx / 2, "dx": dx, "width": dx, "y": _typed(y)}
+def _typed_rows(a: np.ndarray) -> list[dict[str, str]]:
+    """:func:`_typed` of each row of a 2-D array (``base64.b64encode`` is ``b2a_base64``
+    without the newline, here read from each row's buffer without copying it to bytes)."""
+    a = np.ascontiguousarray(a)
+    if a.dtype.kind == "f":
+        a = a.astype("<f4")
+    dtype = a.dtype.str.lstrip("<>|=")
+    return [{"dtype": dtype, "bdata": binascii.b2a_base64(row, newline=False).decode()} for row in a]
+
+
+def _bars(h: StackedHistograms) -> list[dict[str, Any]]:
+    """Each checkpoint's histogram as bars: centre of bin 0, bin width, counts; where the
+    statistics are not defined, no bars (zero counts on [0, 1])."""
+    defined = h.defined[:, None]
+    edges = np.where(defined, h.edges, np.linspace(0.0, 1.0, HIST_BINS + 1))
+    counts = np.where(defined, h.counts, 0.0)
+    dx = edges[:, 1] - edges[:, 0]
+    x0 = edges[:, 0] + dx / 2
+    # one unit's counts: whole numbers, sent in half the bytes
+    whole = (counts.max(axis=1, initial=0) < 2**16) & (counts == np.round(counts)).all(axis=1)
+    as_u2 = iter(_typed_rows(counts[whole].astype(np.uint16)))
+    as_f4 = iter(_typed_rows(counts[~whole]))
+    y = [next(as_u2) if w else next(as_f4) for w in whole.tolist()]
+    return [{"x0": x, "dx": d, "width": d, "y": t} for x, d, t in zip(x0.tolist(), dx.tolist(), y)]
 
 
 def _marks(centre: float, spread: float, top: float) -> dict[str, Any]:
@@ -187,44 +207,54 @@ def _span(*arrays: Any) -> tuple[float, float]:
 class _Views:
     """Everything the histograms of one (run, layer, unit) show, for every checkpoint and
     every choice of statistics: the numbers, the points and the histograms (from
-    ``bnviz.explorer``), and the axis ranges that hold all of them."""
+    ``bnviz.explorer``, stacked over checkpoints), and the axis ranges that hold all of them."""
 
     def __init__(self, run: Run, layer: int, unit: int, normalize: str) -> None:
-        nk, nq = len(run.ckpt_steps), len(run.quantities)
+        nq = len(run.quantities)
         self.nq = nq
-        self.numbers = [unit_numbers(run, layer, unit, kk, normalize) for kk in range(nk)]
-        self.points: dict[str, list[BatchPoints]] = {}
-        self.hists: dict[str, list[list[tuple[np.ndarray, np.ndarray] | None]]] = {}
+        self.numbers = all_unit_numbers(run, layer, unit, normalize)
+        self.points: dict[str, StackedBatchPoints] = {}
+        self.hists: dict[str, list[StackedHistograms]] = {}
         marks = []
+        z = stacked_histograms(run, layer, unit, 0)  # Z's: the same whatever the statistics
         for w in (*NORMALIZE, EXAMPLE):
             which = normalized_with(run, w)  # LayerNorm, GroupNorm: EXAMPLE whatever w is
             if which in self.points:
                 self.points[w], self.hists[w] = self.points[which], self.hists[which]
                 continue
-            self.points[w] = self.points[which] = all_batch_points(run, layer, unit, which)
-            self.hists[w] = self.hists[which] = [histograms(run, layer, unit, q, which) for q in range(nq)]
+            self.points[w] = self.points[which] = stacked_batch_points(run, layer, unit, which)
+            self.hists[w] = self.hists[which] = [z] + [stacked_histograms(run, layer, unit, q, which)
+                                                       for q in range(1, nq)]  # fmt: skip
             mu, sd, defined = mean_sd(run, layer, unit, which)
             marks += [mu[defined] - sd[defined], mu[defined] + sd[defined]]
         # Z: its histograms and the batch's z, and every choice's mean ± sd marks
-        z_lo, z_hi = _span([h[0] for h in self.hists["batch"][0] if h is not None],
-                           [p.z for p in self.points["batch"]], *marks)  # fmt: skip
+        z_lo, z_hi = _span(z.edges[z.defined], self.points["batch"].z, *marks)
         self.ranges = [_padded(z_lo, z_hi)]
-        self.tops = [max(float(h[1].max()) for h in self.hists["batch"][0] if h is not None)]
+        self.tops = [_top([z])]
         if nq > 1:
             refs = [(-1.0, 1.0)] + [(n.beta - abs(n.gamma), n.beta + abs(n.gamma))
                                     for n in self.numbers]  # fmt: skip
-            spans = {w: _span(*(h[0] for q in (1, 2) for h in self.hists[w][q] if h is not None),
-                              *(a for p in self.points[w] for a in (p.z_norm, p.z_tilde)))
-                     for w in NORMALIZE}  # fmt: skip
+            spans = {}
+            for w in NORMALIZE:
+                p, hists = self.points[w], self.hists[w]
+                assert p.z_norm is not None and p.z_tilde is not None  # BN: nq > 1
+                # each checkpoint's z_norm, then its z_tilde
+                points = np.stack([p.z_norm, p.z_tilde], axis=1)
+                spans[w] = _span(*(h.edges[h.defined] for h in hists[1:]), points)
             lo, hi = _span(refs, spans["batch"], spans["population"])
             reach = RUNNING_REACH * (hi - lo)
             r_lo, r_hi = spans["running"]
             lo, hi = min(lo, max(r_lo, lo - reach)), max(hi, min(r_hi, hi + reach))
             self.ranges += [_padded(lo, hi)] * 2
             for q in (1, 2):
-                self.tops.append(max(float(h[1].max()) for w in NORMALIZE for h in self.hists[w][q]
-                                     if h is not None))  # fmt: skip
+                self.tops.append(_top([self.hists[w][q] for w in NORMALIZE]))
         self.tops = [t * 1.08 or 1.0 for t in self.tops]
+
+
+def _top(hists: list[StackedHistograms]) -> float:
+    """The highest bar of the defined checkpoints of ``hists``: each row's maximum, then the
+    largest of them as Python's ``max`` picks it."""
+    return max(m for h in hists for m in h.counts[h.defined].max(axis=1).tolist())
 
 
 def _padded(lo: float, hi: float) -> list[float]:
@@ -354,7 +384,8 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False,
     layout["bargap"] = 0.05
 
     numbers = views.numbers
-    points = views.points[normalize]
+    p = views.points[normalize]
+    points = [p.z, p.z_norm, p.z_tilde]
     titles = [_panel_titles(run, n, unit) for n in numbers]
     ink = "#f2f2f2" if dark else "#1a1a1a"
     traces: list[dict[str, Any]] = []
@@ -363,7 +394,6 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False,
     title_frames: list[list[dict[str, Any]]] = [[] for _ in range(nk)]
     point_traces: list[dict[str, Any]] = []
     point_frames: list[list[dict[str, Any]]] = [[] for _ in range(nk)]
-    empty = (np.linspace(0.0, 1.0, HIST_BINS + 1), np.zeros(HIST_BINS))
     for q in range(nq):
         ax = "" if q == 0 else str(q + 1)
         lo, hi = views.ranges[q]
@@ -372,16 +402,18 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False,
                                 "zeroline": False, **({"matches": "x2"} if q == 2 else {})}
         layout[f"yaxis{ax}"] = {"domain": [0, 1], "range": [-2 * RUG * top, top], "anchor": f"x{ax}",
                                 "showgrid": True}  # no axis title: Plotly draws a figure with one ~2× slower
+        bars = _bars(views.hists[normalize][q])
+        xs = points[q]
+        assert xs is not None  # z_norm, z_tilde: with BN (nq > 1)
+        point_xs = _typed_rows(xs.astype(np.float32))
         for kk in range(nk):
-            n, p = numbers[kk], points[kk]
+            n = numbers[kk]
             centre, spread = [(n.mu, n.sd), (n.norm_mean, n.sd_norm), (n.implied_mean, n.implied_sd)][q]
-            edges, counts = views.hists[normalize][q][kk] or empty
-            frame_traces[kk].append({"type": "bar", **_bars(edges, counts)})
+            frame_traces[kk].append({"type": "bar", **bars[kk]})
             marks = _marks(centre, spread, top) if n.defined else {"x": [None], "y": [None]}
             frame_traces[kk].append({"type": "scatter", **marks})
             title_frames[kk].append({"type": "scatter", "text": [titles[kk][q]]})
-            xs = [p.z, p.z_norm, p.z_tilde][q]
-            point_frames[kk].append({"type": "scatter", "x": _typed(np.asarray(xs, np.float32))})
+            point_frames[kk].append({"type": "scatter", "x": point_xs[kk]})
         traces.append({
             "type": "bar", "xaxis": f"x{ax}", "yaxis": f"y{ax}", "marker": {"color": HIST[q]},
             "name": run.quantities[q], "hovertemplate": "%{x:.3g}: %{y:.0f}<extra></extra>",
@@ -400,7 +432,7 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False,
             "hoverinfo": "skip", "name": "title", "textfont": {"size": FONT},
         })  # fmt: skip
         # the mini-batch: one tick per example under the bars (y fixed, frames move x only)
-        n_pts = len(points[k].z)
+        n_pts = p.z.shape[1]
         point_traces.append({
             "type": "scatter", "mode": "markers", "xaxis": f"x{ax}", "yaxis": f"y{ax}",
             "y": _typed(np.full(n_pts, -RUG * top, np.float32)),

@@ -16,7 +16,7 @@ from bnviz import Settings
 from bnviz import explorer as numbers
 from bnviz.charts import explorer as charts
 from bnviz.charts.style import BN
-from bnviz.train import train
+from bnviz.train import HIST_BINS, train
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +77,29 @@ def test_movie_bars_are_the_recorded_histogram_counts(runs):
     assert bars["dx"] == pytest.approx(edges[1] - edges[0])
     # the first frame shown is the same as frame k
     np.testing.assert_array_equal(_decode(fig["data"][2 * q]["y"]), _decode(bars["y"]))
+
+
+@pytest.mark.parametrize("unit", [1, -1])
+def test_each_frames_bars_are_its_checkpoints_histogram_and_none_where_undefined(runs, unit):
+    """The bars of all frames are built together: each frame's are its checkpoint's
+    histogram, whole counts as uint16 and a pooled histogram's fractions as float32 in the
+    same figure, and no bars where the running estimates are not defined (step 0)."""
+    run, _ = runs
+    spec = charts.movie_spec(run, 1, unit, 0, normalize="running")
+    assert numbers.histogram(run, 1, unit, 0, 1, "running") is None
+    seen = set()
+    for kk in range(len(run.ckpt_steps)):
+        for q in range(3):
+            bars = spec["frames"][kk]["data"][2 * q]
+            h = numbers.histogram(run, 1, unit, kk, q, "running")
+            empty = (np.linspace(0.0, 1.0, HIST_BINS + 1), np.zeros(HIST_BINS))
+            edges, counts = h if h is not None else empty
+            dtype = "u2" if np.array_equal(counts, np.round(counts)) else "f4"
+            assert bars["y"]["dtype"] == dtype
+            seen.add(dtype)
+            np.testing.assert_array_equal(_decode(bars["y"]), counts.astype(np.float32))
+            assert bars["dx"] == edges[1] - edges[0] and bars["x0"] == edges[0] + bars["dx"] / 2
+    assert seen == ({"u2"} if unit >= 0 else {"u2", "f4"})
 
 
 def test_markers_sit_at_mean_and_one_sd(runs):

@@ -7,7 +7,7 @@ import pytest
 
 from bnviz import Settings, fmt, nn
 from bnviz import explorer as numbers
-from bnviz.train import Run, train
+from bnviz.train import HIST_BINS, Run, train
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +92,59 @@ def test_pooled_mean_var_is_that_of_the_concatenated_samples():
     assert var == pytest.approx(both.var(), rel=1e-12)
     # the spread of the unit means adds to their own spread
     assert var > np.mean([s.var() for s in samples])
+
+
+def test_the_numbers_of_all_checkpoints_at_once_are_each_checkpoints_to_the_last_bit():
+    """all_unit_numbers reduces over the units of every checkpoint at once, and the figure
+    sends these floats in full: each must be what its checkpoint's row gives alone (24 units:
+    NumPy sums 8 or more values in 8 partial sums)."""
+    run = train(Settings(steps=20, width=24, depth=1, batch_size=8))
+    rec = run.layers[0]
+    for which in numbers.NORMALIZE:
+        mu, var, _ = numbers.all_statistics(run, 0, which)
+        pooled = numbers.all_unit_numbers(run, 0, -1, which)
+        assert len(pooled) == len(run.ckpt_steps)
+        for k, n in enumerate(pooled):
+            mean, v = numbers.pooled_mean_var(mu[k], var[k])
+            assert (n.mu, n.var) == (mean, max(v, 0.0))
+            assert (n.gamma, n.beta) == (float(rec.gamma[k].astype(np.float64).mean()),
+                                         float(rec.beta[k].astype(np.float64).mean()))  # fmt: skip
+            assert n == numbers.unit_numbers(run, 0, -1, k, which)
+
+
+def test_per_example_numbers_of_all_checkpoints_are_each_histograms_moments_to_the_last_bit(norm_runs):
+    run = norm_runs["layer"]
+    rec = run.layers[1]
+    for unit in (2, -1):
+        for k, n in enumerate(numbers.all_unit_numbers(run, 1, unit, numbers.EXAMPLE)):
+            mean, var = numbers._moments(rec.hist_edges(k, 1, unit), rec.hist_counts[k, 1, unit])
+            assert (n.norm_mean, n.sd_norm) == (mean, float(np.sqrt(max(var, 0.0))))
+            mean, var = numbers._moments(rec.hist_edges(k, 2, unit), rec.hist_counts[k, 2, unit])
+            assert (n.implied_mean, n.implied_sd) == (mean, float(np.sqrt(max(var, 0.0))))
+
+
+def test_edge_rows_are_each_rows_linspace_beside_a_zero_width_row():
+    """np.linspace over all rows at once would change the other rows' last bits."""
+    lo = np.array([0.1, 2.5, -3.0], np.float32)
+    hi = np.array([0.7, 2.5, 4.1], np.float32)
+    edges = numbers._edge_rows(lo, hi)
+    for k in range(3):
+        expected = np.linspace(lo[k], hi[k], HIST_BINS + 1)
+        assert edges[k].dtype == expected.dtype and np.array_equal(edges[k], expected)
+
+
+def test_a_zero_gamma_draws_z_tilde_as_one_narrow_bar_at_beta():
+    run = train(Settings(steps=10, width=4, depth=1, gamma_init=0.0, beta_init=0.25, freeze_affine=True))
+    n = len(run.dataset.y_train)
+    for unit in (1, -1):  # one unit's histogram moved, and all units' rebinned
+        h = numbers.stacked_histograms(run, 0, unit, 2)
+        assert h.defined.all() and h.edges.shape == (len(run.ckpt_steps), HIST_BINS + 1)
+        for k in (0, len(run.ckpt_steps) - 1):
+            edges, counts = numbers.histogram(run, 0, unit, k, 2)  # type: ignore[misc]
+            np.testing.assert_array_equal(edges, h.edges[k])
+            middle = HIST_BINS // 2
+            assert counts[middle] == counts.sum() == n * (1 if unit >= 0 else run.settings.width)
+            assert edges[middle] < 0.25 < edges[middle + 1]
 
 
 # ----------------------------------------------------------------------------- stat_numbers
