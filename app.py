@@ -1,5 +1,7 @@
 """bnviz: Batch Normalization made visible. Layout only: the pages do the rest."""
 
+import gc
+
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
@@ -116,3 +118,19 @@ lesson.presenter()  # ?present=1: no sidebar, larger text
 lesson.bar()  # the lesson step the URL names, above its page
 page.run()
 lesson.sidebar_tools(page.url_path)  # presenter mode, "add this view to my lesson"
+
+
+@st.cache_resource
+def collect_young_garbage_only() -> None:
+    """Once per server process, after its first whole page: what is loaded by then (Streamlit,
+    Plotly's validators, NumPy, pandas: some 130,000 objects that live as long as the server)
+    is moved out of the garbage collector's sight (``gc.freeze``), and the youngest generation
+    is collected after 5,000 allocations instead of 700. A rerun allocates tens of thousands
+    of short-lived objects; with Python's defaults a rerun of the Explorer spent 5-25 ms in
+    the collector, much of it scanning those long-lived objects again (docs/performance.md)."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNGEST, 20, 20)
+
+
+GC_YOUNGEST = 5_000
+collect_young_garbage_only()

@@ -378,3 +378,12 @@ def test_reset_shows_step_0_accuracy_with_running_statistics_as_a_dash():
     assert shown["running EWA (raw)"] == "–" and shown["running EWA, bias-corrected"] == "–"
     assert shown["population (whole training set)"].endswith("%")
     assert all(v.endswith("%") for v in table["after training"])
+
+
+def test_after_a_whole_page_the_garbage_collector_leaves_the_loaded_modules_alone():
+    """app.py's collect_young_garbage_only: once per process (the AppTest runs in this one)."""
+    import gc
+
+    app()
+    assert gc.get_freeze_count() > 50_000, "Streamlit, Plotly, NumPy and pandas frozen"
+    assert gc.get_threshold()[0] == 5_000
