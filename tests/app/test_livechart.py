@@ -57,6 +57,38 @@ def test_a_figure_dict_becomes_strict_json_whatever_numbers_it_holds():
                     "layout": {"width": 7}}
 
 
+def test_a_figure_is_sent_as_plotly_itself_would_write_it():
+    """figure_json encodes a go.Figure from its own property dicts: parsed, the same JSON as
+    ``Figure.to_json()`` (Plotly's typed arrays, its int64 downcasts, the keys it leaves as
+    lists), for every kind of trace and value the app's figures use."""
+    import numpy as np
+    import pandas as pd
+
+    fig = go.Figure()
+    fig.add_bar(x=np.arange(5), y=np.array([1, 2, 3, 4, 70_000], dtype=np.int64), name="bars")
+    fig.add_scatter(x=pd.Series([0.5, 1.5, np.nan]), y=np.float32([1, np.nan, 3]),
+                    customdata=np.arange(6.0).reshape(3, 2), mode="lines+markers", text=["a", "b", "c"])
+    fig.add_heatmap(z=np.arange(12, dtype=np.uint64).reshape(3, 4), colorscale="Viridis")
+    fig.add_scatter(x=np.array([], dtype=np.float64), y=[])
+    fig.add_histogram(x=np.random.default_rng(0).normal(size=50))
+    fig.update_layout(xaxis={"range": np.array([0.0, 4.0])}, height=300, template="plotly_white",
+                      shapes=[{"type": "line", "x0": np.float64(1), "x1": 2, "y0": 0, "y1": 1}],
+                      annotations=[{"x": np.int64(1), "y": 2, "text": "μ"}])
+    fig.update_xaxes(tickvals=np.array([0, 2, 4]))
+    assert json.loads(livechart.figure_json(fig)) == json.loads(fig.to_json())
+
+
+def test_the_explorers_figures_are_sent_as_plotly_would_write_them(two_runs):
+    from bnviz.charts.boundaries import boundaries_figure
+
+    bn_run, other, _ = two_runs
+    t = int(bn_run.ckpt_steps[-1])
+    for fig in (charts.stats_figure(bn_run, 0, 1, t), charts.stats_figure(bn_run, 1, -1, 0),
+                charts.curves_figure(bn_run, other, t, chosen_bn=True, names=("BN", "no BN")),
+                boundaries_figure(bn_run, other, t, dark=True)):
+        assert json.loads(livechart.figure_json(fig)) == json.loads(fig.to_json())
+
+
 # --------------------------------------------------------------------------- figures by reference
 
 
