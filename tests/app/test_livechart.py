@@ -66,7 +66,7 @@ def test_a_figure_is_sent_as_plotly_itself_would_write_it():
 
     fig = go.Figure()
     fig.add_bar(x=np.arange(5), y=np.array([1, 2, 3, 4, 70_000], dtype=np.int64), name="bars")
-    fig.add_scatter(x=pd.Series([0.5, 1.5, np.nan]), y=np.float32([1, np.nan, 3]),
+    fig.add_scatter(x=pd.Series([0.5, 1.5, np.nan]), y=np.array([1, np.nan, 3], dtype=np.float32),
                     customdata=np.arange(6.0).reshape(3, 2), mode="lines+markers", text=["a", "b", "c"])
     fig.add_heatmap(z=np.arange(12, dtype=np.uint64).reshape(3, 4), colorscale="Viridis")
     fig.add_scatter(x=np.array([], dtype=np.float64), y=[])

@@ -147,7 +147,7 @@ def _typed(v: Any) -> Any:
     short = plotlyjsShortTypes.get(a.dtype.name) if isinstance(a, np.ndarray) and a.size else None
     if short is None:
         return to_typed_array_spec(v)
-    spec = {"dtype": short, "bdata": base64.b64encode(np.ascontiguousarray(a)).decode("ascii")}
+    spec = {"dtype": short, "bdata": base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")}
     if a.ndim > 1:
         spec["shape"] = str(a.shape)[1:-1]
     return spec
