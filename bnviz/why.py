@@ -27,20 +27,26 @@ on bnviz's small network:
     momentum and Adam step elsewhere, and the probe still moves along −g.
 
 No Streamlit and no Plotly here: the "Why does BN help?" page places what these return.
+pandas and :mod:`bnviz.teach` (which imports pandas) are imported where they are used: the
+server computes :func:`landscape` in a worker process (``bnviz.workers.Trainer.call``), and
+a worker imports NumPy and the core only (pandas would be most of its memory).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import DTypeLike, NDArray
 
-from . import engine, nn, teach
+from . import engine, nn
 from .settings import Settings
 from .train import PERCENTILES, Run
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PROBES = 20  # probe steps per run: every 5 % of training
 STEP_MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)  # the probe's step sizes η, in units of lr
@@ -59,6 +65,8 @@ DEFAULT_NETWORK = "covariate"
 def base_settings(network: str = DEFAULT_NETWORK) -> Settings:
     """The view's network ``network`` (a key of NETWORKS), with BN and no noise."""
     if network == "covariate":
+        from . import teach
+
         return teach.covariate_settings(True)
     if network == "explorer":
         return Settings(optimizer="sgd", lr=0.5)
@@ -122,6 +130,8 @@ class Landscape:
 
     def table(self) -> pd.DataFrame:
         """One row per probe step: its loss, the band of L(θ_t − η g), and the gradient's change."""
+        import pandas as pd
+
         return pd.DataFrame({
             "step": self.steps,
             "loss": self.loss,
@@ -310,6 +320,8 @@ def noisy_percentiles(run: Run, layer: int = -1) -> NDArray[np.float64]:
     The run records the percentiles of z̃ without noise; with s > 0 (s ~ U(1/(1+n), 1+n))
     the percentiles of s·z̃ + d are s·(those of z̃) + d, exactly.
     """
+    from . import teach
+
     q = run.quantities.index(teach.sigmoid_input(run))
     p = run.layers[layer].percentiles[:, q].astype(np.float64)  # (k, 3, units)
     if not run.settings.use_bn or run.settings.bn_noise == 0:
@@ -340,6 +352,8 @@ def noise_result(runs: Sequence[Run], labels: tuple[str, str, str]) -> NoiseResu
 def percentile_tracks(run: Run, unit: int, layer: int = -1) -> pd.DataFrame:
     """One unit's percentiles (with the noise in them) at every checkpoint, as
     ``teach.percentile_track`` lays them out: step, p15, p50, p85."""
+    import pandas as pd
+
     p = noisy_percentiles(run, layer)[:, :, unit]
     df = pd.DataFrame({"step": run.ckpt_steps.astype(int)})
     for i, pct in enumerate(PERCENTILES):

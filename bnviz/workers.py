@@ -39,10 +39,10 @@ import tempfile
 import threading
 import types
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.sharedctypes import RawArray
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -59,6 +59,7 @@ MEMORY_BYTES = 200_000_000
 DISK_BYTES = int(os.environ.get("BNVIZ_CACHE_BYTES", 1_000_000_000))  # the disk cache's limit
 SLOTS = 4096  # jobs submitted and not finished at one time, at most
 _CORE = Path(__file__).resolve().parent
+T = TypeVar("T")
 
 
 def _code_version() -> str:
@@ -476,6 +477,26 @@ class Trainer:
             if ticket._job is not None:
                 ticket._job.keep = True
             ticket.release()
+
+    def call(self, fn: Callable[..., T], *args: Any) -> cf.Future[T]:
+        """``fn(*args)`` in a worker process (in this thread when ``workers`` is 0): work other
+        than a run, e.g. ``why.landscape``, off the server's interpreter lock, which a second
+        of NumPy on small arrays would otherwise hold from every other session. ``fn`` must
+        be importable without pandas (see the module doc). Nothing cached, no stop flag: for
+        work of a second or two that the caller caches."""
+        if not self.workers:
+            done: cf.Future[T] = cf.Future()
+            try:
+                done.set_result(fn(*args))
+            except Exception as err:
+                done.set_exception(err)
+            return done
+        with self._lock, _plain_main():
+            try:
+                return self._executor().submit(fn, *args)
+            except cf.process.BrokenProcessPool:  # a worker died: a new pool
+                self._pool = None
+                return self._executor().submit(fn, *args)
 
     def runs(self, settings: Iterable[Settings]) -> list[Ticket]:
         """Tickets for several runs at once: they train side by side on the workers."""

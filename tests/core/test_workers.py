@@ -111,6 +111,31 @@ def test_a_worker_process_trains_without_importing_pandas(tmp_path) -> None:
     assert not [m for m in loaded if m.startswith("pandas")], loaded
 
 
+def test_a_landscape_is_computed_in_a_worker_as_in_the_server_and_brings_no_pandas(tmp_path) -> None:
+    """Trainer.call: the "Why does BN help?" view's landscapes leave the server's thread."""
+    from bnviz import why
+
+    t = workers.Trainer(workers=1, disk=workers.DiskCache(tmp_path))
+    try:
+        (away,) = t.call(why.landscape, [SMALL], 3).result(timeout=120)
+        loaded = t._executor().submit(eval, "sorted(m for m in __import__('sys').modules if m.startswith(("
+                                            "'pandas', 'bnviz')))").result(timeout=60)
+    finally:
+        t.shutdown()
+    (here,) = why.landscape([SMALL], 3)
+    for field in ("steps", "eta", "loss", "grad_norm", "probe_loss", "grad_change"):
+        np.testing.assert_array_equal(getattr(away, field), getattr(here, field), err_msg=field)
+    assert "bnviz.why" in loaded
+    assert not [m for m in loaded if m.startswith("pandas")], loaded
+
+
+def test_a_call_without_workers_runs_in_the_caller_and_keeps_its_error() -> None:
+    t = workers.Trainer(workers=0)
+    assert t.call(divmod, 7, 2).result() == (3, 1)
+    with pytest.raises(ZeroDivisionError):
+        t.call(divmod, 1, 0).result()
+
+
 def test_the_memory_cache_keeps_at_most_its_bytes_least_recently_used_first(tmp_path) -> None:
     runs = {seed: SMALL.replace(seed=seed) for seed in range(4)}
     size = workers.run_bytes(train(runs[0]))

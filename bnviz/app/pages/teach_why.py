@@ -85,8 +85,11 @@ if plan.notes:
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
 def landscapes(bn: Settings, plain: Settings) -> tuple[why.Landscape, why.Landscape]:
-    """The landscape probed along the training of the BN and the no-BN network (cached)."""
-    return why.landscape([bn])[0], why.landscape([plain])[0]
+    """The landscape probed along the training of the BN and the no-BN network (cached): both
+    side by side on the training workers, so the second or two of work each does holds no
+    other session up."""
+    jobs = [ui.trainer().call(why.landscape, [s]) for s in (bn, plain)]
+    return jobs[0].result()[0], jobs[1].result()[0]
 
 
 bn_run, noisy_run, plain_run = ui.cached_runs(plan.runs, "the three networks (BN, noisy BN, no BN)")
