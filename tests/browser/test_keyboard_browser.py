@@ -67,13 +67,29 @@ def _clip(page: Any, box: list[float]) -> dict[str, float]:
     return {"x": left, "y": top, "width": max(right - left, 1), "height": max(bottom - top, 1)}
 
 
+# Resolves once every finite animation and transition of the page and of its same-origin
+# iframes has run to its end (Plotly's toolbar in a live chart fades in over 0.3 s; a focus
+# ring may have a transition of its own). Two frames first: a transition that the last focus
+# change starts exists from the next style update on.
+SETTLED_JS = """async () => {
+  const frame = () => new Promise(r => requestAnimationFrame(r));
+  await frame(); await frame();
+  const docs = [document, ...Array.from(document.querySelectorAll('iframe'))
+    .map(f => { try { return f.contentDocument; } catch (e) { return null; } }).filter(Boolean)];
+  const finite = docs.flatMap(d => d.getAnimations()).filter(a => a.playState !== 'finished'
+    && a.effect && a.effect.getComputedTiming().endTime !== Infinity);
+  await Promise.all(finite.map(a => a.finished.catch(() => null)));
+  return true;
+}"""
+
+
 def focus_step(page: Any, box: list[float]) -> int:
     """How far the most changed pixel around the focused control moves when it loses the focus."""
     clip = _clip(page, box)
-    page.wait_for_timeout(350)  # transitions (Plotly's toolbar fades in over 0.3 s)
+    page.evaluate(SETTLED_JS)  # the focus ring and the toolbar drawn to their end
     focused = Image.open(io.BytesIO(page.screenshot(clip=clip))).convert("RGB")
     page.evaluate(BLUR_JS)
-    page.wait_for_timeout(350)
+    page.evaluate(SETTLED_JS)
     blurred = Image.open(io.BytesIO(page.screenshot(clip=clip))).convert("RGB")
     page.evaluate(REFOCUS_JS)  # the walk goes on from here
     return int(np.asarray(ImageChops.difference(focused, blurred), dtype=int).sum(axis=2).max())
