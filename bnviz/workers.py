@@ -134,7 +134,7 @@ class DiskCache:
 
     def __init__(self, folder: Path | None = None, limit: int = DISK_BYTES) -> None:
         default = Path(tempfile.gettempdir()) / f"bnviz-runs-{os.getuid()}"
-        self.folder = Path(os.environ.get("BNVIZ_CACHE_DIR", "") or folder or default)
+        self.folder = Path(folder or os.environ.get("BNVIZ_CACHE_DIR", "") or default)  # a folder given wins
         self.limit = limit
         self.usable = self._prepare()
 
