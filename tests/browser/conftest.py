@@ -8,12 +8,8 @@ coverage can't hide.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -49,58 +45,14 @@ def _require_chromium() -> None:
     pytest.skip(message)
 
 
-@contextmanager
-def _flock(path: Path, mode: int) -> Iterator[None]:
-    """Hold an advisory lock on ``path`` (fcntl.LOCK_EX or LOCK_SH); the kernel drops it when
-    the process ends, however it ends."""
-    with path.open("a") as f:
-        fcntl.flock(f, mode)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of the real app (``streamlit run app.py``): one server for the whole run.
-
-    Under pytest-xdist the workers share one server, so what a page keeps in the server's
-    st.cache_data (a sweep, a teaching view's grid of runs) trains once, not once per
-    worker, and one server starts instead of one per worker. The first worker to need it
-    starts it and writes its URL to a file in the run's shared temporary folder; each
-    worker using it holds a shared lock on ``users.lock`` for as long as it does, and the
-    worker that started it stops it once it gets that lock alone (every other user has
-    finished or died). ``server.lock`` makes "read or start, then join" one step.
-    """
+def app_server() -> Iterator[str]:
+    """Base URL of the real app (``streamlit run app.py``)."""
     _require_chromium()
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        port = free_port()
-        server = start_server(ROOT / "app.py", port, LOGS / "streamlit-server.log")
-        yield f"http://127.0.0.1:{port}"
-        stop_server(server)
-        return
-    shared = tmp_path_factory.getbasetemp().parent  # the controller's: one per run
-    info, mutex, users = shared / "app_server.json", shared / "server.lock", shared / "users.lock"
-    with ExitStack() as using:
-        proc = None
-        with _flock(mutex, fcntl.LOCK_EX):
-            if info.exists():
-                url = json.loads(info.read_text())["url"]
-            else:
-                port = free_port()
-                proc = start_server(ROOT / "app.py", port, LOGS / "streamlit-server.log")
-                url = f"http://127.0.0.1:{port}"
-                info.write_text(json.dumps({"url": url}))
-            using.enter_context(_flock(users, fcntl.LOCK_SH))
-        yield url
-        if proc is None:
-            return  # ExitStack releases this worker's shared lock
-        with _flock(mutex, fcntl.LOCK_EX):  # a worker arriving now starts a server of its own
-            using.close()
-            with _flock(users, fcntl.LOCK_EX):  # granted once no other worker uses the server
-                info.unlink()
-                stop_server(proc)
+    port = free_port()
+    proc = start_server(ROOT / "app.py", port, LOGS / "streamlit-server.log")
+    yield f"http://127.0.0.1:{port}"
+    stop_server(proc)
 
 
 @pytest.fixture(scope="session")
