@@ -3,7 +3,7 @@
     .venv/bin/python bench/small_batch.py
 
 Trains the Sweeps page's "normalizations" preset (moons, one hidden layer of 16 ReLU units,
-momentum at lr 0.05, 600 steps; GroupNorm with 4 groups) with 5 seeds, plus the same
+momentum at lr 0.05, 500 steps; GroupNorm with 4 groups) with 5 seeds, plus the same
 network without normalization (use_bn off), and prints the table m x normalization -> final
 test accuracy (each model's own inference statistics), the mean over the seeds with its
 standard deviation. A computation, not a timing: the numbers do not depend on the machine.

@@ -172,9 +172,11 @@ def group_seconds(settings: Sequence[Settings]) -> float:
 def spread_seconds(s: Settings, sizes: Sequence[int], draws: int) -> float:
     """Estimated CPU seconds of ``teach.batch_stat_spread`` (hidden layer 1): z of the whole
     training set once, then each mini-batch's mean and variance per unit (a gather and a few
-    element-wise operations per value, each about as dear as 10 multiply-adds)."""
+    element-wise operations per value, each about as dear as 10 multiply-adds), after one
+    random order of the training set per draw (a key and its sort per example, about as dear
+    as 110 multiply-adds)."""
     N = n_train(s.dataset)
-    once = N * n_features(s.dataset) * s.width / MADDS_PER_SECOND
+    once = (N * n_features(s.dataset) * s.width + draws * N * 110) / MADDS_PER_SECOND
     return once + draws * sum(sizes) * s.width * 10 / MADDS_PER_SECOND
 
 

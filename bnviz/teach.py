@@ -470,12 +470,15 @@ def batch_stat_spread(
     kurtosis = mu4 / pop_var[keep] ** 2
     del taps, centred
     width = z_all.shape[-1]
-    rng = np.random.default_rng(seed)
-    rows = []
     for m in batch_sizes:
         if not 1 <= m <= N:
             raise ValueError(f"batch size must be between 1 and {N}, got {m}")
-        idx = np.argsort(rng.random((draws, N)), axis=1)[:, :m]
+    # One random order of the training set per draw; a batch of m is its first m examples,
+    # m distinct examples drawn uniformly. Every m shares the orders: one sort, not one per m.
+    order = np.argsort(np.random.default_rng(seed).random((draws, N)), axis=1)
+    rows = []
+    for m in batch_sizes:
+        idx = order[:, :m]
         per_example = 2 * width if layer == 0 else X.shape[-1] + 5 * net.depth * width  # every tap
         row_bytes = m * per_example * z_all.itemsize
         chunk = max(1, SPREAD_CHUNK_BYTES // row_bytes)
