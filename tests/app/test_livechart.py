@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
 import time
@@ -28,8 +29,10 @@ def test_served_folder_holds_our_files_and_the_installed_plotly_js():
     installed = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     assert js.stat().st_size == installed.stat().st_size > 1_000_000
     assert js.read_bytes()[:200] == installed.read_bytes()[:200]
+    assert gzip.decompress((folder / livechart.PLOTLY_GZ).read_bytes()) == installed.read_bytes()
     assert livechart.served_dir() == folder, "made once, then reused"
-    assert (livechart.HERE / "index.html").read_text().count('src="plotly.min.js"') == 1
+    page = (livechart.HERE / "index.html").read_text()
+    assert page.count('fetch("plotly.min.js.gz")') == 1 and page.count('s.src = "plotly.min.js"') == 1
 
 
 def test_figure_json_of_a_figure_and_of_its_dict_agree():

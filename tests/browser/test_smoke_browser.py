@@ -1,17 +1,27 @@
-"""The app starts in a real browser at both sizes a class uses, with no error on the page."""
+"""The app starts in a real browser with no error on the page, and its charts get Plotly's
+bundle as the compressed file the server sends as it is (bnviz.app.livechart).
 
-import pytest
+The Explorer's look at the sizes a class uses is tests/browser/test_explorer_browser.py's.
+"""
 
-from bnviz.app.harness import DESKTOP, PROJECTOR, exceptions, open_app, plot_data
+from bnviz.app.harness import DESKTOP, exceptions, open_app, plot_data
 
 from .helpers import screenshot
 
 
-@pytest.mark.parametrize("viewport,name", [(DESKTOP, "1440x900"), (PROJECTOR, "1280x720")])
-def test_app_opens_with_charts_and_no_errors(app_server, new_page, viewport, name):
-    page = new_page(viewport)
+def test_the_app_opens_and_its_charts_load_plotly_compressed_once_on_the_server(app_server, new_page):
+    page = new_page(DESKTOP)
+    bundles = []
+    page.on("response", lambda r: bundles.append(r) if "/plotly.min.js" in r.url else None)
     open_app(page, app_server)
-    assert exceptions(page) == []
-    assert page.bnviz_errors == []
-    assert len(plot_data(page)) >= 1, "the default page shows at least one chart"
-    screenshot(page, f"home-{name}")
+    assert exceptions(page) == [] and page.bnviz_errors == []
+    assert len(plot_data(page)) == 4, "every chart of the Explorer drawn"
+    assert {r.url.rsplit("/", 1)[1] for r in bundles} == {"plotly.min.js.gz"}, [r.url for r in bundles]
+    for r in bundles:
+        headers = r.all_headers()
+        # compressed once, on disk: the server sends the file as it is, compressing nothing
+        assert headers.get("content-type") == "application/gzip", headers
+        assert "content-encoding" not in headers, headers
+        assert 1_000_000 < int(headers["content-length"]) < 2_000_000
+    screenshot(page, "home-1440x900")
+
