@@ -23,7 +23,7 @@ test: $(VENV)/.dev  ## set up and run every check: lint, types, unit, app and br
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n 2 --dist worksteal  # two processes (pytest-xdist), each with its own app server; an idle one takes tests from the other
+	$(PY) -m pytest -n 2  # two processes (pytest-xdist): the browser tests spend much of their time waiting
 
 bench: $(VENV)/.dev  ## speed figures (never part of test): core vs torch, sweeps, app latency
 	$(PY) bench/core.py
