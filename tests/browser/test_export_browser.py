@@ -72,7 +72,10 @@ def test_a_chart_saves_as_a_png_at_twice_its_pixels_with_a_caption(app_server, n
     open_app(page, app_server + URL)
     frame = chart_frame(page, "curves")
     width = frame.locator("#chart").evaluate("el => el.clientWidth")
-    height = frame.locator("#chart").evaluate("el => el.layout.height")
+    # the height drawn: Plotly's responsive resize (the iframe's width changing after the first
+    # draw, as the page settles) drops `layout.height` and keeps drawing at `_fullLayout.height`
+    height = frame.locator("#chart").evaluate("el => el._fullLayout.height")
+    assert height == frame.locator("#chart").evaluate("el => el.clientHeight") > 0
     with page.expect_download(timeout=60_000) as info:
         frame.locator("#chart").evaluate("() => window.livechartSavePng()")
     path = tmp_path / "curves.png"
