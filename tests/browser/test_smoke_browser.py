@@ -24,4 +24,3 @@ def test_the_app_opens_and_its_charts_load_plotly_compressed_once_on_the_server(
         assert "content-encoding" not in headers, headers
         assert 1_000_000 < int(headers["content-length"]) < 2_000_000
     screenshot(page, "home-1440x900")
-
