@@ -1,43 +1,11 @@
 """bnviz: Batch Normalization made visible. Layout only: the pages do the rest."""
 
-import gc
-
 import streamlit as st
-from threadpoolctl import threadpool_limits
 
-from bnviz.app import lesson
+from bnviz.app import lesson, process
 
-
-@st.cache_resource
-def one_blas_thread() -> None:
-    """Once per server process: BLAS on one thread.
-
-    Every session's script runs in its own thread; OpenBLAS threads on top of those
-    oversubscribe the cores and spin (measured here: a digits run 3x slower on 2 cores),
-    and bnviz's matrices are too small to gain from them.
-    """
-    threadpool_limits(1, user_api="blas")
-
-
-one_blas_thread()
-
-
-@st.cache_resource
-def warm_up() -> None:
-    """Once per server process: start the training workers and train each page's first view
-    in the background (the Explorer's two runs, the covariate-shift experiment and the noisy-BN
-    run of the "Why does BN help?" view), unless the shared disk cache has them, so the first
-    students do not wait for them."""
-    from bnviz import Settings, teach, why
-    from bnviz.app import ui
-
-    first = Settings()
-    noisy = why.noise_settings(why.base_settings(), why.DEFAULT_NOISE)[1]
-    ui.trainer().prefetch([first, first.replace(use_bn=False),
-                           teach.covariate_settings(True), teach.covariate_settings(False), noisy])
-
-
-warm_up()
+process.one_blas_thread()
+process.warm_up()
 st.set_page_config(page_title="bnviz: Batch Normalization made visible", page_icon="📊", layout="wide")
 
 # The default page is served at the app's root only ("/?<settings>" is the Explorer's permalink),
@@ -119,18 +87,4 @@ lesson.bar()  # the lesson step the URL names, above its page
 page.run()
 lesson.sidebar_tools(page.url_path)  # presenter mode, "add this view to my lesson"
 
-
-@st.cache_resource
-def collect_young_garbage_only() -> None:
-    """Once per server process, after its first whole page: what is loaded by then (Streamlit,
-    Plotly's validators, NumPy, pandas: some 130,000 objects that live as long as the server)
-    is moved out of the garbage collector's sight (``gc.freeze``), and the youngest generation
-    is collected after 5,000 allocations instead of 700. A rerun allocates tens of thousands
-    of short-lived objects; with Python's defaults a rerun of the Explorer spent 5-25 ms in
-    the collector, much of it scanning those long-lived objects again (docs/performance.md)."""
-    gc.freeze()
-    gc.set_threshold(GC_YOUNGEST, 20, 20)
-
-
-GC_YOUNGEST = 5_000
-collect_young_garbage_only()
+process.collect_young_garbage_only()  # after the first whole page: see its docstring
