@@ -460,6 +460,32 @@ def intro(title: str, text: str, latex: str | Sequence[str]) -> None:
         st.latex(eq)
 
 
+# between two equations of one block: the gap separate blocks would leave
+EQUATION_BREAK = r" \\[0.8em] "
+_BLOCK = (r"\begin{gathered} ", r" \end{gathered}")
+
+
+def equations(*lines: str, container: Any = None) -> None:
+    """Equations one under the other, each centred, in small type, as one element.
+
+    One ``st.latex`` for the block instead of one per equation: each element of a page is a
+    message the server builds, hashes and sends on every rerun, and the browser lays out.
+    :func:`equation_lines` reads the block back.
+    """
+    where = container if container is not None else st
+    body = lines[0] if len(lines) == 1 else _BLOCK[0] + EQUATION_BREAK.join(lines) + _BLOCK[1]
+    where.latex(r"\small " + body)
+
+
+def equation_lines(source: str) -> list[str]:
+    """The equations of a block that :func:`equations` wrote, from its ``st.latex`` source."""
+    body = source.strip("$\n ").removeprefix(r"\small ").strip()
+    if not body.startswith(_BLOCK[0]):
+        return [body]
+    inner = body.removeprefix(_BLOCK[0]).removesuffix(_BLOCK[1])
+    return [line.strip() for line in inner.split(EQUATION_BREAK.strip())]
+
+
 def try_this(text: str) -> None:
     st.info(f"**Try this.** {text}", icon=":material/lightbulb:")
 

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bnviz import Settings
-from bnviz.app import livechart
+from bnviz.app import livechart, ui
 from bnviz.data import n_train
 from bnviz.train import train
 
@@ -32,13 +32,17 @@ def app(query: dict[str, str] | None = None) -> AppTest:
     return at
 
 
+def equations(at: AppTest) -> list[str]:
+    """Every equation on the page, one per line of each block (``ui.equations``)."""
+    return [line for e in at.latex for line in ui.equation_lines(e.value)]
+
+
 def latex(at: AppTest, start: str) -> str:
     """The first equation whose source (after ``\\small``) starts with ``start``."""
-    for e in at.latex:
-        body = e.value.strip("$\n ").removeprefix(r"\small ").strip()
+    for body in equations(at):
         if body.startswith(start):
             return body
-    raise AssertionError(f"no equation starting {start!r} in {[e.value for e in at.latex]}")
+    raise AssertionError(f"no equation starting {start!r} in {equations(at)}")
 
 
 def last_number(text: str) -> float:
@@ -364,7 +368,7 @@ def test_permalink_reproduces_the_view_and_the_numbers():
 def test_the_ewa_step_writes_both_averaged_values_in_parentheses():
     """``0.9 · (−0.0996)``, never ``0.9 ·− 0.0996``: a negative previous estimate keeps its sign."""
     at = app()
-    step = next(e.value for e in at.latex if r"\cdot (" in e.value and r"\leftarrow" not in e.value)
+    step = next(e for e in equations(at) if r"\cdot (" in e and r"\leftarrow" not in e)
     assert step.count(r"\cdot (") == 2, step
 
 
@@ -381,9 +385,21 @@ def test_reset_shows_step_0_accuracy_with_running_statistics_as_a_dash():
 
 
 def test_after_a_whole_page_the_garbage_collector_leaves_the_loaded_modules_alone():
-    """app.py's collect_young_garbage_only: once per process (the AppTest runs in this one)."""
+    """bnviz.app.process.collect_young_garbage_only: once per process (the AppTest runs in this one)."""
     import gc
 
     app()
     assert gc.get_freeze_count() > 50_000, "Streamlit, Plotly, NumPy and pandas frozen"
     assert gc.get_threshold()[0] == 5_000
+
+
+def test_a_box_of_equations_is_one_element_that_reads_back_as_its_lines():
+    """Each box of equations is one ``st.latex`` (``ui.equations``): fewer elements to send and
+    lay out; its lines come back whole, in order, with no line break left inside one."""
+    at = app()
+    blocks = [ui.equation_lines(e.value) for e in at.latex]
+    tilde = next(b for b in blocks if b[0] == r"\tilde z = \gamma\, z_{norm} + \beta")
+    assert len(tilde) == 4 and tilde[1].startswith("= ")
+    assert tilde[3].startswith(r"\operatorname{sd}(\tilde z)")
+    assert all(r"\\" not in line and line == line.strip() for b in blocks for line in b)
+    assert sum(map(len, blocks)) > len(blocks)

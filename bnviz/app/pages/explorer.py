@@ -172,9 +172,9 @@ def _math_histograms(run: Run, n: numbers.UnitNumbers, unit: int, layer: int) ->
     sub = unit >= 0
     name = numbers.norm_names(run.settings)[0]
     with box.container(key="math_z"):
-        st.latex(r"\small \mu = \frac{1}{m}\sum_{i=1}^{m} z^{(i)}" + (f" = {tex(n.mu)}" if sub else ""))
-        st.latex(r"\small \sigma^2 = \frac{1}{m}\sum_{i=1}^{m}\left(z^{(i)}-\mu\right)^2"
-                 + (f" = {tex(n.var)}" if sub else ""))
+        ui.equations(r"\mu = \frac{1}{m}\sum_{i=1}^{m} z^{(i)}" + (f" = {tex(n.mu)}" if sub else ""),
+                     r"\sigma^2 = \frac{1}{m}\sum_{i=1}^{m}\left(z^{(i)}-\mu\right)^2"
+                     + (f" = {tex(n.var)}" if sub else ""))
         st.caption({
             numbers.EXAMPLE: f"Here μ, σ² are the unit's mean and variance over the mini-batch step "
                              f"{max(n.step, 1)} trained on (m = {m}), for comparison only: {name} did not "
@@ -200,31 +200,31 @@ def _math_histograms(run: Run, n: numbers.UnitNumbers, unit: int, layer: int) ->
         _math_per_example(run, n, unit, layer, box, name)
         return
     with box.container(key="math_norm"):
-        st.latex(r"\small z_{norm} = \frac{z-\mu}{\sqrt{\sigma^2+\epsilon}}")
+        lines = [r"z_{norm} = \frac{z-\mu}{\sqrt{\sigma^2+\epsilon}}"]
         if sub:
-            st.latex(rf"\small = \frac{{z - ({tex(n.mu)})}}{{\sqrt{{{tex(n.var)} + {tex(n.eps)}}}}}")
+            lines.append(rf"= \frac{{z - ({tex(n.mu)})}}{{\sqrt{{{tex(n.var)} + {tex(n.eps)}}}}}")
         renorm = n.stats == "batch" and run.settings.normalization == "renorm"  # r·(z − μ_B)/σ_B + d
         if renorm:
-            st.latex(r"\small r\,z_{norm} + d:\ \operatorname{mean} = d = " + tex(n.norm_mean))
-            st.latex(r"\small \operatorname{sd} = r\sqrt{\frac{\sigma^2}{\sigma^2+\epsilon}} = "
-                     + tex(n.sd_norm, 4))
+            lines += [r"r\,z_{norm} + d:\ \operatorname{mean} = d = " + tex(n.norm_mean),
+                      r"\operatorname{sd} = r\sqrt{\frac{\sigma^2}{\sigma^2+\epsilon}} = "
+                      + tex(n.sd_norm, 4)]
         else:
-            st.latex(r"\small \operatorname{sd}(z_{norm}) = \sqrt{\frac{\sigma^2}{\sigma^2+\epsilon}} = "
-                     + tex(n.sd_norm, 4))
+            lines.append(r"\operatorname{sd}(z_{norm}) = \sqrt{\frac{\sigma^2}{\sigma^2+\epsilon}} = "
+                         + tex(n.sd_norm, 4))
+        ui.equations(*lines)
         st.caption("b is redundant: z = W·a + b, and μ contains the same b, so z − μ does not "
                    "depend on b; its gradient is exactly 0. ε > σ² shrinks z_norm's spread below 1."
                    + (" Batch Renorm then scales by r and shifts by d (per unit, clipped), which move "
                       "the batch's z_norm towards what the running estimates give." if renorm else ""))
     with box.container(key="math_tilde"):
-        st.latex(r"\small \tilde z = \gamma\, z_{norm} + \beta")
+        lines = [r"\tilde z = \gamma\, z_{norm} + \beta"]
         if sub:
-            st.latex(rf"\small = {tex(n.gamma)}\, z_{{norm}} + ({tex(n.beta)})")
-        if renorm:
-            st.latex(rf"\small \operatorname{{mean}}(\tilde z) = \gamma d + \beta = {tex(n.implied_mean)}")
-        else:
-            st.latex(rf"\small \operatorname{{mean}}(\tilde z) = \beta = {tex(n.implied_mean)}")
-        st.latex(r"\small \operatorname{sd}(\tilde z) = |\gamma|\,\operatorname{sd}(z_{norm}) = "
-                 + tex(n.implied_sd))
+            lines.append(rf"= {tex(n.gamma)}\, z_{{norm}} + ({tex(n.beta)})")
+        lines.append(rf"\operatorname{{mean}}(\tilde z) = \gamma d + \beta = {tex(n.implied_mean)}" if renorm
+                     else rf"\operatorname{{mean}}(\tilde z) = \beta = {tex(n.implied_mean)}")
+        lines.append(r"\operatorname{sd}(\tilde z) = |\gamma|\,\operatorname{sd}(z_{norm}) = "
+                     + tex(n.implied_sd))
+        ui.equations(*lines)
         affine = "frozen at their initial values" if run.settings.freeze_affine else "learned"
         st.caption(f"γ and β of layer {layer + 1} are {affine}; grey lines mark what they imply.")
 
@@ -238,21 +238,21 @@ def _math_per_example(run: Run, n: numbers.UnitNumbers, unit: int, layer: int, b
                       lambda: numbers.example_stats(run, layer, unit, kk))
     over = "its units" if run.settings.normalization == "layer" else "its unit's group of units"
     with box.container(key="math_norm"):
-        st.latex(r"\small z_{norm}^{(i)} = \frac{z^{(i)}-\mu^{(i)}}{\sqrt{\sigma^{2\,(i)}+\epsilon}}")
+        lines = [r"z_{norm}^{(i)} = \frac{z^{(i)}-\mu^{(i)}}{\sqrt{\sigma^{2\,(i)}+\epsilon}}"]
         if ex is not None:
-            st.latex(rf"\small z_{{norm}}^{{(1)}} = \frac{{z^{{(1)}} - ({tex(ex[0])})}}"
-                     rf"{{\sqrt{{{tex(ex[1])} + {tex(n.eps)}}}}}")
-        st.latex(rf"\small \operatorname{{mean}}(z_{{norm}}) = {tex(n.norm_mean)}")
-        st.latex(rf"\small \operatorname{{sd}}(z_{{norm}}) = {tex(n.sd_norm)}")
+            lines.append(rf"z_{{norm}}^{{(1)}} = \frac{{z^{{(1)}} - ({tex(ex[0])})}}"
+                         rf"{{\sqrt{{{tex(ex[1])} + {tex(n.eps)}}}}}")
+        ui.equations(*lines, rf"\operatorname{{mean}}(z_{{norm}}) = {tex(n.norm_mean)}",
+                     rf"\operatorname{{sd}}(z_{{norm}}) = {tex(n.sd_norm)}")
         st.caption(f"{name}: μ⁽ⁱ⁾, σ²⁽ⁱ⁾ are example i's own, over {over} (example 1's above). A unit's "
                    "z_norm over the examples need not have mean 0 and sd 1 (the bars' mean and sd, "
                    "red); and b is not redundant: z − μ⁽ⁱ⁾ keeps each unit's b minus the mean b.")
     with box.container(key="math_tilde"):
-        st.latex(r"\small \tilde z = \gamma\, z_{norm} + \beta")
+        lines = [r"\tilde z = \gamma\, z_{norm} + \beta"]
         if unit >= 0:
-            st.latex(rf"\small = {tex(n.gamma)}\, z_{{norm}} + ({tex(n.beta)})")
-        st.latex(rf"\small \operatorname{{mean}}(\tilde z) = {tex(n.implied_mean)}")
-        st.latex(rf"\small \operatorname{{sd}}(\tilde z) = {tex(n.implied_sd)}")
+            lines.append(rf"= {tex(n.gamma)}\, z_{{norm}} + ({tex(n.beta)})")
+        ui.equations(*lines, rf"\operatorname{{mean}}(\tilde z) = {tex(n.implied_mean)}",
+                     rf"\operatorname{{sd}}(\tilde z) = {tex(n.implied_sd)}")
         affine = "frozen at their initial values" if run.settings.freeze_affine else "learned"
         st.caption(f"γ and β of layer {layer + 1} are {affine}; grey lines mark β and β ± |γ|.")
 
@@ -270,10 +270,7 @@ def _norm_over(run: Run, unit: int) -> None:
         with st.container(key="norm_words"):
             st.markdown(f"**{over.title}**")
             st.caption(over.caption)
-            st.latex(r"\small " + over.mu_tex)
-            st.latex(r"\small " + over.var_tex)
-            for line in over.extra_tex:  # Batch Renorm's r and d
-                st.latex(r"\small " + line)
+            ui.equations(over.mu_tex, over.var_tex, *over.extra_tex)  # extra: Batch Renorm's r and d
 
 
 def _norm_over_parts(settings: Settings, unit: int) -> tuple[numbers.NormOver, str]:
@@ -296,16 +293,17 @@ def _accuracy(run: Run, k: int) -> tuple[pd.DataFrame, dict[str, Any]]:
 def _math_stats(s: numbers.StatNumbers) -> None:
     d, t = s.decay, s.t
     w = s.pytorch_momentum  # 1 − decay: the weight of the new μ_B
-    st.latex(r"\small v_\mu \leftarrow \text{decay}\cdot v_\mu + (1-\text{decay})\,\mu_B")
+    update = r"v_\mu \leftarrow \text{decay}\cdot v_\mu + (1-\text{decay})\,\mu_B"
     if s.mu_B is not None:
         prev = tex(s.prev_mu) if s.prev_mu is not None else r"v_\mu^{\{t-1\}}"
-        st.latex(rf"\small {tex(s.run_mu)} = {tex(d)}\cdot ({prev}) + {tex(w)}\cdot ({tex(s.mu_B)})")
-        st.latex(r"\small \hat v_\mu = \frac{v_\mu}{1-\text{decay}^{\,t}} = "
-                 rf"\frac{{{tex(s.run_mu)}}}{{1-{tex(d)}^{{{t}}}}} = {tex(s.cor_mu)}")
-        st.latex(rf"\small v_{{\sigma^2}} = {tex(s.run_var)},\quad "
-                 rf"\hat v_{{\sigma^2}} = {tex(s.cor_var)},\quad \sigma^2_B = {tex(s.var_B)}")
+        ui.equations(update,
+                     rf"{tex(s.run_mu)} = {tex(d)}\cdot ({prev}) + {tex(w)}\cdot ({tex(s.mu_B)})",
+                     r"\hat v_\mu = \frac{v_\mu}{1-\text{decay}^{\,t}} = "
+                     rf"\frac{{{tex(s.run_mu)}}}{{1-{tex(d)}^{{{t}}}}} = {tex(s.cor_mu)}",
+                     rf"v_{{\sigma^2}} = {tex(s.run_var)},\quad "
+                     rf"\hat v_{{\sigma^2}} = {tex(s.cor_var)},\quad \sigma^2_B = {tex(s.var_B)}")
     else:
-        st.latex(r"v_\mu = v_{\sigma^2} = 0 \quad\text{(before the first step)}")
+        ui.equations(update, r"v_\mu = v_{\sigma^2} = 0 \quad\text{(before the first step)}")
     st.caption(f"Step t = {t}, decay = {fmt.number(d, 6)} (PyTorch momentum = {fmt.number(w, 4)}, "
                f"Keras momentum = {fmt.number(d, 6)}). "
                f"Population at this step: μ = {num(s.pop_mu)}, σ² = {num(s.pop_var)}.")
