@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from .. import fmt
 from ..explorer import norm_names
 from ..train import Run
-from .explorer import MAP_POINTS, UNDEFINED_AT_STEP_0, boundary_images, points_image
+from .explorer import MAP_POINTS, UNDEFINED_AT_STEP_0, boundary_images, figure_dict, figure_of, points_image
 from .style import BN, BN_GLYPH, FONT, PLAIN, PLAIN_GLYPH, base_layout
 
 HEIGHT = 380
@@ -65,6 +65,11 @@ def title(run: Run, k: int, name: str, color: str, glyph: str = "") -> str:
 
 
 def boundaries_figure(bn_run: Run, plain_run: Run, step: int, dark: bool = False) -> go.Figure:
+    """:func:`boundaries_spec` as a Plotly Figure."""
+    return figure_of(boundaries_spec(bn_run, plain_run, step, dark))
+
+
+def boundaries_spec(bn_run: Run, plain_run: Run, step: int, dark: bool = False) -> dict[str, Any]:
     """Two panels: the normalized run's decision boundary (left) and the plain run's (right)
     at ``step``, titled with the normalization's name (``bn_run.settings``), each with
     the first ``MAP_POINTS`` training points and its test accuracy at that step in its title.
@@ -108,8 +113,7 @@ def boundaries_figure(bn_run: Run, plain_run: Run, step: int, dark: bool = False
                        "hoverinfo": "skip", "name": name})
     layout["images"] = images
     layout["annotations"] = annotations
-    # built from plain numbers here; the tests validate it in full (go.Figure(fig.to_dict()))
-    return go.Figure(data=traces, layout=layout, _validate=False)
+    return figure_dict(traces, layout)
 
 
 def _dots(run: Run, dark: bool) -> str:

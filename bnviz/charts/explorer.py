@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from .. import fmt
 from ..explorer import (
@@ -90,6 +91,28 @@ def _subplot_titles(*texts: tuple[str, float]) -> list[dict[str, Any]]:
          "yanchor": "bottom", "showarrow": False, "font": {"size": FONT}}
         for t, x in texts
     ]  # fmt: skip
+
+
+def figure_dict(data: list[dict[str, Any]], layout: dict[str, Any]) -> dict[str, Any]:
+    """What ``_figure(data, layout)`` holds, as plain dicts, without making the Figure: the
+    layout gets Plotly's default template, as a Figure's does (the same JSON once parsed).
+
+    A Figure costs 1.5–8 ms to make even unvalidated (it deep-copies the dicts and sets the
+    template property by property), and the Explorer's server makes three for every run it
+    shows. The template's dict is shared: nothing may change it.
+    """
+    return {"data": data, "layout": layout if "template" in layout else {**layout, "template": _template()}}
+
+
+@functools.cache
+def _template() -> dict[str, Any]:
+    return pio.templates[pio.templates.default].to_plotly_json()
+
+
+def figure_of(spec: dict[str, Any]) -> go.Figure:
+    """The Figure of a :func:`figure_dict` (which gets the same template by itself)."""
+    layout = {k: v for k, v in spec["layout"].items() if k != "template" or v is not _template()}
+    return _figure(spec["data"], layout)
 
 
 def _figure(data: list[dict[str, Any]], layout: dict[str, Any],
@@ -597,6 +620,12 @@ def _esc(text: str) -> str:
 
 def curves_figure(bn_run: Run, plain_run: Run, step: int | None = None, chosen_bn: bool = True,
                   names: tuple[str, str] = ("BN", "no BN")) -> go.Figure:
+    """:func:`curves_spec` as a Plotly Figure."""
+    return figure_of(curves_spec(bn_run, plain_run, step, chosen_bn, names))
+
+
+def curves_spec(bn_run: Run, plain_run: Run, step: int | None = None, chosen_bn: bool = True,
+                names: tuple[str, str] = ("BN", "no BN")) -> dict[str, Any]:
     """Loss and accuracy against step: the BN run and the no-BN baseline, told apart by
     colour and by marker (``BN_SYMBOL``, ``PLAIN_SYMBOL``), named ``names`` in the legend
     (``bnviz.explorer.norm_names``: e.g. "LayerNorm" and "none").
@@ -633,7 +662,7 @@ def curves_figure(bn_run: Run, plain_run: Run, step: int | None = None, chosen_b
     if step is not None:
         layout["shapes"] = _step_lines(step)
     layout["legend"] = {"orientation": "h", "y": -0.25, "x": 0}
-    return _figure(traces, layout)
+    return figure_dict(traces, layout)
 
 
 # --------------------------------------------------------------------------- statistics
@@ -649,6 +678,11 @@ def _step_lines(step: int) -> list[dict[str, Any]]:
 
 
 def stats_figure(run: Run, layer: int, unit: int, step: int | None = None) -> go.Figure:
+    """:func:`stats_spec` as a Plotly Figure."""
+    return figure_of(stats_spec(run, layer, unit, step))
+
+
+def stats_spec(run: Run, layer: int, unit: int, step: int | None = None) -> dict[str, Any]:
     """μ and σ² of one unit over training: noisy mini-batch values (thin, grey), the
     running EWA (raw: solid; bias-corrected: dashed) and the population value at each
     checkpoint (markers).
@@ -687,7 +721,7 @@ def stats_figure(run: Run, layer: int, unit: int, step: int | None = None) -> go
     if step is not None:
         layout["shapes"] = _step_lines(step)
     layout["legend"] = {"orientation": "h", "y": -0.25, "x": 0}
-    return _figure(traces, layout)
+    return figure_dict(traces, layout)
 
 
 # --------------------------------------------------------------------------- tables

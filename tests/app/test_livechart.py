@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import gzip
 import json
@@ -56,8 +57,9 @@ def test_a_figure_dict_becomes_strict_json_whatever_numbers_it_holds():
         raise AssertionError(f"not JSON: {token}")
 
     sent = json.loads(livechart.figure_json(spec), parse_constant=strict)
-    assert sent == {"data": [{"x": [0, 1, 2], "y": [0.5, None, None], "customdata": {"1": "a"}}],
-                    "layout": {"width": 7}}
+    x = sent["data"][0].pop("x")  # an array: Plotly's typed array, as a Figure's JSON has it
+    assert np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]).tolist() == [0, 1, 2]
+    assert sent == {"data": [{"y": [0.5, None, None], "customdata": {"1": "a"}}], "layout": {"width": 7}}
 
 
 def test_a_figure_is_sent_as_plotly_itself_would_write_it():
@@ -82,14 +84,23 @@ def test_a_figure_is_sent_as_plotly_itself_would_write_it():
 
 
 def test_the_explorers_figures_are_sent_as_plotly_would_write_them(two_runs):
-    from bnviz.charts.boundaries import boundaries_figure
+    """Each chart's Figure, and the same chart's dicts sent without making the Figure
+    (``charts.figure_dict``: what the page sends), give Plotly's own JSON."""
+    from bnviz.charts.boundaries import boundaries_figure, boundaries_spec
 
     bn_run, other, _ = two_runs
     t = int(bn_run.ckpt_steps[-1])
-    for fig in (charts.stats_figure(bn_run, 0, 1, t), charts.stats_figure(bn_run, 1, -1, 0),
-                charts.curves_figure(bn_run, other, t, chosen_bn=True, names=("BN", "no BN")),
-                boundaries_figure(bn_run, other, t, dark=True)):
-        assert json.loads(livechart.figure_json(fig)) == json.loads(fig.to_json())
+    names = ("BN", "no BN")
+    pairs = [(charts.stats_figure(bn_run, 0, 1, t), charts.stats_spec(bn_run, 0, 1, t)),
+             (charts.stats_figure(bn_run, 1, -1, 0), charts.stats_spec(bn_run, 1, -1, 0)),
+             (charts.curves_figure(bn_run, other, t, True, names),
+              charts.curves_spec(bn_run, other, t, True, names)),
+             (boundaries_figure(bn_run, other, t, dark=True), boundaries_spec(bn_run, other, t, dark=True))]
+    for fig, spec in pairs:
+        plotly = json.loads(fig.to_json())
+        assert json.loads(livechart.figure_json(fig)) == plotly
+        assert json.loads(livechart.figure_json(spec)) == plotly
+        assert plotly["layout"]["template"]["layout"], "Plotly's default template, as a Figure has"
 
 
 # --------------------------------------------------------------------------- figures by reference

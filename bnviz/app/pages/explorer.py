@@ -41,7 +41,7 @@ from bnviz import explorer as numbers
 from bnviz.app import livechart, shared, ui
 from bnviz.charts import explorer as charts
 from bnviz.charts import export
-from bnviz.charts.boundaries import boundaries_figure
+from bnviz.charts.boundaries import boundaries_spec
 from bnviz.train import Run
 
 # A rerun of the layer/unit fragment alone pauses this long after sending the histograms,
@@ -497,7 +497,7 @@ def unit_view(run: Run) -> None:
                 "Switch **Batch Norm** on to see μ_B, σ²_B and their running estimates.")
         return
     with st.container(horizontal=True, key="stats_row"):  # the equations wrap under the chart when narrow
-        livechart.plotly_chart(lambda: charts.stats_figure(run, layer, unit, t), key="stats",
+        livechart.plotly_chart(lambda: charts.stats_spec(run, layer, unit, t), key="stats",
                                cache_key=("stats", rid, layer, unit, t),
                                caption=f"{export.caption(s, t)} · layer {layer + 1}",
                                title=f"Mini-batch, running and population statistics, layer {layer + 1}")
@@ -536,8 +536,8 @@ summary.markdown(
 
 st.markdown(f"#### Training: with and without {names[0]}")
 both_runs = (numbers.run_identity(bn_run), numbers.run_identity(plain_run))  # cache keys of their figures
-livechart.plotly_chart(lambda: charts.curves_figure(bn_run, plain_run, step_of[k_shown],
-                                                    chosen_bn=settings.use_bn, names=names),
+livechart.plotly_chart(lambda: charts.curves_spec(bn_run, plain_run, step_of[k_shown],
+                                                  chosen_bn=settings.use_bn, names=names),
                        cache_key=("curves", *both_runs, step_of[k_shown], settings.use_bn, names),
                        key="curves", title=f"Loss and accuracy by step, with and without {names[0]}",
                        caption=f"{export.caption(bn_run.settings, step_of[k_shown])} · "
@@ -548,7 +548,7 @@ st.download_button("curves (CSV)", lambda: charts.curves_table(bn_run, plain_run
 
 if bn_run.boundary is not None and plain_run.boundary is not None:  # the 2-D datasets
     st.markdown(f"#### Decision boundaries at step {step_of[k_shown]}: with and without {names[0]}")
-    livechart.plotly_chart(lambda: boundaries_figure(bn_run, plain_run, step_of[k_shown], dark=dark),
+    livechart.plotly_chart(lambda: boundaries_spec(bn_run, plain_run, step_of[k_shown], dark=dark),
                            cache_key=("boundaries", *both_runs, step_of[k_shown], dark),
                            key="boundaries", caption=export.caption(bn_run.settings, step_of[k_shown]),
                            title=f"Decision boundaries with and without {names[0]}, step {step_of[k_shown]}")
