@@ -19,17 +19,11 @@ $(VENV)/.dev: $(VENV)/.run requirements-dev.txt
 run: $(VENV)/.run  ## set up and start the app on http://localhost:$(PORT)
 	$(PY) -m streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
 
-# mypy runs beside the tests at the lowest priority: from cold it takes a core for about a
-# minute, and for much of the suite one of the two test processes is done and its core idle
-# (docs/performance.md). Its report follows the tests'; either failing fails the target.
 test: $(VENV)/.dev  ## set up and run every check: lint, types, unit, app and browser tests
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
-	mkdir -p tests/output
-	nice -n 19 $(PY) -m mypy > tests/output/mypy.txt 2>&1 & types=$$!; \
-	$(PY) -m pytest -n 2; tests=$$?; \
-	wait $$types; typed=$$?; echo "mypy:"; cat tests/output/mypy.txt; \
-	[ $$tests -eq 0 ] && [ $$typed -eq 0 ]
+	$(PY) -m pytest -n 2  # two processes (pytest-xdist): the browser tests spend much of their time waiting
 
 bench: $(VENV)/.dev  ## speed figures (never part of test): core vs torch, sweeps, app latency
 	$(PY) bench/core.py
