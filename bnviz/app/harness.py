@@ -156,22 +156,25 @@ IDLE_JS = """() => {
 FRAMES_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 
 # Sets ``window.__bnvizSawRun`` once a script run starts (or starts and ends) from now on.
+# It watches the whole document, so an app element React replaces is watched too.
 ARM_JS = """() => {
   window.__bnvizSawRun = false;
-  const app = document.querySelector('[data-testid="stApp"]');
   if (window.__bnvizObserver) window.__bnvizObserver.disconnect();
   // A run that starts and ends between two callbacks shows only in a record's oldValue.
   window.__bnvizObserver = new MutationObserver((records) => {
     for (const r of records) {
-      if (r.oldValue !== 'notRunning' || app.getAttribute('data-test-script-state') !== 'notRunning') {
+      if (r.oldValue !== 'notRunning' || r.target.getAttribute('data-test-script-state') !== 'notRunning') {
         window.__bnvizSawRun = true;
       }
     }
   });
-  window.__bnvizObserver.observe(app, {
-    attributes: true, attributeOldValue: true, attributeFilter: ['data-test-script-state'],
+  window.__bnvizObserver.observe(document.documentElement, {
+    subtree: true, attributes: true, attributeOldValue: true, attributeFilter: ['data-test-script-state'],
   });
 }"""
+# The action's run was seen, or the page loaded anew (its window has no flag): a new
+# document's first run ends idle like any other.
+SAW_RUN_JS = "() => window.__bnvizSawRun !== false"
 
 
 def wait_idle(page: Page, timeout: float = TIMEOUT_MS) -> None:
@@ -188,7 +191,7 @@ def rerun(page: Page, timeout: float = TIMEOUT_MS) -> Iterator[None]:
     wait_idle(page, timeout)
     page.evaluate(ARM_JS)
     yield
-    page.wait_for_function(f"() => window.__bnvizSawRun && ({IDLE_JS})()", timeout=timeout)
+    page.wait_for_function(f"() => ({SAW_RUN_JS})() && ({IDLE_JS})()", timeout=timeout)
     wait_idle(page, timeout)
 
 
@@ -200,7 +203,7 @@ def rerun_while_playing(page: Page, timeout: float = TIMEOUT_MS) -> Iterator[Non
     the page to be idle first would let Play run on, on a slow machine to its last frame."""
     page.evaluate(ARM_JS)
     yield
-    page.wait_for_function(f"() => window.__bnvizSawRun && ({IDLE_JS})()", timeout=timeout)
+    page.wait_for_function(f"() => ({SAW_RUN_JS})() && ({IDLE_JS})()", timeout=timeout)
     wait_idle(page, timeout)
 
 
