@@ -185,13 +185,38 @@ def wait_idle(page: Page, timeout: float = TIMEOUT_MS) -> None:
     page.wait_for_function(IDLE_JS, timeout=timeout)
 
 
+# What a page is waiting for: the parts of SAW_RUN_JS and IDLE_JS, for a timeout's message.
+PENDING_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const status = document.querySelector('[data-testid="stStatusWidget"]');
+  return {sawRun: window.__bnvizSawRun, script: app && app.getAttribute('data-test-script-state'),
+          status: status && status.textContent,
+          skeletons: document.querySelectorAll('[data-testid="stSkeleton"]').length,
+          busyCharts: Array.from(document.querySelectorAll('iframe[src*="livechart"]'))
+            .filter(f => !f.contentWindow || !f.contentWindow.livechart || f.contentWindow.livechart.busy())
+            .map(f => f.title)};
+}"""
+
+
+def _wait_run_done(page: Page, timeout: float) -> None:
+    """Wait for the action's run to be seen and the page to be idle; on a timeout, say which
+    of them the page was still waiting for."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(f"() => ({SAW_RUN_JS})() && ({IDLE_JS})()", timeout=timeout)
+    except PlaywrightTimeout:
+        raise AssertionError(f"no finished run {timeout / 1000:.0f} s after the action; the page: "
+                             f"{page.evaluate(PENDING_JS)}, at {page.url}") from None
+
+
 @contextmanager
 def rerun(page: Page, timeout: float = TIMEOUT_MS) -> Iterator[None]:
     """``with rerun(page): <action>`` returns once the rerun the action caused is done."""
     wait_idle(page, timeout)
     page.evaluate(ARM_JS)
     yield
-    page.wait_for_function(f"() => ({SAW_RUN_JS})() && ({IDLE_JS})()", timeout=timeout)
+    _wait_run_done(page, timeout)
     wait_idle(page, timeout)
 
 
@@ -203,7 +228,7 @@ def rerun_while_playing(page: Page, timeout: float = TIMEOUT_MS) -> Iterator[Non
     the page to be idle first would let Play run on, on a slow machine to its last frame."""
     page.evaluate(ARM_JS)
     yield
-    page.wait_for_function(f"() => ({SAW_RUN_JS})() && ({IDLE_JS})()", timeout=timeout)
+    _wait_run_done(page, timeout)
     wait_idle(page, timeout)
 
 
