@@ -138,19 +138,25 @@ def stop_server(proc: subprocess.Popen[bytes], grace: float = 10) -> None:
 
 # --------------------------------------------------------------------------- waiting on a page
 
-# Idle: the script has finished, and every live chart (bnviz.app.livechart, in an iframe) has
-# drawn the last figure it was sent (``livechart.busy()`` is its own report).
-IDLE_JS = """() => {
+# What the page is doing: its script's state, Streamlit's status widget ("Running…") and
+# skeletons, the titles of the live charts (bnviz.app.livechart, each in an iframe) that have
+# not drawn the last figure they were sent (``livechart.busy()`` is a chart's own report),
+# and whether the run an action caused was seen (``window.__bnvizSawRun``, see ARM_JS).
+PAGE_STATE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
-  const chartsIdle = Array.from(document.querySelectorAll('iframe[src*="livechart"]')).every(f => {
-    const w = f.contentWindow;
-    return !!w && !!w.livechart && !w.livechart.busy();
-  });
-  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
-    && !document.querySelector('[data-testid="stStatusWidget"]')
-    && !document.querySelector('[data-testid="stSkeleton"]')
-    && chartsIdle;
+  const status = document.querySelector('[data-testid="stStatusWidget"]');
+  return {sawRun: window.__bnvizSawRun, script: app ? app.getAttribute('data-test-script-state') : null,
+          status: status ? status.textContent : null,
+          skeletons: document.querySelectorAll('[data-testid="stSkeleton"]').length,
+          busyCharts: Array.from(document.querySelectorAll('iframe[src*="livechart"]'))
+            .filter(f => !f.contentWindow || !f.contentWindow.livechart || f.contentWindow.livechart.busy())
+            .map(f => f.title)};
 }"""
+# Idle: the script has finished, and every live chart has drawn the last figure it was sent.
+IDLE_JS = f"""() => {{
+  const p = ({PAGE_STATE_JS})();
+  return p.script === 'notRunning' && p.status === null && p.skeletons === 0 && p.busyCharts.length === 0;
+}}"""
 # Resolves after two frames: React's effects (a chart's new figure is posted from one)
 # have run by then.
 FRAMES_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
@@ -185,19 +191,6 @@ def wait_idle(page: Page, timeout: float = TIMEOUT_MS) -> None:
     page.wait_for_function(IDLE_JS, timeout=timeout)
 
 
-# What a page is waiting for: the parts of SAW_RUN_JS and IDLE_JS, for a timeout's message.
-PENDING_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  const status = document.querySelector('[data-testid="stStatusWidget"]');
-  return {sawRun: window.__bnvizSawRun, script: app && app.getAttribute('data-test-script-state'),
-          status: status && status.textContent,
-          skeletons: document.querySelectorAll('[data-testid="stSkeleton"]').length,
-          busyCharts: Array.from(document.querySelectorAll('iframe[src*="livechart"]'))
-            .filter(f => !f.contentWindow || !f.contentWindow.livechart || f.contentWindow.livechart.busy())
-            .map(f => f.title)};
-}"""
-
-
 def _wait_run_done(page: Page, timeout: float) -> None:
     """Wait for the action's run to be seen and the page to be idle; on a timeout, say which
     of them the page was still waiting for."""
@@ -207,7 +200,7 @@ def _wait_run_done(page: Page, timeout: float) -> None:
         page.wait_for_function(f"() => ({SAW_RUN_JS})() && ({IDLE_JS})()", timeout=timeout)
     except PlaywrightTimeout:
         raise AssertionError(f"no finished run {timeout / 1000:.0f} s after the action; the page: "
-                             f"{page.evaluate(PENDING_JS)}, at {page.url}") from None
+                             f"{page.evaluate(PAGE_STATE_JS)}, at {page.url}") from None
 
 
 @contextmanager
