@@ -165,6 +165,7 @@ FRAMES_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimation
 # It watches the whole document, so an app element React replaces is watched too.
 ARM_JS = """() => {
   window.__bnvizSawRun = false;
+  window.__bnvizSentAtArm = window.__bnvizSent;
   if (window.__bnvizObserver) window.__bnvizObserver.disconnect();
   // A run that starts and ends between two callbacks shows only in a record's oldValue.
   window.__bnvizObserver = new MutationObserver((records) => {
@@ -178,9 +179,44 @@ ARM_JS = """() => {
     subtree: true, attributes: true, attributeOldValue: true, attributeFilter: ['data-test-script-state'],
   });
 }"""
-# The action's run was seen, or the page loaded anew (its window has no flag): a new
-# document's first run ends idle like any other.
-SAW_RUN_JS = "() => window.__bnvizSawRun !== false"
+# For a page that runs it before its own scripts (``BrowserContext.add_init_script``): counts
+# the messages the app's websocket sends (``__bnvizSent``) and those received since the last
+# one sent, and notes when the last arrived. A run too short for React to ever draw the
+# "running" state leaves no trace in the page; its messages still arrive.
+COUNT_MESSAGES_JS = """(() => {
+  const Socket = window.WebSocket;
+  if (!Socket || Socket.__bnvizCounted) return;
+  window.__bnvizSent = 0;
+  window.__bnvizReceivedSinceSend = 0;
+  window.__bnvizLastMessage = 0;
+  const send = Socket.prototype.send;
+  Socket.prototype.send = function (data) {
+    window.__bnvizSent += 1;
+    window.__bnvizReceivedSinceSend = 0;
+    return send.call(this, data);
+  };
+  class Counted extends Socket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', () => {
+        window.__bnvizReceivedSinceSend += 1;
+        window.__bnvizLastMessage = performance.now();
+      });
+    }
+  }
+  Counted.__bnvizCounted = true;
+  window.WebSocket = Counted;
+})();"""
+# How long the websocket must have been quiet before answered messages count as a finished
+# run that ARM_JS did not see: a run's messages come in one burst, and in a longer run React
+# draws the "running" state, which IDLE_JS then waits out.
+QUIET_MS = 1_500
+# The action's run was seen; or the page loaded anew (its window has no flag: a new
+# document's first run ends idle like any other); or, where COUNT_MESSAGES_JS runs, the page
+# sent a message after ARM_JS and the server answered it, and nothing came for QUIET_MS.
+SAW_RUN_JS = f"""() => window.__bnvizSawRun !== false
+  || (window.__bnvizSent > window.__bnvizSentAtArm && window.__bnvizReceivedSinceSend > 0
+      && performance.now() - window.__bnvizLastMessage > {QUIET_MS})"""
 
 
 def wait_idle(page: Page, timeout: float = TIMEOUT_MS) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bnviz.app.harness import (
+    COUNT_MESSAGES_JS,
     DESKTOP,
     LOGS,
     ROOT,
@@ -79,6 +80,7 @@ def new_page(browser) -> Iterator[Callable]:
     def make(viewport: ViewportSize | None = None, color_scheme: str = "light", scale: float = 1):
         ctx = browser.new_context(viewport=viewport or DESKTOP, color_scheme=color_scheme,
                                   device_scale_factor=scale)
+        ctx.add_init_script(COUNT_MESSAGES_JS)  # the rerun waits' second witness (bnviz.app.harness)
         contexts.append(ctx)
         page = ctx.new_page()
         page.bnviz_errors = []
