@@ -74,6 +74,9 @@ def test_a_figure_is_sent_as_plotly_itself_would_write_it():
     fig.add_scatter(x=pd.Series([0.5, 1.5, np.nan]), y=np.array([1, np.nan, 3], dtype=np.float32),
                     customdata=np.arange(6.0).reshape(3, 2), mode="lines+markers", text=["a", "b", "c"])
     fig.add_heatmap(z=np.arange(12, dtype=np.uint64).reshape(3, 4), colorscale="Viridis")
+    # int16; too large for int32; too large for uint32; int32
+    fig.add_scatter(x=np.array([-200, 5]), y=np.array([2**40, 1]),
+                    customdata=np.array([2**33], dtype=np.uint64), ids=np.array([-(2**31), 0]))
     fig.add_scatter(x=np.array([], dtype=np.float64), y=[])
     fig.add_histogram(x=np.random.default_rng(0).normal(size=50))
     fig.update_layout(xaxis={"range": np.array([0.0, 4.0])}, height=300, template="plotly_white",

@@ -137,27 +137,40 @@ def _typed_arrays(obj: Any) -> Any:
     spec (``{"dtype", "bdata"}``), a copy, ``obj`` untouched: what Plotly's
     ``convert_to_base64`` does to a figure's dict in ``Figure.to_dict``, the keys it skips
     (``range``, …) and its test of what is an array included. Plain values are passed
-    over first, and dicts and lists (never arrays to Plotly) are walked into: that test is
-    slow, and nearly every value is one of those."""
+    over first, and dicts and lists (never arrays to Plotly) are walked into; NumPy arrays
+    and scalars are told apart by type: Plotly's test (``is_homogeneous_array``) is slow, and
+    nearly every value is one of those."""
     if isinstance(obj, dict):
         return {k: v if isinstance(v, _PLAIN) or is_skipped_key(k) else
                 _typed_arrays(v) if isinstance(v, dict | list | tuple) else
+                _typed(v) if isinstance(v, np.ndarray) else
+                v if isinstance(v, np.generic) else  # a NumPy scalar: not an array to Plotly
                 _typed(v) if is_homogeneous_array(v) else v
                 for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_typed_arrays(v) for v in obj]
+        return [v if isinstance(v, _PLAIN) else _typed_arrays(v) for v in obj]
     return obj
 
 
 _PLAIN = (str, int, float, type(None))
+# to_typed_array_spec's downcasts of the integer types plotly.js has no typed array for
+_NARROWER = {"int64": ("int8", "int16", "int32"), "uint64": ("uint8", "uint16", "uint32")}
 
 
 def _typed(v: Any) -> Any:
     """Plotly's ``to_typed_array_spec`` of an array: a NumPy array or a pandas Series of one of
-    the types plotly.js reads (``plotlyjsShortTypes``) directly, everything else (int64's
-    downcast, empty arrays, other types) by Plotly itself, which first converts every value
-    through narwhals, several times slower."""
+    the types plotly.js reads (``plotlyjsShortTypes``) directly, 64-bit integers downcast to
+    the narrowest of those that holds them as Plotly does, everything else (empty arrays,
+    other types) by Plotly itself, which first converts every value through narwhals, several
+    times slower."""
     a = v.to_numpy() if isinstance(v, pd.Series) else v
+    if isinstance(a, np.ndarray) and a.dtype.name in _NARROWER and a.size:
+        lo, hi = a.min(), a.max()
+        fits = [t for t in _NARROWER[a.dtype.name] if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max]
+        narrow = fits[0] if fits else None
+        if narrow is None:
+            return v  # too large for plotly.js's typed arrays: Plotly leaves these as they are
+        a = a.astype(narrow)
     short = plotlyjsShortTypes.get(a.dtype.name) if isinstance(a, np.ndarray) and a.size else None
     if short is None:
         return to_typed_array_spec(v)
