@@ -54,10 +54,15 @@ def activate(name: str, z_tilde: Array) -> Array:
     if name == "tanh":
         return np.tanh(z_tilde)
     if name == "sigmoid":
-        # 1 / (1 + exp(-x)) written via tanh: no overflow warnings for large |x|
-        out = np.tanh(z_tilde * 0.5)
+        # 1 / (1 + exp(-x)) as written: NumPy's exp is 1.6-2.5x faster than its tanh in
+        # float64, and accurate where 0.5 (1 + tanh(x / 2)) cancels (x << 0: at x = -30 that
+        # form is off by 2e-4 relative). exp(-x) overflows to inf for x < -709, where 1 / inf
+        # = 0 is the right value, so that warning is silenced.
+        out = np.negative(z_tilde)
+        with np.errstate(over="ignore"):
+            np.exp(out, out=out)
         out += 1
-        out *= 0.5
+        np.reciprocal(out, out=out)
         return out
     if name == "linear":
         return z_tilde

@@ -263,6 +263,22 @@ def test_taps_record_z_z_norm_z_tilde_a():
     np.testing.assert_allclose(t.a, 1 / (1 + np.exp(-t.z_tilde)))
 
 
+def test_sigmoid_is_accurate_in_both_tails_and_silent_where_exp_overflows():
+    """g(x) = 1 / (1 + e^-x) to a few ulps against e^x / (1 + e^x) (no cancellation for x < 0),
+    also at x = -30, where 0.5 (1 + tanh(x / 2)) is off by 2e-4 relative; 0 and 1 without a
+    warning where e^-x overflows."""
+    import math
+    import warnings
+
+    x = np.array([-700.0, -300.0, -30.0, -5.0, -1e-3, 0.0, 2.0, 30.0, 800.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = nn.activate("sigmoid", x)
+    want = [math.exp(v) / (1 + math.exp(v)) if v < 0 else 1 / (1 + math.exp(-v)) for v in x]
+    np.testing.assert_allclose(got, want, rtol=4e-16, atol=0)
+    assert nn.activate("sigmoid", np.array([-800.0]))[0] == 0.0
+
+
 def test_a_stack_of_models_computes_each_model_as_if_alone():
     K = 3
     stack, rng = make(lead=(K,))
