@@ -21,8 +21,11 @@
 4. ``--plotly``: instead, Plotly alone in a bare page: the histogram figure of four units
    (default settings), the main thread's CPU time (a Chromium trace) and wall time per
    ``Plotly.react`` from one unit's figure to the next (what a unit change draws) and per
-   ``Plotly.animate`` of one frame (a scrubber step), for the figure as built and without
-   its images (the decision boundary and the training points), interleaved.
+   ``Plotly.animate`` of one frame (a scrubber step), interleaved, for the figure as built,
+   without its images (the decision boundary and the training points), and with two other
+   drawings of the same data: each histogram as one filled step line instead of bars, and
+   that with the mini-batch's rug as one line trace (a segment per example) instead of a
+   marker per example.
 """
 
 from __future__ import annotations
@@ -30,14 +33,18 @@ from __future__ import annotations
 import argparse
 import base64
 import collections
+import copy
 import json
 import os
 import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from app_latency import ARM, MOVIE, choose_unit, open_page, serve  # a sibling: bench/ is sys.path[0]
 from playwright.sync_api import Page, sync_playwright
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -355,13 +362,68 @@ def _main_thread_ms(trace: bytes) -> float:
                and e.get("name") in ("ThreadControllerImpl::RunTask", "RunTask")) / 1000
 
 
+def _decoded(t: Any) -> np.ndarray:
+    """A figure value (a typed-array spec or a list) as a float64 array."""
+    if isinstance(t, dict):
+        return np.frombuffer(base64.b64decode(t["bdata"]), dtype=t["dtype"]).astype(np.float64)
+    return np.asarray(t, dtype=np.float64)
+
+
+def _each_trace(fig: dict, which: Callable[[dict], bool], change: Callable[[dict, bool], None]) -> dict:
+    """A copy of ``fig`` whose traces for which ``which`` holds, in its data and in every
+    frame, went through ``change(trace, in_data)``."""
+    fig = copy.deepcopy(fig)
+    chosen = {i for i, t in enumerate(fig["data"]) if which(t)}
+    for i in chosen:
+        change(fig["data"][i], True)
+    for fr in fig["frames"]:
+        for j, i in enumerate(fr["traces"]):
+            if i in chosen:
+                change(fr["data"][j], False)
+    return fig
+
+
+def _step_lines(fig: dict) -> dict:
+    """``fig`` with each bar trace (bin 0's centre ``x0``, width ``dx``, counts ``y``) drawn as
+    one filled line along the bins' tops: one SVG path a histogram instead of one per bar."""
+    def change(t: dict, in_data: bool) -> None:
+        x0, dx, y = t.pop("x0"), t.pop("dx"), _decoded(t.pop("y"))
+        t.pop("width", None)
+        t["type"] = "scatter"
+        t["x"] = charts._typed(x0 - dx / 2 + dx * np.arange(len(y) + 1))
+        t["y"] = charts._typed(np.append(y, y[-1] if len(y) else 0.0))
+        if in_data:
+            t.update(mode="lines", line={"shape": "hv", "width": 0}, fill="tozeroy",
+                     fillcolor=t.pop("marker")["color"])
+    return _each_trace(fig, lambda t: t["type"] == "bar", change)
+
+
+def _rug_lines(fig: dict) -> dict:
+    """``fig`` with the mini-batch's ticks (a marker per example) drawn as one line trace, a
+    vertical segment per example (NaN between segments)."""
+    def change(t: dict, in_data: bool) -> None:
+        x = _decoded(t["x"])
+        t["x"] = charts._typed(np.repeat(x, 3) * np.tile([1.0, 1.0, np.nan], len(x)))
+        if in_data:
+            y0 = float(_decoded(t["y"])[0])
+            t["y"] = charts._typed(np.tile([1.6 * y0, 0.4 * y0, np.nan], len(x)))
+            t["mode"] = "lines"
+            t["line"] = {"color": t.pop("marker")["color"], "width": 1.5}
+    return _each_trace(fig, lambda t: t.get("name") == "mini-batch", change)
+
+
 def plotly_cost(rounds: int = 3, calls: int = 6) -> None:
     from bnviz.app import livechart
 
     run = train(Settings())
     k = len(run.ckpt_steps) - 1
-    figs = [charts.movie_spec(run, 0, u, k) for u in range(4)]
-    variants = {"as built (images in the layout)": "", "the same without its images": "noimages"}
+    built = [charts.movie_spec(run, 0, u, k) for u in range(4)]
+    variants = {  # name -> (the figures, the page's variant)
+        "as built (images in the layout)": (built, ""),
+        "the same without its images": (built, "noimages"),
+        "histograms as filled step lines": ([_step_lines(f) for f in built], ""),
+        "those, and the rug as one line trace": ([_rug_lines(_step_lines(f)) for f in built], ""),
+    }
     out: dict[str, dict[str, list[tuple[float, float]]]] = {v: {"react": [], "animate": []} for v in variants}
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "index.html").write_text(PLOTLY_PAGE)
@@ -369,7 +431,7 @@ def plotly_cost(rounds: int = 3, calls: int = 6) -> None:
         with sync_playwright() as p:
             browser = launch_chromium(p)
             pages = {}
-            for name, variant in variants.items():
+            for name, (figs, variant) in variants.items():
                 pages[name] = page = browser.new_page(viewport=DESKTOP)
                 page.goto((Path(tmp) / "index.html").as_uri())
                 page.evaluate(PLOTLY_SETUP, [figs, variant])
