@@ -735,15 +735,22 @@ def accuracy_table(run: Run, k: int | None = None) -> pd.DataFrame:
     defined yet (:data:`UNDEFINED_AT_STEP_0`). LayerNorm and GroupNorm have no statistics to
     choose (each test example is normalized by itself): one row, :data:`EXAMPLE_LABEL`.
     """
-    c = run.curves
+    return pd.DataFrame(accuracy_rows(run, k))
+
+
+def accuracy_rows(run: Run, k: int | None = None) -> list[dict[str, Any]]:
+    """:func:`accuracy_table`'s rows as dicts, read from the run's arrays: the Explorer makes
+    its table from them at every step it shows, and pandas indexing was most of that cost."""
+    c = run.curve_columns
+    last = len(c["step"]) - 1
     rows = []
     labels = {"batch": EXAMPLE_LABEL} if per_example(run.settings) else STATS_LABELS
     for which, label in labels.items():
-        row = {"statistics": label, "after training": _defined(run, which, len(c) - 1)}
+        row: dict[str, Any] = {"statistics": label, "after training": _defined(run, which, last)}
         if k is not None:
-            row[f"at step {int(c['step'].iloc[k])}"] = _defined(run, which, k)
+            row[f"at step {int(c['step'][k])}"] = _defined(run, which, k)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return rows
 
 
 # At step 0 nothing has been averaged: the running estimates are v₀ = 0, so inference would
@@ -761,10 +768,10 @@ EXAMPLE_LABEL = "each example's own (no statistics to choose)"
 
 def _defined(run: Run, which: str, k: int) -> float:
     """Checkpoint k's test accuracy with ``which`` statistics, NaN where they are undefined."""
-    c = run.curves
-    if run.settings.running_estimates and which in UNDEFINED_AT_STEP_0 and int(c["step"].iloc[k]) == 0:
+    c = run.curve_columns
+    if run.settings.running_estimates and which in UNDEFINED_AT_STEP_0 and int(c["step"][k]) == 0:
         return float("nan")
-    return float(c[f"test_acc_{which}"].iloc[k])
+    return float(c[f"test_acc_{which}"][k])
 
 
 def curves_table(bn_run: Run, plain_run: Run) -> pd.DataFrame:

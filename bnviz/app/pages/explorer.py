@@ -28,10 +28,10 @@ What redraws on which control:
 from __future__ import annotations
 
 import bisect
+import math
 import time
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -284,15 +284,15 @@ def _accuracy(run: Run, k: int) -> tuple[pa.Table, dict[str, Any]]:
 
     An Arrow table, not a DataFrame: ``st.dataframe`` converts a DataFrame to Arrow on every
     rerun (2 % of a classroom server's interpreter time for these four rows); a table it
-    only serialises."""
-    table = charts.accuracy_table(run, k)
-    values = [col for col in table.columns if col != "statistics"]
-    undefined = table[values].isna().any()
-    shown = table.assign(**{col: table[col].map(lambda v: "–" if pd.isna(v) else fmt.percent(v))
-                            for col in values})
+    only serialises. Made from ``charts.accuracy_rows`` without pandas: 3 ms a step through
+    a DataFrame, and every Step in a class shows a step no session has shown."""
+    rows = charts.accuracy_rows(run, k)
+    values = [col for col in rows[0] if col != "statistics"]
+    undefined = {col: any(math.isnan(r[col]) for r in rows) for col in values}
+    shown = {col: ["–" if math.isnan(r[col]) else fmt.percent(r[col]) for r in rows] for col in values}
     config = {col: st.column_config.TextColumn(col, help=charts.UNDEFINED_WHY if undefined[col] else None)
               for col in values}
-    return pa.Table.from_pandas(shown, preserve_index=False), config
+    return pa.table({"statistics": [r["statistics"] for r in rows], **shown}), config
 
 
 def _math_stats(s: numbers.StatNumbers) -> None:
