@@ -740,7 +740,7 @@ def accuracy_table(run: Run, k: int | None = None) -> pd.DataFrame:
 
 def accuracy_rows(run: Run, k: int | None = None) -> list[dict[str, Any]]:
     """:func:`accuracy_table`'s rows as dicts, read from the run's arrays: the Explorer makes
-    its table from them at every step it shows, and pandas indexing was most of that cost."""
+    its table from them at every step it shows, where a DataFrame's indexing would be most of the cost."""
     c = run.curve_columns
     last = len(c["step"]) - 1
     rows = []

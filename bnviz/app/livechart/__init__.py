@@ -167,10 +167,9 @@ def _typed(v: Any) -> Any:
     if isinstance(a, np.ndarray) and a.dtype.name in _NARROWER and a.size:
         lo, hi = a.min(), a.max()
         fits = [t for t in _NARROWER[a.dtype.name] if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max]
-        narrow = fits[0] if fits else None
-        if narrow is None:
+        if not fits:
             return v  # too large for plotly.js's typed arrays: Plotly leaves these as they are
-        a = a.astype(narrow)
+        a = a.astype(fits[0])
     short = plotlyjsShortTypes.get(a.dtype.name) if isinstance(a, np.ndarray) and a.size else None
     if short is None:
         return to_typed_array_spec(v)
