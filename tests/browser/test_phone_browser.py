@@ -126,8 +126,11 @@ def test_on_a_phone_the_settings_open_under_the_histograms_they_change(app_serve
     page.locator('[data-testid="stExpandSidebarButton"]').click()
     page.wait_for_function("""() => document.querySelector('[data-testid="stSidebar"]')
       .getAttribute('data-collapsed') === 'false'""")
+    # slid in: Streamlit's own slide and width transitions have run to their end, the sheet
+    # spans the screen's width at its bottom edge
     page.wait_for_function("""() => { const r = document.querySelector('[data-testid="stSidebar"]')
-      .getBoundingClientRect(); return Math.abs(r.bottom - window.innerHeight) < 1; }""")  # slid in
+      .getBoundingClientRect(); return Math.abs(r.bottom - window.innerHeight) < 1
+      && Math.abs(r.left) < 1 && r.width >= window.innerWidth - 1; }""")
     # the student scrolls the histograms to the top of the screen, the settings open below them
     page.locator(".st-key-movie").evaluate("e => e.scrollIntoView({block: 'start'})")
 
