@@ -79,8 +79,9 @@ ARM = """([sel, start, i]) => {
   window.__t0 = window.__t0 || []; window.__t1 = window.__t1 || [];
   window.__t0[i] = null; window.__t1[i] = null;
   const go = () => { if (window.__t0[i] === null) window.__t0[i] = performance.now(); };
-  for (const doc of [document, ...Array.from(document.querySelectorAll('iframe'), f => f.contentDocument)]) {
-    if (doc) doc.addEventListener(start, go, {capture: true, once: true});
+  // on the windows, capturing: before any listener of their documents can do work first
+  for (const win of [window, ...Array.from(document.querySelectorAll('iframe'), f => f.contentWindow)]) {
+    if (win) win.addEventListener(start, go, {capture: true, once: true});
   }
   const poll = () => {
     if (window.__t0[i] !== null && sig() !== before) { window.__t1[i] = performance.now(); return; }

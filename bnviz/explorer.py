@@ -97,6 +97,21 @@ def run_identity(run: Run) -> tuple[object, ...]:
     return (run.settings, run.steps_done, hashlib.blake2b(loss.tobytes(), digest_size=16).hexdigest())
 
 
+UNIT_BLOCK = 16  # the units of a layer whose histograms the Explorer's chart holds at a time
+
+
+def unit_label(j: int) -> str:
+    """The Explorer's name of unit ``j`` in its Unit box (-1: every unit pooled)."""
+    return "all units pooled" if j < 0 else f"unit {j + 1}"
+
+
+def unit_block(width: int, unit: int) -> list[int]:
+    """"All" (-1) and the block of ``UNIT_BLOCK`` units that holds ``unit`` (the first block
+    for "all"): the views the Explorer's histograms switch between in the browser."""
+    start = max(unit, 0) // UNIT_BLOCK * UNIT_BLOCK
+    return [-1, *range(start, min(start + UNIT_BLOCK, width))]
+
+
 def pooled_mean_var(mu: Array, var: Array) -> tuple[float, float]:
     """Mean and variance of all units' values together, from each unit's μ and σ² (1/m).
 

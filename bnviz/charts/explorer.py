@@ -17,6 +17,7 @@ import binascii
 import functools
 import hashlib
 import struct
+import threading
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -534,6 +535,7 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False,
 
 
 _IMAGES: dict[Any, Any] = {}
+_IMAGES_LOCK = threading.Lock()
 _IMAGES_MAX = 64
 
 
@@ -550,11 +552,15 @@ def _memo(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
         data = part if isinstance(part, bytes) else repr(part).encode()
         h.update(len(data).to_bytes(8, "little") + data)
     digest = h.digest()
-    if digest not in _IMAGES:
-        if len(_IMAGES) >= _IMAGES_MAX:
-            _IMAGES.pop(next(iter(_IMAGES)))  # the oldest
-        _IMAGES[digest] = make()
-    return _IMAGES[digest]
+    with _IMAGES_LOCK:  # the page's thread and the live charts' background one (their views)
+        made = _IMAGES.get(digest)
+    if made is None:
+        made = make()
+        with _IMAGES_LOCK:
+            if len(_IMAGES) >= _IMAGES_MAX:
+                _IMAGES.pop(next(iter(_IMAGES)))  # the oldest
+            _IMAGES[digest] = made
+    return made
 
 
 # --------------------------------------------------------------------------- what is normalized over

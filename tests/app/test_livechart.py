@@ -211,3 +211,75 @@ def test_a_cached_figure_whose_files_were_pruned_is_made_again(two_runs):
     again, built = _movie_sent(run, unit=2)
     assert built == [1], "made again rather than naming a file that is gone"
     assert assets.exists() and livechart.sent_figure(again) == livechart.sent_figure(sent)
+
+
+def _unit_views(run, units, key: str, built: list[int] | None = None) -> livechart.Views:
+    """The Explorer's views of ``run``'s units (layer 1), as its page makes them."""
+    rid = numbers.run_identity(run)
+
+    def make(u: int):
+        def build() -> dict:
+            if built is not None:
+                built.append(u)
+            return charts.movie_spec(run, 0, u, len(run.ckpt_steps) - 1)
+        return build
+
+    return livechart.Views(".st-key-v_unit input", (key, rid),
+                           {f"unit {u + 1}": ((key, rid, 0, u), make(u)) for u in units})
+
+
+def test_the_views_of_the_other_units_are_built_once_in_the_background_and_named_in_one_file(two_runs):
+    """The chart draws another unit without the server from the views file: each label names
+    the file of exactly the figure the page would send for that unit."""
+    run = two_runs[0]
+    key = f"views-test-{time.time_ns()}"  # a file no earlier test run wrote
+    built: list[int] = []
+    views = _unit_views(run, [0, 1, 2], key, built)
+    not_yet = livechart.prepare(views, scale=False, build=False)
+    assert not (livechart.served_dir() / not_yet).exists() and built == [], "only named, not built"
+    ref = livechart.prepare(views, scale=False)
+    assert ref == not_yet == livechart.views_ref(views.key, False), "one name for a key, in every process"
+    assert livechart.prepare(views, scale=False) == ref
+    livechart.views_done(ref, timeout=60)
+    assert sorted(built) == [0, 1, 2], "each figure built once, the second prepare adding nothing"
+    names = json.loads((livechart.served_dir() / ref).read_text())
+    assert list(names) == ["unit 1", "unit 2", "unit 3"]
+    for u, name in enumerate(names.values()):
+        sent = livechart._sent(views.figures[f"unit {u + 1}"][1], views.figures[f"unit {u + 1}"][0], False)
+        assert sent == {"figure_ref": name}, "the figure the page sends for the unit"
+        fresh = charts.movie_spec(run, 0, u, len(run.ckpt_steps) - 1)
+        assert livechart.sent_figure(sent) == json.loads(livechart.figure_json(fresh))
+    livechart.prepare(views, scale=False)
+    livechart.views_done(ref, timeout=60)
+    assert sorted(built) == [0, 1, 2], "the file is there: nothing built again"
+    assert livechart.views_ref(views.key, True) != ref, "presenter mode's larger text: other figures"
+
+
+def test_views_whose_figure_was_pruned_are_built_again(two_runs):
+    run = two_runs[1]
+    key = f"views-pruned-{time.time_ns()}"
+    views = _unit_views(run, [0, 1], key)
+    ref = livechart.prepare(views, scale=False)
+    livechart.views_done(ref, timeout=60)
+    names = json.loads((livechart.served_dir() / ref).read_text())
+    (livechart.served_dir() / names["unit 2"]).unlink()  # pruned, say by another server
+    livechart._cached.clear()
+    built: list[int] = []
+    again = _unit_views(run, [0, 1], key, built)
+    assert livechart.prepare(again, scale=False) == ref
+    livechart.views_done(ref, timeout=60)
+    assert built == [0, 1] and (livechart.served_dir() / names["unit 2"]).exists()
+
+
+def test_views_are_at_most_a_block():
+    with pytest.raises(ValueError, match="at most"):
+        livechart.Views("input", "k", {str(i): (i, dict) for i in range(livechart.VIEWS_BUILT_AT_ONCE + 1)})
+
+
+def test_the_units_the_histograms_can_switch_between_without_the_server():
+    assert numbers.unit_block(12, 3) == [-1, *range(12)], "a default layer: every unit and all"
+    assert numbers.unit_block(12, -1) == numbers.unit_block(12, 11)
+    assert numbers.unit_block(40, 20) == [-1, *range(16, 32)], "a wide layer: the block of 16 holding it"
+    assert numbers.unit_block(40, 39) == [-1, *range(32, 40)]
+    assert len(numbers.unit_block(128, 0)) == livechart.VIEWS_BUILT_AT_ONCE
+    assert [numbers.unit_label(j) for j in (-1, 0, 11)] == ["all units pooled", "unit 1", "unit 12"]

@@ -271,6 +271,59 @@ def test_a_unit_change_redraws_the_mounted_histogram_chart_in_place(app_server, 
     assert "layer 1, unit 3: Z of this mini-batch has mean" in name, name
 
 
+# Holds back what the page sends the server from now on (the rerun a choice asks for) until
+# ``window.__release()`` sends it.
+HOLD_JS = """() => {
+  const send = WebSocket.prototype.send;
+  window.__held = [];
+  WebSocket.prototype.send = function (data) {
+    if (window.__held) { window.__held.push([this, data]); return; }
+    return send.call(this, data);
+  };
+  window.__release = () => {
+    const held = window.__held;
+    window.__held = null;
+    WebSocket.prototype.send = send;
+    for (const [socket, data] of held) send.call(socket, data);
+  };
+}"""
+
+
+def choose_unit(page, label: str) -> None:
+    page.locator(".st-key-v_unit input").click()
+    page.keyboard.type(label)
+    page.get_by_role("option", name=label, exact=True).wait_for()
+    page.keyboard.press("Enter")
+
+
+def test_a_unit_chosen_in_the_box_is_drawn_by_the_chart_itself_once_the_layers_views_are_built(
+        app_server, page):
+    """After a first unit change the server builds the layer's other units' histograms in the
+    background; from then on the chart draws a unit chosen in the box at once, before the
+    server has even heard of the choice, and the rerun that follows shows the same unit."""
+    open_app(page, app_server + "/")
+    with rerun(page):
+        choose_unit(page, "unit 2")
+    chart = page.locator(".st-key-movie iframe").element_handle().content_frame()
+    chart.wait_for_function("() => lastRender && viewLists.has(lastRender.args.views.ref)",
+                            timeout=TIMEOUT_MS)
+    assert titles(page)[0].startswith("Z (unit 2)")
+    equations = page.locator(".st-key-math_z").inner_text()
+    page.evaluate(HOLD_JS)
+    choose_unit(page, "unit 5")
+    page.wait_for_function(f"() => {{ {MOVIE_JS} const t = movie().querySelector('.textpoint text');"
+                           " return !!t && t.textContent.startsWith('Z (unit 5)'); }", timeout=TIMEOUT_MS)
+    assert page.evaluate("() => window.__held.length") >= 1, "the rerun it asks for has not left the page"
+    assert page.locator(".st-key-math_z").inner_text() == equations, "the server has not answered"
+    assert "unit=2" in page.url
+    with rerun(page):
+        page.evaluate("() => window.__release()")
+    assert titles(page)[0].startswith("Z (unit 5)")
+    assert "unit=5" in page.url
+    assert page.locator(".st-key-math_z").inner_text() != equations, "the equations of unit 5 now"
+    assert exceptions(page) == []
+
+
 def test_play_runs_in_the_browser_and_on_pause_the_whole_page_shows_the_players_step(
         app_server, page, new_page):
     open_app(page, app_server + "/")

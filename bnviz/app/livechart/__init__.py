@@ -45,12 +45,14 @@ import base64
 import gzip
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -69,7 +71,7 @@ from ...charts.style import PRESENTER_SCALE, scaled_text
 from ..lesson import presenting
 from ..shared import LRU
 
-__all__ = ["figure_json", "figure_ref", "plotly_chart", "sent_figure", "served_dir"]
+__all__ = ["Views", "figure_json", "figure_ref", "plotly_chart", "prepare", "sent_figure", "served_dir"]
 
 HERE = Path(__file__).resolve().parent
 FILES = ("index.html", "livechart.js")
@@ -218,14 +220,7 @@ def figure_ref(text: str) -> str | None:
         pass
     except OSError:
         return None
-    try:
-        folder.mkdir(mode=0o755, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")  # not *.json: pruning skips it
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # readable by a server running as another user, like the folder
-        os.replace(tmp, path)
-    except OSError:
+    if not _write(path, text):
         return None
     with _lock:
         _written += 1
@@ -233,6 +228,21 @@ def figure_ref(text: str) -> str | None:
     if due:
         prune_figures()
     return f"{FIGURES}/{name}"
+
+
+def _write(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` (in the figures folder) under a temporary name, then rename
+    it: a browser never reads half a file. False if the folder cannot be written."""
+    try:
+        path.parent.mkdir(mode=0o755, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # not *.json: pruning skips it
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # readable by a server running as another user, like the folder
+        os.replace(tmp, path)
+    except OSError:
+        return False
+    return True
 
 
 def prune_figures(limit: int = FIGURES_BYTES, keep_s: float = KEEP_S, folder: Path | None = None) -> None:
@@ -312,9 +322,10 @@ def _resolved(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sent(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | dict[str, Any]],
-          cache_key: Hashable | None) -> dict[str, str]:
-    """The component's figure argument: ``{"figure": json}`` or ``{"figure_ref": name}``."""
-    scale = presenting()
+          cache_key: Hashable | None, scale: bool | None = None) -> dict[str, str]:
+    """The component's figure argument: ``{"figure": json}`` or ``{"figure_ref": name}``
+    (``scale``: presenter mode's larger text; None: as the page's URL says)."""
+    scale = presenting() if scale is None else scale
     key = None if cache_key is None else (cache_key, scale)
     if key is not None:
         hit = _cached.get(key)
@@ -333,6 +344,101 @@ def _sent(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | dict[str
     if key is not None:
         _cached.put(key, sent)
     return {sent[0]: sent[1]}
+
+
+# --------------------------------------------------------------------------- views drawn in the browser
+
+VIEWS_BUILT_AT_ONCE = 17  # the most figures one views file names (a block of units and "all")
+
+
+class Views:
+    """Other views a chart may be asked for next, drawn by the browser without the server.
+
+    ``source`` is a CSS selector of a text input in the page around the chart (a select
+    box's ``input``: its value is the label of the chosen option). When the page's user
+    chooses another option there, the chart looks the label up in ``figures`` and draws that
+    figure at once; the rerun the choice causes then finds the figure on screen. The server
+    stays the authority: if it sends another figure, the chart draws that.
+
+    ``figures`` maps each label to the cache key of its figure and a function that builds
+    it (as :func:`plotly_chart`'s ``figure`` and ``cache_key``). They are built, at most
+    ``VIEWS_BUILT_AT_ONCE``, by one background thread per server (:func:`prepare`), once
+    per ``key`` for every session, and named in a small file of the figures folder
+    (``figs/views-<hash of key>.json``: label -> figure file), pruned with the figures. The
+    chart fetches that file, then the one figure chosen. Until the file is written, or if a
+    figure is missing, the choice goes through the server.
+    """
+
+    def __init__(self, source: str, key: Hashable,
+                 figures: dict[str, tuple[Hashable, Callable[[], go.Figure | dict[str, Any]]]]) -> None:
+        if len(figures) > VIEWS_BUILT_AT_ONCE:
+            raise ValueError(f"at most {VIEWS_BUILT_AT_ONCE} views, got {len(figures)}")
+        self.source, self.key, self.figures = source, key, figures
+
+
+def views_ref(key: Hashable, scale: bool) -> str:
+    """The name of the views file of ``key`` (relative to the served folder), the same in
+    every process of a deployment for the same key: a hash of its ``repr`` (the keys are
+    tuples of settings, strings and numbers)."""
+    digest = hashlib.blake2b(repr((key, scale)).encode(), digest_size=16).hexdigest()
+    return f"{FIGURES}/views-{digest}.json"
+
+
+_preparing: dict[str, Future[None]] = {}  # views files being built
+_builder: ThreadPoolExecutor | None = None  # the background thread, started on first use
+
+
+def _views_alive(ref: str) -> bool:
+    """The views file ``ref`` and every figure it names are there (their times renewed)."""
+    try:
+        names = json.loads((_ROOT / ref).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return figure_ref_alive(ref) and all(figure_ref_alive(name) for name in names.values())
+
+
+def prepare(views: Views, scale: bool, build: bool = True) -> str:
+    """Have ``views``'s figures and its views file built in the background (unless that file
+    and its figures are there, or being built, or ``build`` is false); return the file's
+    name, which the chart is sent (it asks for the file when it needs it: not there yet,
+    the server draws)."""
+    global _builder
+    ref = views_ref(views.key, scale)
+    if not build or _views_alive(ref):
+        return ref
+    with _lock:
+        if ref in _preparing:
+            return ref
+        if _builder is None:
+            _builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livechart-views")
+        _preparing[ref] = _builder.submit(_build_views, views, scale, ref)
+    return ref
+
+
+def views_done(ref: str, timeout: float | None = None) -> None:
+    """Wait until the views file ``ref`` is built, if it is being built (tests, benchmarks)."""
+    with _lock:
+        future = _preparing.get(ref)
+    if future is not None:
+        future.result(timeout)
+
+
+def _build_views(views: Views, scale: bool, ref: str) -> None:
+    """Build every figure of ``views`` (through the cache, as :func:`plotly_chart` would send
+    it) and write the views file; no file if a figure cannot go by reference."""
+    try:
+        names: dict[str, str] = {}
+        for label, (cache_key, build) in views.figures.items():
+            sent = _sent(build, cache_key, scale)
+            if "figure_ref" not in sent:
+                return  # a small figure, or the folder cannot be written: the server sends it
+            names[label] = sent["figure_ref"]
+        _write(_ROOT / ref, json.dumps(names, separators=(",", ":")))
+    except Exception:  # a background nicety: the page works without it, so log and go on
+        logging.getLogger(__name__).exception("bnviz live chart: could not build the views %s", ref)
+    finally:
+        with _lock:
+            _preparing.pop(ref, None)
 
 
 def figure_ref_alive(ref: str) -> bool:
@@ -356,7 +462,8 @@ def sent_figure(args: dict[str, Any]) -> dict[str, Any]:
 def plotly_chart(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | dict[str, Any]], *, key: str,
                  title: str = "", player: dict[str, Any] | None = None,
                  on_frame: Callable[[int], None] | None = None, caption: str = "",
-                 cache_key: Hashable | None = None) -> None:
+                 cache_key: Hashable | None = None, views: Views | None = None,
+                 build_views: bool = True) -> None:
     """Draw ``figure``; on later reruns with the same ``key``, update that chart in place.
 
     ``cache_key``: the figure is the same for every session that gives this key (e.g. the
@@ -377,6 +484,11 @@ def plotly_chart(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | d
     and ``label`` (the slider's accessible name). Neither ``active`` nor ``sync`` makes
     the chart redraw: a rerun that only moves the step costs the browser nothing.
 
+    ``views`` (:class:`Views`): the figures of the other options of a select box on the
+    page, which the chart then draws as soon as one is chosen, before the rerun. They are
+    built in the background the first time ``build_views`` is true (a page may wait for
+    a sign that its user is looking around, since most views are never asked for).
+
     ``on_frame(k)`` is called, before the rerun it causes, when the player stops on
     frame ``k``: Pause, the end of Play, the scrubber released (or moved with a key).
     Not while Play runs: that would be a rerun per frame.
@@ -392,8 +504,10 @@ def plotly_chart(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | d
         if on_frame is not None and isinstance(value, dict) and isinstance(value.get("frame"), int):
             on_frame(value["frame"])
 
-    sent: dict[str, Any] = _sent(figure, cache_key)
+    scale = presenting()
+    sent: dict[str, Any] = _sent(figure, cache_key, scale)
+    chosen = None if views is None else {"from": views.source, "ref": prepare(views, scale, build_views)}
     with st.container(key=key):
-        _component(**sent, title=title, player=player, key=widget, default=None,
+        _component(**sent, title=title, player=player, views=chosen, key=widget, default=None,
                    caption=caption, file_name=f"bnviz-{key}",
                    on_change=reported if on_frame is not None else None)

@@ -92,7 +92,7 @@ const keyOf = (message) => {
 // A figure sent by reference (`figure_ref`: a file named by a hash of its content, served
 // beside this page) is fetched once; the last few texts are kept, so a view chosen again,
 // or a rerun that sends the figure on screen, costs no request.
-const FETCHED_KEPT = 6;
+const FETCHED_KEPT = 24; // a block of views (VIEWS_BUILT_AT_ONCE in __init__.py: 17) and a few more
 const fetched = new Map(); // figure_ref -> its JSON text, oldest first
 
 async function figureText(args) {
@@ -114,13 +114,18 @@ async function fetchedText(ref) {
   }
   const text = await download(ref);
   fetched.set(ref, text);
-  while (fetched.size > FETCHED_KEPT) fetched.delete(fetched.keys().next().value);
+  trimFetched();
   return text;
+}
+
+function trimFetched() {
+  while (fetched.size > FETCHED_KEPT) fetched.delete(fetched.keys().next().value);
 }
 
 // A figure's images may be in a file of their own (`assets`: its name; a source "asset:<i>" is
 // its item i): the same for every view of a run, fetched once. Puts them in place.
 const ASSET = "asset:";
+const ASSETS_KEPT = 6; // runs
 const assetLists = new Map(); // assets file -> its list of image sources
 async function withAssets(fig) {
   const ref = fig.assets;
@@ -129,7 +134,7 @@ async function withAssets(fig) {
   if (!list) {
     list = JSON.parse(await download(ref));
     assetLists.set(ref, list);
-    while (assetLists.size > FETCHED_KEPT) assetLists.delete(assetLists.keys().next().value);
+    while (assetLists.size > ASSETS_KEPT) assetLists.delete(assetLists.keys().next().value);
   }
   const back = (images) => {
     if (!Array.isArray(images)) return;
@@ -666,6 +671,95 @@ async function savePng() {
 }
 window.livechartSavePng = savePng; // for the tests
 
+// ---------------------------------------------------------------- views chosen in the page
+
+// `views` ({from, ref}): `from` is a CSS selector of a select box's text input in the page
+// around the chart (same origin), `ref` a file that names, for each option's label, the
+// file of the figure that option shows. When the box's value becomes one of those labels
+// (a choice made: the box's list is closed), the chart draws that figure at once, as if the
+// server had sent it, at the page's frame; the rerun the choice causes then finds it on
+// screen. Until the server has written that file (it builds the figures in the background),
+// or if anything here fails, the server's figure comes as always: the server decides.
+let lastRender = null; // the server's last render message
+const viewLists = new Map(); // views file -> {label: figure file}
+let watcher = null;
+let chosen = false; // the page's user has chosen in the box: the views are worth fetching
+const LIST_RETRY_MS = [250, 500, 1000, 2000, 4000]; // the server may still be building the file
+
+// The views file `ref`, fetched once it is there (null until then); its figures are then
+// fetched one by one while the chart is idle, so that a choice costs no request.
+async function viewList(ref) {
+  if (viewLists.has(ref)) return viewLists.get(ref);
+  let list = null;
+  try {
+    const response = await fetch(ref, { cache: "no-store" }); // not there yet: ask again later
+    if (response.ok) list = await response.json();
+  } catch (e) { list = null; }
+  if (!isObject(list) || viewLists.has(ref)) return viewLists.get(ref) || null;
+  viewLists.set(ref, list);
+  while (viewLists.size > 2) viewLists.delete(viewLists.keys().next().value);
+  prefetch(ref, Object.values(list));
+  return list;
+}
+
+async function prefetch(ref, figures) {
+  for (const figure of figures) {
+    while (drawing || queued) await new Promise((resolve) => setTimeout(resolve, 50));
+    if (!viewLists.has(ref)) return; // another run's views by now
+    if (fetched.has(figure)) continue;
+    try { fetched.set(figure, await download(figure)); } catch (e) { return; }
+    trimFetched();
+  }
+}
+
+// After a choice made before the views file was there: look for it again a few times.
+async function awaitList(ref) {
+  for (const ms of LIST_RETRY_MS) {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    if (!lastRender || !lastRender.args.views || lastRender.args.views.ref !== ref) return;
+    if (await viewList(ref)) return;
+  }
+}
+
+// The box's value may have changed: draw the view it names. (A MutationObserver's callback
+// runs right after the page's handler of the key or click that chose, in the same task, so
+// the choice is drawn in the frame that shows the box's new value.)
+async function viewChosen() {
+  const m = lastRender;
+  const views = m && m.args.views;
+  if (!views || typeof views.ref !== "string") return;
+  let input = null;
+  try { input = host.document.querySelector(views.from); } catch (e) { return; }
+  if (!input || input.getAttribute("aria-expanded") === "true") return; // still choosing
+  const label = input.value;
+  const first = !chosen;
+  chosen = true;
+  const list = await viewList(views.ref);
+  if (!list) {
+    if (first) awaitList(views.ref);
+    return;
+  }
+  const ref = list[label];
+  // a figure of this run's views; not if the server has spoken since, or has a figure on its way
+  if (typeof ref !== "string" || lastRender !== m || queued) return;
+  const player = m.args.player ? { ...m.args.player, active: player_.state().pageFrame } : null;
+  const guess = { ...m, args: { ...m.args, figure: undefined, figure_ref: ref, player } };
+  if (isShown(guess)) return;
+  queued = guess;
+  pump();
+}
+
+function watchViews() {
+  if (watcher || !lastRender || !lastRender.args.views) return;
+  try {
+    watcher = new host.MutationObserver((records) => {
+      const views = lastRender && lastRender.args.views;
+      if (views && records.some((r) => r.target.matches && r.target.matches(views.from))) viewChosen();
+    });
+    watcher.observe(host.document.body, { subtree: true, attributes: true, attributeFilter: ["value", "aria-expanded"] });
+  } catch (e) { watcher = null; } // the page is out of reach: the server draws every view
+}
+
 window.addEventListener("message", (event) => {
   const m = event.data;
   if (!m || m.type !== "streamlit:render" || !m.args) return;
@@ -673,6 +767,8 @@ window.addEventListener("message", (event) => {
   nameFrame(m.args.title);
   caption = m.args.caption || m.args.title || "";
   fileName = m.args.file_name || "bnviz";
+  lastRender = m;
+  watchViews();
   queued = m;
   pump();
 });

@@ -430,8 +430,19 @@ def unit_view(run: Run) -> None:
     # likewise, once per server (bnviz.app.shared)
     rid = numbers.run_identity(run)
     view = (rid, layer, unit, k, norm)
-    livechart.plotly_chart(lambda: charts.movie_spec(run, layer, unit, len(step_of) - 1, dark=dark,
-                                                     normalize=norm),
+    alone = st.session_state.get("v_fragment_saw") == st.session_state.v_page_runs
+
+    def movie(u: int) -> Any:
+        return lambda: charts.movie_spec(run, layer, u, len(step_of) - 1, dark=dark, normalize=norm)
+
+    # The other units' histograms, which the chart draws itself as soon as one is chosen in
+    # the Unit box (the server's rerun then finds them on screen). Built in the background
+    # once somebody looks around this run (a rerun of this fragment alone), for everybody.
+    block = numbers.unit_block(s.width, unit)
+    units = livechart.Views(".st-key-v_unit input", ("movie-units", rid, layer, block[-1], norm, dark),
+                            {numbers.unit_label(u): (("movie", rid, layer, u, norm, dark), movie(u))
+                             for u in block})
+    livechart.plotly_chart(movie(unit), views=units, build_views=alone,
                            cache_key=("movie", rid, layer, unit, norm, dark),
                            key="movie", caption=f"{export.caption(s)} · layer {layer + 1}, "
                                                 f"{'all units' if unit < 0 else f'unit {unit + 1}'}",
@@ -439,7 +450,7 @@ def unit_view(run: Run) -> None:
                                               lambda: numbers.movie_summary(run, layer, unit, k, norm))
                            + ". Play, pause and a step scrubber below.",
                            player=player, on_frame=lambda frame: _follow_player(step_of, frame))
-    if st.session_state.get("v_fragment_saw") == st.session_state.v_page_runs:
+    if alone:
         time.sleep(HEAD_START_S)  # a rerun of this fragment alone: see HEAD_START_S
     st.session_state.v_fragment_saw = st.session_state.v_page_runs
     _exports(run, layer, unit, norm)
@@ -449,7 +460,7 @@ def unit_view(run: Run) -> None:
     row.selectbox("Layer ℓ", list(range(s.depth)), key="v_layer", format_func=lambda i: f"ℓ = {i + 1}",
                   help="Which hidden layer's Z, Z_norm, Z̃ to show.", width=110)
     row.selectbox("Unit", [-1, *range(s.width)], key="v_unit",
-                  format_func=lambda j: "all units pooled" if j < 0 else f"unit {j + 1}",
+                  format_func=numbers.unit_label,
                   help="One unit (a column of Z), or every unit of the layer pooled together.", width=170)
     row.selectbox("Normalize with", choices, key="v_norm",
                   format_func=lambda w: charts.NORMALIZE_LABELS[w], width=230,
