@@ -235,12 +235,13 @@ def test_the_views_of_the_other_units_are_built_once_in_the_background_and_named
     key = f"views-test-{time.time_ns()}"  # a file no earlier test run wrote
     built: list[int] = []
     views = _unit_views(run, [0, 1, 2], key, built)
-    not_yet = livechart.prepare(views, scale=False, build=False)
-    assert not (livechart.served_dir() / not_yet).exists() and built == [], "only named, not built"
-    ref = livechart.prepare(views, scale=False)
+    not_yet, ready = livechart.prepare(views, scale=False, build=False)
+    assert not ready and not (livechart.served_dir() / not_yet).exists() and built == [], "only named"
+    ref, ready = livechart.prepare(views, scale=False)
     assert ref == not_yet == livechart.views_ref(views.key, False), "one name for a key, in every process"
-    assert livechart.prepare(views, scale=False) == ref
+    assert livechart.prepare(views, scale=False)[0] == ref
     livechart.views_done(ref, timeout=60)
+    assert livechart.prepare(views, scale=False) == (ref, True), "built: the chart can draw them"
     assert sorted(built) == [0, 1, 2], "each figure built once, the second prepare adding nothing"
     names = json.loads((livechart.served_dir() / ref).read_text())
     assert list(names) == ["unit 1", "unit 2", "unit 3"]
@@ -259,14 +260,14 @@ def test_views_whose_figure_was_pruned_are_built_again(two_runs):
     run = two_runs[1]
     key = f"views-pruned-{time.time_ns()}"
     views = _unit_views(run, [0, 1], key)
-    ref = livechart.prepare(views, scale=False)
+    ref, _ = livechart.prepare(views, scale=False)
     livechart.views_done(ref, timeout=60)
     names = json.loads((livechart.served_dir() / ref).read_text())
     (livechart.served_dir() / names["unit 2"]).unlink()  # pruned, say by another server
     livechart._cached.clear()
     built: list[int] = []
     again = _unit_views(run, [0, 1], key, built)
-    assert livechart.prepare(again, scale=False) == ref
+    assert livechart.prepare(again, scale=False) == (ref, False), "a figure is gone: not ready"
     livechart.views_done(ref, timeout=60)
     assert built == [0, 1] and (livechart.served_dir() / names["unit 2"]).exists()
 

@@ -37,6 +37,11 @@ way in a file of their own (``ASSETS``): choosing another view of a run fetches 
 histograms, not the images again. ``cache_key`` names a figure for every session of this
 server: the figure is built and serialised once per key (``figure`` may then be a function
 that builds it).
+
+``views`` (:class:`Views`) lets a chart draw another option of a select box on the page
+without the server: the figures of the options are built in a background thread and named
+in a file the chart fetches; the chart watches the box (same origin) and draws the chosen
+option's figure in the task that chose it. The Explorer's Unit box works so.
 """
 
 from __future__ import annotations
@@ -397,22 +402,23 @@ def _views_alive(ref: str) -> bool:
     return figure_ref_alive(ref) and all(figure_ref_alive(name) for name in names.values())
 
 
-def prepare(views: Views, scale: bool, build: bool = True) -> str:
+def prepare(views: Views, scale: bool, build: bool = True) -> tuple[str, bool]:
     """Have ``views``'s figures and its views file built in the background (unless that file
-    and its figures are there, or being built, or ``build`` is false); return the file's
+    and its figures are there, or being built, or ``build`` is false). Returns the file's
     name, which the chart is sent (it asks for the file when it needs it: not there yet,
-    the server draws)."""
+    the server draws), and whether the file and its figures are there now."""
     global _builder
     ref = views_ref(views.key, scale)
-    if not build or _views_alive(ref):
-        return ref
+    if _views_alive(ref):
+        return ref, True
+    if not build:
+        return ref, False
     with _lock:
-        if ref in _preparing:
-            return ref
-        if _builder is None:
-            _builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livechart-views")
-        _preparing[ref] = _builder.submit(_build_views, views, scale, ref)
-    return ref
+        if ref not in _preparing:
+            if _builder is None:
+                _builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livechart-views")
+            _preparing[ref] = _builder.submit(_build_views, views, scale, ref)
+    return ref, False
 
 
 def views_done(ref: str, timeout: float | None = None) -> None:
@@ -463,7 +469,7 @@ def plotly_chart(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | d
                  title: str = "", player: dict[str, Any] | None = None,
                  on_frame: Callable[[int], None] | None = None, caption: str = "",
                  cache_key: Hashable | None = None, views: Views | None = None,
-                 build_views: bool = True) -> None:
+                 build_views: bool = True) -> bool:
     """Draw ``figure``; on later reruns with the same ``key``, update that chart in place.
 
     ``cache_key``: the figure is the same for every session that gives this key (e.g. the
@@ -488,6 +494,8 @@ def plotly_chart(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | d
     page, which the chart then draws as soon as one is chosen, before the rerun. They are
     built in the background the first time ``build_views`` is true (a page may wait for
     a sign that its user is looking around, since most views are never asked for).
+    Returns True if they are built: a chart that has read their file draws a view chosen
+    in the page itself, before the rerun the choice causes.
 
     ``on_frame(k)`` is called, before the rerun it causes, when the player stops on
     frame ``k``: Pause, the end of Play, the scrubber released (or moved with a key).
@@ -506,8 +514,12 @@ def plotly_chart(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | d
 
     scale = presenting()
     sent: dict[str, Any] = _sent(figure, cache_key, scale)
-    chosen = None if views is None else {"from": views.source, "ref": prepare(views, scale, build_views)}
+    chosen, ready = None, False
+    if views is not None:
+        ref, ready = prepare(views, scale, build_views)
+        chosen = {"from": views.source, "ref": ref}
     with st.container(key=key):
         _component(**sent, title=title, player=player, views=chosen, key=widget, default=None,
                    caption=caption, file_name=f"bnviz-{key}",
                    on_change=reported if on_frame is not None else None)
+    return ready

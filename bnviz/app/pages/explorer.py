@@ -10,7 +10,10 @@ What redraws on which control:
 - layer / unit: only the ``unit_view`` fragment (histograms, their equations, the
   statistics panel); the training curves do not depend on them and stay as drawn. The
   histograms go out first, then the fragment pauses (``HEAD_START_S``) so the browser
-  draws them before the rest arrives;
+  draws them before the rest arrives. Once somebody has looked around a run, the server
+  builds the histograms of the layer's other units in the background (``livechart.Views``)
+  and the chart draws a unit chosen in the Unit box itself, before the rerun; the rerun
+  then brings the rest of the view (equations, statistics) without the pause;
 - every chart is a live chart (``bnviz.app.livechart``): a new figure updates the mounted
   chart in place instead of replacing it. Each figure is built once per server for every
   session (its ``cache_key``: the runs' ``bnviz.explorer.run_identity`` and the view's
@@ -49,7 +52,8 @@ from bnviz.train import Run
 # one main thread the two otherwise compete, and the histograms come last. With the pause,
 # the histograms are redrawn in 201 ms instead of 283 and the statistics chart in 384 instead
 # of 355 (medians of 14 on 2 cores; `bench/ab_display.py --base REV` against a revision with
-# HEAD_START_S = 0 measures it; docs/performance.md).
+# HEAD_START_S = 0 measures it; docs/performance.md). Not when the chart holds the layer's
+# units (livechart.Views): it has drawn the chosen one before the rerun began.
 HEAD_START_S = 0.1
 # Less empty space above the title, so the histograms fit a 1280×720 projector's first screen.
 # And no stale fade inside the layer/unit view: it reruns in a few hundred ms, so the fade
@@ -442,7 +446,7 @@ def unit_view(run: Run) -> None:
     units = livechart.Views(".st-key-v_unit input", ("movie-units", rid, layer, block[-1], norm, dark),
                             {numbers.unit_label(u): (("movie", rid, layer, u, norm, dark), movie(u))
                              for u in block})
-    livechart.plotly_chart(movie(unit), views=units, build_views=alone,
+    chart_has_units = livechart.plotly_chart(movie(unit), views=units, build_views=alone,
                            cache_key=("movie", rid, layer, unit, norm, dark),
                            key="movie", caption=f"{export.caption(s)} · layer {layer + 1}, "
                                                 f"{'all units' if unit < 0 else f'unit {unit + 1}'}",
@@ -450,8 +454,9 @@ def unit_view(run: Run) -> None:
                                               lambda: numbers.movie_summary(run, layer, unit, k, norm))
                            + ". Play, pause and a step scrubber below.",
                            player=player, on_frame=lambda frame: _follow_player(step_of, frame))
-    if alone:
-        time.sleep(HEAD_START_S)  # a rerun of this fragment alone: see HEAD_START_S
+    if alone and not chart_has_units:
+        # a rerun of this fragment alone (HEAD_START_S), unless the chart drew the unit itself
+        time.sleep(HEAD_START_S)
     st.session_state.v_fragment_saw = st.session_state.v_page_runs
     _exports(run, layer, unit, norm)
 
