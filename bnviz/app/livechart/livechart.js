@@ -683,7 +683,6 @@ window.livechartSavePng = savePng; // for the tests
 let lastRender = null; // the server's last render message
 const viewLists = new Map(); // views file -> {label: figure file}
 let watcher = null;
-let chosen = false; // the page's user has chosen in the box: the views are worth fetching
 const LIST_RETRY_MS = [250, 500, 1000, 2000, 4000]; // the server may still be building the file
 
 // The views file `ref`, fetched once it is there (null until then); its figures are then
@@ -712,12 +711,20 @@ async function prefetch(ref, figures) {
   }
 }
 
-// After a choice made before the views file was there: look for it again a few times.
+// After a choice made before the views file was there (the server starts building it on
+// such a choice): look for it again a few times, so that the next choice finds it.
+const awaiting = new Set(); // views files looked for again
 async function awaitList(ref) {
-  for (const ms of LIST_RETRY_MS) {
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    if (!lastRender || !lastRender.args.views || lastRender.args.views.ref !== ref) return;
-    if (await viewList(ref)) return;
+  if (awaiting.has(ref)) return;
+  awaiting.add(ref);
+  try {
+    for (const ms of LIST_RETRY_MS) {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      if (!lastRender || !lastRender.args.views || lastRender.args.views.ref !== ref) return;
+      if (await viewList(ref)) return;
+    }
+  } finally {
+    awaiting.delete(ref);
   }
 }
 
@@ -732,11 +739,9 @@ async function viewChosen() {
   try { input = host.document.querySelector(views.from); } catch (e) { return; }
   if (!input || input.getAttribute("aria-expanded") === "true") return; // still choosing
   const label = input.value;
-  const first = !chosen;
-  chosen = true;
   const list = await viewList(views.ref);
   if (!list) {
-    if (first) awaitList(views.ref);
+    awaitList(views.ref);
     return;
   }
   const ref = list[label];
