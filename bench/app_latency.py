@@ -62,6 +62,7 @@ from bnviz.app.harness import (
     launch_chromium,
     start_server,
     stop_server,
+    type_choice,
 )
 
 # Arm clock number `i`: starts at the next keydown/mousedown (in the page or in a chart's
@@ -159,9 +160,7 @@ def timed(
 
 def choose_unit(page: Page, i: int) -> None:
     """Open the "Unit" select box and type the i-th choice (unit 2 … 13); Enter picks it."""
-    page.locator(".st-key-v_unit input").click()
-    page.keyboard.type(f"unit {2 + i % 12}")
-    page.get_by_role("option", name=f"unit {2 + i % 12}", exact=True).wait_for()
+    type_choice(page, "v_unit", f"unit {2 + i % 12}")
 
 
 def open_page(browser: Browser, url: str, meter: Callable[[Page], Any] | None = None) -> Page:

@@ -315,6 +315,14 @@ def chart_frame(page: Page, key: str) -> FrameLocator:
     return page.frame_locator(f".st-key-{key} iframe")
 
 
+def type_choice(page: Page, box: str, label: str) -> None:
+    """Open the select box with key ``box``, type ``label`` and wait for its option to be the
+    one listed: Enter then picks it (the caller presses it, so it can time the key)."""
+    page.locator(f".st-key-{box} input").click()
+    page.keyboard.type(label)
+    page.get_by_role("option", name=label, exact=True).wait_for()
+
+
 def exceptions(page: Page) -> list[str]:
     """Texts of any Streamlit exception boxes on the page (there should be none)."""
     return page.locator('[data-testid="stException"]').all_inner_texts()

@@ -31,12 +31,18 @@ from bnviz.app.harness import (
     plot_data,
     rerun,
     rerun_while_playing,
+    type_choice,
     wait_idle,
 )
 
 from .helpers import screenshot
 
 pytestmark = pytest.mark.browser
+
+
+def choose_unit(page, label: str) -> None:
+    type_choice(page, "v_unit", label)
+    page.keyboard.press("Enter")
 
 
 def step_shown(page) -> int:
@@ -257,9 +263,7 @@ def test_a_unit_change_redraws_the_mounted_histogram_chart_in_place(app_server, 
     # the run's images come in a file of their own (bnviz.app.livechart): drawn as images all the same
     assert len(images_before) == 2 and all(src.startswith("data:image/png;base64,") for src in images_before)
     with rerun(page):
-        page.locator(".st-key-v_unit input").click()
-        page.keyboard.type("unit 3")
-        page.keyboard.press("Enter")
+        choose_unit(page, "unit 3")
     assert page.evaluate(f"() => {{ {MOVIE_JS} return movie().__bnvizMark; }}") == "still here"
     after = plot_data(page)[0]
     assert after[0]["y"] != before[0]["y"], "the histogram of unit 3, not unit 1"
@@ -287,13 +291,6 @@ HOLD_JS = """() => {
     for (const [socket, data] of held) send.call(socket, data);
   };
 }"""
-
-
-def choose_unit(page, label: str) -> None:
-    page.locator(".st-key-v_unit input").click()
-    page.keyboard.type(label)
-    page.get_by_role("option", name=label, exact=True).wait_for()
-    page.keyboard.press("Enter")
 
 
 def test_a_unit_chosen_in_the_box_is_drawn_by_the_chart_itself_once_the_layers_views_are_built(
@@ -489,9 +486,7 @@ def test_the_layer_unit_view_does_not_fade_while_it_reruns(app_server, page):
     open_app(page, app_server + "/")
     page.evaluate(WATCH_STALE)
     with rerun(page):
-        page.locator(".st-key-v_unit input").click()
-        page.keyboard.type("unit 2")
-        page.keyboard.press("Enter")
+        choose_unit(page, "unit 2")
     seen = page.evaluate("() => window.__stale")
     assert seen and all(s["inView"] for s in seen), "a unit change reruns the view only"
     assert all(s["opacity"] == "1" and s["transition"] == "0s" for s in seen), seen[:3]
@@ -509,9 +504,7 @@ def test_permalink_reproduces_the_view(app_server, page, new_page):
         page.locator('.st-key-s_eps input[type="range"]').focus()
         page.keyboard.press("ArrowRight")
     with rerun(page):
-        page.locator(".st-key-v_unit input").click()
-        page.keyboard.type("unit 4")
-        page.keyboard.press("Enter")
+        choose_unit(page, "unit 4")
     with rerun(page):
         button(page, "v_step").click()  # at the end: stays at the end
     with rerun(page):

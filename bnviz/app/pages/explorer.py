@@ -439,15 +439,17 @@ def unit_view(run: Run) -> None:
     def movie(u: int) -> Any:
         return lambda: charts.movie_spec(run, layer, u, len(step_of) - 1, dark=dark, normalize=norm)
 
+    def movie_key(u: int) -> tuple[Any, ...]:  # the chart's figure and the views' must match
+        return ("movie", rid, layer, u, norm, dark)
+
     # The other units' histograms, which the chart draws itself as soon as one is chosen in
     # the Unit box (the server's rerun then finds them on screen). Built in the background
     # once somebody looks around this run (a rerun of this fragment alone), for everybody.
     block = numbers.unit_block(s.width, unit)
     units = livechart.Views(".st-key-v_unit input", ("movie-units", rid, layer, block[-1], norm, dark),
-                            {numbers.unit_label(u): (("movie", rid, layer, u, norm, dark), movie(u))
-                             for u in block})
+                            {numbers.unit_label(u): (movie_key(u), movie(u)) for u in block})
     chart_has_units = livechart.plotly_chart(movie(unit), views=units, build_views=alone,
-                           cache_key=("movie", rid, layer, unit, norm, dark),
+                           cache_key=movie_key(unit),
                            key="movie", caption=f"{export.caption(s)} · layer {layer + 1}, "
                                                 f"{'all units' if unit < 0 else f'unit {unit + 1}'}",
                            title=shared.value(("summary", *view),
