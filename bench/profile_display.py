@@ -22,7 +22,9 @@
    (default settings), the main thread's CPU time (a Chromium trace) and wall time per
    ``Plotly.react`` from one unit's figure to the next (what a unit change draws) and per
    ``Plotly.animate`` of one frame (a scrubber step), interleaved, for the figure as built,
-   without its images (the decision boundary and the training points), and with two other
+   the same figure drawn by the live chart's canvas (``canvaschart.js``, as the Explorer
+   draws it: ``CanvasChart.react`` of the unit's figure, of the frame), without its images
+   (the decision boundary and the training points), and with two other
    drawings of the same data: each histogram as one filled step line instead of bars, and
    that with the mini-batch's rug as one line trace (a segment per example) instead of a
    marker per example. ``--rounds`` rounds of six calls each (default 3; the variants
@@ -300,7 +302,8 @@ def timeline(changes: int, app_path: str) -> None:
 
 
 PLOTLY_PAGE = '<!doctype html><html><head><meta charset="utf-8"><script src="plotly.min.js"></script>' \
-    '</head><body><div id="chart" style="width:1200px"></div></body></html>'
+    '<script src="canvaschart.js"></script></head>' \
+    '<body><div id="chart" style="width:1200px"></div></body></html>'
 # Install the figures (a variant of them) and draw the first: window.__react(i) and
 # window.__animate(i) then time one call each (to the next frame).
 PLOTLY_SETUP = """async ([figs, variant]) => {
@@ -334,22 +337,32 @@ PLOTLY_SETUP = """async ([figs, variant]) => {
   const config = {displaylogo: false, responsive: true};
   const gd = document.getElementById('chart');
   const jump = {mode: 'immediate', frame: {duration: 0, redraw: false}, transition: {duration: 0}};
+  const canvas = variant === 'canvas';  // drawn by the live chart's canvas, as the Explorer does
   window.__react = async (i) => {
     const t0 = performance.now();
     const s = shown(figures[i % figures.length]);
-    await Plotly.react(gd, {data: s.data, layout: s.layout, frames: [], config});
+    if (canvas) CanvasChart.react(gd, {data: s.data, layout: s.layout});
+    else await Plotly.react(gd, {data: s.data, layout: s.layout, frames: [], config});
     await paint();
     return performance.now() - t0;
   };
   window.__animate = async (i) => {
     const t0 = performance.now();
     const f = figures[0];
-    await Plotly.animate(gd, f.frames[(i * 7) % f.frames.length], jump);
+    const fr = f.frames[(i * 7) % f.frames.length];
+    if (canvas) {  // as livechart.js applies a frame to a canvas
+      const data = gd.data.slice();
+      fr.data.forEach((t, j) => { data[fr.traces[j]] = merged(data[fr.traces[j]], t); });
+      CanvasChart.react(gd, {data, layout: fr.layout ? merged(gd.layout, fr.layout) : gd.layout});
+    } else {
+      await Plotly.animate(gd, fr, jump);
+    }
     await paint();
     return performance.now() - t0;
   };
   const s = shown(figures[0]);
-  await Plotly.newPlot(gd, {data: s.data, layout: s.layout, config});
+  if (canvas) CanvasChart.react(gd, {data: s.data, layout: s.layout});
+  else await Plotly.newPlot(gd, {data: s.data, layout: s.layout, config});
   await paint();
 }"""
 
@@ -421,6 +434,7 @@ def plotly_cost(rounds: int = 3, calls: int = 6) -> None:
     built = [charts.movie_spec(run, 0, u, k) for u in range(4)]
     variants = {  # name -> (the figures, the page's variant)
         "as built (images in the layout)": (built, ""),
+        "drawn on a canvas (livechart/canvaschart.js)": (built, "canvas"),
         "the same without its images": (built, "noimages"),
         "histograms as filled step lines": ([_step_lines(f) for f in built], ""),
         "those, and the rug as one line trace": ([_rug_lines(_step_lines(f)) for f in built], ""),
@@ -429,6 +443,7 @@ def plotly_cost(rounds: int = 3, calls: int = 6) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "index.html").write_text(PLOTLY_PAGE)
         shutil.copyfile(livechart.served_dir() / "plotly.min.js", Path(tmp) / "plotly.min.js")
+        shutil.copyfile(livechart.served_dir() / "canvaschart.js", Path(tmp) / "canvaschart.js")
         with sync_playwright() as p:
             browser = launch_chromium(p)
             pages = {}

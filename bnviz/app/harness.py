@@ -276,7 +276,8 @@ def open_app(page: Page, url: str, timeout: float = TIMEOUT_MS) -> None:
 CHART_JS = """
 const charts = (root = document) => Array.from(root.querySelectorAll('.js-plotly-plot, iframe')).flatMap(el =>
   el.tagName === 'IFRAME'
-    ? Array.from((el.contentDocument && el.contentDocument.querySelectorAll('.js-plotly-plot')) || [])
+    ? Array.from((el.contentDocument
+                  && el.contentDocument.querySelectorAll('.js-plotly-plot, .canvaschart')) || [])
     : [el]);
 const chartIn = (sel) => {
   const el = document.querySelector(sel);

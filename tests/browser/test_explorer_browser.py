@@ -61,9 +61,10 @@ COUNT_RUNS = """() => {
 
 
 def titles(page) -> list[str]:
-    """The histogram panels' titles as drawn (SVG text: no innerText)."""
-    return page.evaluate(f"() => {{ {MOVIE_JS} return Array.from(movie().querySelectorAll('.textpoint text'))"
-                         ".map(t => t.textContent); }")
+    """The histogram panels' titles as drawn (on the canvas: its record of what it wrote, a
+    line break as a newline)."""
+    return page.evaluate(f"() => {{ {MOVIE_JS} return movie().textBoxes.filter(b => b.kind === 'title')"
+                         ".map(b => b.text); }")
 
 
 def images(page) -> list[str]:
@@ -153,23 +154,29 @@ OVERFLOW_JS = """(keys) => {
   return out;
 }"""
 LAYOUT_KEYS = ["page_head", "unit_pick", "unit_flow", "unit_math", "stats_math"]
-# [font size in px, text] of every text drawn in a live chart (SVG) and in the player's bar.
+# [font size in px, text] of every text drawn in a live chart (SVG, or the canvas's record of
+# what it wrote) and in the player's bar.
 FONTS_JS = """() => Array.from(document.querySelectorAll('iframe')).flatMap(f => {
   const doc = f.contentDocument;
-  if (!doc || !doc.querySelector('.js-plotly-plot')) return [];
+  if (!doc || !doc.querySelector('.js-plotly-plot, .canvaschart')) return [];
+  const canvas = Array.from(doc.querySelectorAll('.canvaschart')).flatMap(c => c.textBoxes || [])
+    .map(b => [b.size, b.text.slice(0, 30)]);
   return Array.from(doc.querySelectorAll('svg text, #player button, #player output, #player select'))
     .filter(t => t.textContent.trim() && t.getClientRects().length)
-    .map(t => [parseFloat(doc.defaultView.getComputedStyle(t).fontSize), t.textContent.slice(0, 30)]);
+    .map(t => [parseFloat(doc.defaultView.getComputedStyle(t).fontSize), t.textContent.slice(0, 30)])
+    .concat(canvas);
 })"""
 # The step header: its height and its text's line height (one line: less than two).
 HEADER_JS = """() => {
   const p = document.querySelector('.st-key-step_counter p');
   return [p.getBoundingClientRect().height, parseFloat(getComputedStyle(p).lineHeight)];
 }"""
-# The histogram panels' titles as drawn: [left, right] in pixels, left to right.
+# The histogram panels' titles and the decision boundary's as drawn: [left, top, right, bottom]
+# in pixels.
 TITLE_BOXES_JS = f"""() => {{ {MOVIE_JS}
-  return Array.from(movie().querySelectorAll('.textpoint text')).map(t => t.getBoundingClientRect())
-    .map(r => [r.left, r.right]).sort((a, b) => a[0] - b[0]);
+  const r = movie().getBoundingClientRect();
+  return movie().textBoxes.filter(b => b.kind === 'title' || b.kind === 'annotation')
+    .map(b => [r.left + b.x, r.top + b.y, r.left + b.x + b.w, r.top + b.y + b.h]);
 }}"""
 
 
@@ -205,8 +212,11 @@ def test_the_explorer_opens_cleanly_and_reads_from_the_back_of_a_room(
     # the parts further down get their own
     page.locator(".st-key-movie").scroll_into_view_if_needed()
     boxes = page.evaluate(TITLE_BOXES_JS)
-    assert len(boxes) == 3
-    assert all(a[1] <= b[0] for a, b in zip(boxes, boxes[1:])), f"panel titles overlap: {boxes}"
+    assert len(boxes) == 4, "Z, Z_norm, Z̃ and the decision boundary"
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+            assert apart, f"panel titles overlap: {a} {b}"
     for part, key in (("equations", "unit_math"), ("statistics", "stats"), ("table", "accuracy"),
                       ("curves", "curves")):
         page.locator(f".st-key-{key}").scroll_into_view_if_needed()
@@ -308,8 +318,8 @@ def test_a_unit_chosen_in_the_box_is_drawn_by_the_chart_itself_once_the_layers_v
     equations = page.locator(".st-key-math_z").inner_text()
     page.evaluate(HOLD_JS)
     choose_unit(page, "unit 5")
-    page.wait_for_function(f"() => {{ {MOVIE_JS} const t = movie().querySelector('.textpoint text');"
-                           " return !!t && t.textContent.startsWith('Z (unit 5)'); }", timeout=TIMEOUT_MS)
+    page.wait_for_function(f"() => {{ {MOVIE_JS} const t = movie().textBoxes.find(b => b.kind === 'title');"
+                           " return !!t && t.text.startsWith('Z (unit 5)'); }", timeout=TIMEOUT_MS)
     assert page.evaluate("() => window.__held.length") >= 1, "the rerun it asks for has not left the page"
     assert page.locator(".st-key-math_z").inner_text() == equations, "the server has not answered"
     assert "unit=2" in page.url

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import struct
 
+import numpy as np
 from PIL import Image
 
 from bnviz import Settings
@@ -88,3 +89,28 @@ def test_a_chart_saves_as_a_png_at_twice_its_pixels_with_a_caption(app_server, n
     shown = Image.open(io.BytesIO(data))
     assert shown.size == (png_width, png_height)
     assert info.value.suggested_filename == "bnviz-curves.png"
+
+
+def test_the_histograms_save_as_a_png_from_their_players_button_with_a_caption(
+        app_server, new_page, tmp_path):
+    """The histograms are drawn on a canvas (no Plotly toolbar): the "⤓ PNG" button of their
+    player saves what the canvas shows, at twice its pixels, with the caption and the step."""
+    page = new_page(PROJECTOR)
+    open_app(page, app_server + URL)
+    frame = chart_frame(page, "movie")
+    chart = frame.locator("#chart")
+    width, height = chart.evaluate("el => [el.clientWidth, el.layout.height]")
+    with page.expect_download(timeout=60_000) as info:
+        frame.get_by_role("button", name="Download as PNG").click()
+    path = tmp_path / "movie.png"
+    info.value.save_as(path)
+    shown = Image.open(path)
+    assert shown.size == (2 * width, 2 * (height + 28)), "the caption's line is added under the chart"
+    assert info.value.suggested_filename == "bnviz-movie.png"
+    # the bars are in it (the Z panel's blue, bnviz.charts.style.HIST[0]), and the caption's line
+    # has text in it: pixels drawn under the figure
+    pixels = np.asarray(shown.convert("RGBA"))
+    blue = int(((pixels[..., 3] > 200) & (pixels[..., :3] == (0x00, 0x72, 0xB2)).all(axis=-1)).sum())
+    assert blue > 2000, blue
+    assert pixels[2 * height :, :, 3].any(), "the caption is written"
+    assert exceptions(page) == []

@@ -15,13 +15,15 @@ from bnviz.settings import Settings
 from .helpers import screenshot
 
 NAME = "batch-normalization-in-20-minutes"
-# The font size in px of every text the charts draw (SVG): the live charts' (in their
-# iframes) and st.plotly_chart's (in the page).
+# The font size in px of every text the charts draw (SVG, or a canvas's record of what it
+# wrote): the live charts' (in their iframes) and st.plotly_chart's (in the page).
 CHART_FONTS_JS = """() => [document, ...Array.from(document.querySelectorAll('iframe'))
     .map(f => f.contentDocument).filter(Boolean)].flatMap(doc =>
   Array.from(doc.querySelectorAll('.js-plotly-plot svg text'))
     .filter(t => t.textContent.trim() && t.getClientRects().length)
-    .map(t => parseFloat(doc.defaultView.getComputedStyle(t).fontSize)))"""
+    .map(t => parseFloat(doc.defaultView.getComputedStyle(t).fontSize))
+    .concat(Array.from(doc.querySelectorAll('.canvaschart'))
+      .flatMap(c => (c.textBoxes || []).map(b => b.size))))"""
 # The labels of the widgets above the charts (presenter mode's step settings).
 ABOVE = ".st-key-lesson_controls"
 ABOVE_LABELS_JS = f"""() => Array.from(document.querySelectorAll('{ABOVE} [data-testid="stWidgetLabel"]'))

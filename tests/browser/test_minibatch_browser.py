@@ -13,12 +13,13 @@ pytestmark = pytest.mark.browser
 
 POINTS_Z_NORM, POINTS_Z_TILDE = 10, 11  # the mini-batch's points (bnviz.charts.explorer)
 
-# What the histograms' chart draws: the points' x of one trace (as Plotly decoded them) and
-# the ranges of the Z_norm and Z̃ x-axes.
+# What the histograms' chart draws: the points' x of one trace (as its renderer decodes them,
+# bnviz/app/livechart/canvaschart.js) and the ranges of the Z_norm and Z̃ x-axes it drew.
 DRAWN_JS = f"""(trace) => {{ {MOVIE_JS}
   const gd = movie();
-  return {{x: Array.from(gd._fullData[trace].x).map(Number),
-           ranges: [gd._fullLayout.xaxis2.range, gd._fullLayout.xaxis3.range]}};
+  const values = gd.ownerDocument.defaultView.CanvasChart.values;
+  return {{x: Array.from(values(gd.data[trace].x)).map(Number),
+           ranges: [gd.axes.x2.range, gd.axes.x3.range]}};
 }}"""
 
 

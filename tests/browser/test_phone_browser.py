@@ -25,36 +25,35 @@ pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
 
-# Every live chart with panels: [key, [[x-domain, y-domain] per panel (as drawn)]].
+# Every live chart with panels: [key, [[x-domain, y-domain] per panel (as drawn)]]; a chart
+# drawn by Plotly or by the live chart's canvas (its `axes`: canvaschart.js).
 PANELS_JS = """() => Array.from(document.querySelectorAll('iframe')).flatMap(f => {
-  const gd = f.contentDocument && f.contentDocument.querySelector('.js-plotly-plot');
-  if (!gd || !gd._fullLayout) return [];
+  const gd = f.contentDocument && f.contentDocument.querySelector('.js-plotly-plot, .canvaschart');
+  if (!gd || !(gd._fullLayout || gd.axes)) return [];
   const full = gd._fullLayout;
-  const panels = Object.keys(full).filter(k => /^xaxis\\d*$/.test(k)).map(k => {
-    const y = full[k].anchor === 'free' ? 'yaxis' : 'yaxis' + full[k].anchor.slice(1);
-    return [full[k].domain, full[y].domain];
-  });
+  const panels = gd.axes
+    ? Object.keys(gd.axes).filter(k => /^x\\d*$/.test(k)).map(k => {
+        const y = gd.axes[k].anchor || 'y' + k.slice(1);
+        return [gd.axes[k].domain, gd.axes[y].domain];
+      })
+    : Object.keys(full).filter(k => /^xaxis\\d*$/.test(k)).map(k => {
+        const y = full[k].anchor === 'free' ? 'yaxis' : 'yaxis' + full[k].anchor.slice(1);
+        return [full[k].domain, full[y].domain];
+      });
   const key = (f.closest('[class*="st-key-"]').className.match(/st-key-(\\S+)/) || [])[1];
   return panels.length > 1 ? [[key, panels]] : [];
 })"""
 # The histograms' titles (text traces) and the boundary's (an annotation) as drawn, each with
 # the plot area of its panel: [[left, top, right, bottom], panel top, panel bottom], in pixels.
+# (The chart's canvas says where it drew each text and each axis: canvaschart.js.)
 TITLES_JS = f"""() => {{ {MOVIE_JS}
   const gd = movie();
-  const full = gd._fullLayout;
-  const area = (y) => [full[y]._offset, full[y]._offset + full[y]._length];
-  const box = (el) => {{ const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }};
-  const out = [];
-  for (const g of gd.querySelectorAll('g.trace.scatter')) {{
-    const trace = g.__data__ && g.__data__[0] && g.__data__[0].trace;
-    if (!trace || trace.mode !== 'text') continue;
-    for (const t of g.querySelectorAll('.textpoint text')) {{
-      out.push([box(t), ...area('yaxis' + (trace.yaxis || 'y').slice(1))]);
-    }}
-  }}
-  const last = Object.keys(full).filter(k => /^yaxis\\d*$/.test(k)).sort().pop();
-  for (const t of gd.querySelectorAll('.annotation-text')) out.push([box(t), ...area(last)]);
-  return out;
+  const r = gd.getBoundingClientRect();
+  const area = (y) => [r.top + gd.axes[y].px[0], r.top + gd.axes[y].px[1]];
+  const box = (b) => [r.left + b.x, r.top + b.y, r.left + b.x + b.w, r.top + b.y + b.h];
+  const last = Object.keys(gd.axes).filter(k => /^y\\d*$/.test(k)).sort().pop();
+  return gd.textBoxes.filter(b => b.kind === 'title' || b.kind === 'annotation')
+    .map(b => [box(b), ...area(b.kind === 'title' ? b.axis : last)]);
 }}"""
 # The chart's and the page's width against their content's (a horizontal scroll shows here).
 SCROLL_JS = """() => [document.documentElement, document.querySelector('[data-testid="stMain"]')]
@@ -175,7 +174,7 @@ def test_on_a_projector_the_histograms_stay_side_by_side_and_a_resize_stacks_the
     panels = movie_panels(page)
     assert len(panels) == 4 and side_by_side(panels), panels
     # the window narrowed to a phone's and widened again: stacked, then side by side
-    stacked_js = f"() => {{ {MOVIE_JS} return movie()._fullLayout.xaxis2.domain[0] === 0; }}"
+    stacked_js = f"() => {{ {MOVIE_JS} return movie().axes.x2.domain[0] === 0; }}"
     page.set_viewport_size(PHONE)
     page.wait_for_function(stacked_js)
     wait_idle(page)

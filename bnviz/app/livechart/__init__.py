@@ -79,7 +79,7 @@ from ..shared import LRU
 __all__ = ["Views", "figure_json", "figure_ref", "plotly_chart", "prepare", "sent_figure", "served_dir"]
 
 HERE = Path(__file__).resolve().parent
-FILES = ("index.html", "livechart.js")
+FILES = ("index.html", "canvaschart.js", "livechart.js")
 PLOTLY_GZ = "plotly.min.js.gz"  # Plotly's bundle, compressed once (served as application/gzip)
 
 
@@ -469,7 +469,7 @@ def plotly_chart(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | d
                  title: str = "", player: dict[str, Any] | None = None,
                  on_frame: Callable[[int], None] | None = None, caption: str = "",
                  cache_key: Hashable | None = None, views: Views | None = None,
-                 build_views: bool = True) -> bool:
+                 build_views: bool = True, canvas: bool = False) -> bool:
     """Draw ``figure``; on later reruns with the same ``key``, update that chart in place.
 
     ``cache_key``: the figure is the same for every session that gives this key (e.g. the
@@ -501,9 +501,16 @@ def plotly_chart(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | d
     frame ``k``: Pause, the end of Play, the scrubber released (or moved with a key).
     Not while Play runs: that would be a rerun per frame.
 
-    The camera button of the chart's toolbar saves it as a PNG at twice its pixels with
-    ``caption`` (e.g. the settings, ``bnviz.charts.export.caption``; the player's step is
-    added) under it, in a file named after ``key``.
+    ``canvas``: the figure is drawn by the chart's own renderer (``canvaschart.js``) instead of
+    Plotly: bars, lines, tick markers, text and images on axes, without Plotly's toolbar,
+    zoom or legend. It draws the histograms' figure, or a frame of it, in a few
+    milliseconds against Plotly's 50–80 (docs/performance.md), so a unit chosen or a step
+    of the player is on screen in the next frame.
+
+    The camera button of the chart's toolbar (on a canvas: "⤓ PNG" in the player's bar) saves
+    it as a PNG at twice its pixels with ``caption`` (e.g. the settings,
+    ``bnviz.charts.export.caption``; the player's step is added) under it, in a file named
+    after ``key``.
     """
     widget = f"{key}_live"
 
@@ -519,7 +526,7 @@ def plotly_chart(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | d
         ref, ready = prepare(views, scale, build_views)
         chosen = {"from": views.source, "ref": ref}
     with st.container(key=key):
-        _component(**sent, title=title, player=player, views=chosen, key=widget, default=None,
+        _component(**sent, title=title, player=player, views=chosen, canvas=canvas, key=widget, default=None,
                    caption=caption, file_name=f"bnviz-{key}",
                    on_change=reported if on_frame is not None else None)
     return ready

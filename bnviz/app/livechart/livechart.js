@@ -15,7 +15,8 @@
 // posts "streamlit:render" with the arguments (`figure`: the figure's JSON text, or
 // `figure_ref`: the name of a file holding it, beside this page; `title`: the chart's
 // accessible name; `player`: null or {active, sync, labels, prefix, interval_ms, label})
-// and the page's theme.
+// and the page's theme; `canvas: true` has the figure drawn by canvaschart.js instead of
+// Plotly (the Explorer's histograms: a few milliseconds a frame against Plotly's 50-80).
 //
 // The player and the page agree on one step. The player reports the frame it stops on
 // (Pause, the end of Play, a scrubber release or key) as the component's value
@@ -28,6 +29,18 @@
 "use strict";
 
 const gd = document.getElementById("chart");
+let onCanvas = false; // the figure on screen is drawn by CanvasChart (canvaschart.js), not Plotly
+
+// Show `data` and `layout` with the renderer the message asks for; the graph div then holds
+// them (`gd.data`, `gd.layout`) either way.
+async function render(canvas, data, layout, frames, config) {
+  if (canvas !== onCanvas) {
+    if (onCanvas) CanvasChart.purge(gd); else Plotly.purge(gd);
+    onCanvas = canvas;
+  }
+  if (canvas) CanvasChart.react(gd, { data, layout });
+  else await Plotly.react(gd, { data, layout, frames, config });
+}
 const post = (type, body) =>
   window.parent.postMessage({ isStreamlitMessage: true, type, ...body }, "*");
 
@@ -353,12 +366,15 @@ async function draw(message) {
     // the player's frame, whichever frame the figure's own data show
     shown = atFrame(shown.data, shown.layout, frames[player_.clamp(player.active, frames.length)]);
   }
-  await Plotly.react(gd, { data: shown.data, layout: shown.layout, frames: player ? [] : frames, config });
-  figureHeight = layout !== base ? await keepPlotHeight(layout) : layout.height;
+  const canvas = !!message.args.canvas;
+  await render(canvas, shown.data, shown.layout, player ? [] : frames, config);
+  if (canvas) CanvasChart.preload(frames); // the frames' images decoded before they are shown
+  figureHeight = layout !== base && !canvas ? await keepPlotHeight(layout) : layout.height;
   postHeight();
   if (player) player_.load(player, frames);
   shownKey = keyOf(message);
-  arrangedFor = { message, layoutText, config, frames: player ? [] : frames, phone, width: window.innerWidth };
+  arrangedFor = { message, layoutText, config, frames: player ? [] : frames, phone, width: window.innerWidth, canvas };
+  pngButton.hidden = !canvas; // Plotly's toolbar has the camera; a canvas has this button
 }
 
 // The message drawn last and how it was arranged (a resize may change that); the figure's height.
@@ -392,8 +408,8 @@ async function rearrange() {
         ? { ...base, images: base.images.map((im, i) => (now[i] ? { ...im, source: now[i].source } : im)) }
         : base;
       const layout = phone ? stacked(current, window.innerWidth) : current;
-      await Plotly.react(gd, { data: gd.data, layout, frames, config });
-      figureHeight = layout !== current ? await keepPlotHeight(layout) : layout.height;
+      await render(arrangedFor.canvas, gd.data, layout, frames, config);
+      figureHeight = layout !== current && !arrangedFor.canvas ? await keepPlotHeight(layout) : layout.height;
       arrangedFor = { ...arrangedFor, phone, width: window.innerWidth };
     } catch (err) {
       console.error("bnviz live chart: could not lay the figure out again", err);
@@ -456,7 +472,12 @@ const player_ = (() => {
       wanted = null;
       if (k === onScreen || !frames[k]) continue;
       try {
-        await Plotly.animate(gd, frames[k], JUMP);
+        if (onCanvas) {
+          const s = atFrame(gd.data, gd.layout, frames[k]);
+          CanvasChart.react(gd, s);
+        } else {
+          await Plotly.animate(gd, frames[k], JUMP);
+        }
         onScreen = k;
       } catch (err) {
         // Plotly rejects with nothing when another animation interrupts this one
@@ -660,8 +681,10 @@ async function savePng() {
     text, xref: "paper", yref: "paper", x: 0, y: 0, yshift: -(margin.b || 40) - 6, xanchor: "left",
     yanchor: "top", showarrow: false, font: { size: 12 },
   }];
-  const url = await Plotly.toImage({ data: gd.data, layout, config: { displayModeBar: false } },
-    { format: "png", scale: 2, width: gd.clientWidth, height: layout.height });
+  const url = onCanvas
+    ? CanvasChart.toImage(gd, { scale: 2, caption: text, extra: 28, captionSize: 12 })
+    : await Plotly.toImage({ data: gd.data, layout, config: { displayModeBar: false } },
+      { format: "png", scale: 2, width: gd.clientWidth, height: layout.height });
   const link = document.createElement("a");
   link.href = url;
   link.download = `${fileName}.png`;
@@ -670,6 +693,8 @@ async function savePng() {
   link.remove();
 }
 window.livechartSavePng = savePng; // for the tests
+const pngButton = document.getElementById("png");
+pngButton.addEventListener("click", savePng);
 
 // ---------------------------------------------------------------- views chosen in the page
 

@@ -448,7 +448,7 @@ def unit_view(run: Run) -> None:
     block = numbers.unit_block(s.width, unit)
     units = livechart.Views(".st-key-v_unit input", ("movie-units", rid, layer, block[-1], norm, dark),
                             {numbers.unit_label(u): (movie_key(u), movie(u)) for u in block})
-    chart_has_units = livechart.plotly_chart(movie(unit), views=units, build_views=alone,
+    chart_has_units = livechart.plotly_chart(movie(unit), views=units, build_views=alone, canvas=True,
                            cache_key=movie_key(unit),
                            key="movie", caption=f"{export.caption(s)} · layer {layer + 1}, "
                                                 f"{'all units' if unit < 0 else f'unit {unit + 1}'}",
