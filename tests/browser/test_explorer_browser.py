@@ -264,6 +264,34 @@ def test_keyboard_on_a_slider_retrains_and_redraws(app_server, page):
     assert exceptions(page) == []
 
 
+# The tallest bar of the Z panel as the canvas drew it: [x, y] of its middle in the chart's
+# pixels, and its count (canvaschart.js: the element's data and the axes it drew).
+TALLEST_BAR_JS = """el => {
+  const values = el.ownerDocument.defaultView.CanvasChart.values;
+  const t = el.data[0];
+  const ys = Array.from(values(t.y));
+  const i = ys.indexOf(Math.max(...ys));
+  const at = (a, v) => a.px[0] + (v - a.range[0]) / (a.range[1] - a.range[0]) * (a.px[1] - a.px[0]);
+  const y = el.axes.y;
+  return [at(el.axes.x, t.x0 + i * t.dx), y.px[1] - (ys[i] / 2 - y.range[0]) / (y.range[1] - y.range[0])
+          * (y.px[1] - y.px[0]), ys[i]];
+}"""
+
+
+def test_hovering_a_bar_of_the_histograms_shows_its_bin_and_count(app_server, page):
+    open_app(page, app_server + "/")
+    chart = chart_frame(page, "movie").locator("#chart")
+    x, y, count = chart.evaluate(TALLEST_BAR_JS)
+    box = chart.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    tip = chart_frame(page, "movie").locator(".canvaschart-tip")
+    tip.wait_for(state="visible")
+    assert tip.inner_text().endswith(f": {round(count)}"), tip.inner_text()
+    page.mouse.move(box["x"] + 2, box["y"] + 2)  # the margin: nothing to show
+    tip.wait_for(state="hidden")
+
+
 def test_a_unit_change_redraws_the_mounted_histogram_chart_in_place(app_server, page):
     """The live chart keeps its graph div (no remount) and only the unit's data change."""
     open_app(page, app_server + "/")

@@ -569,7 +569,7 @@ window.CanvasChart = (() => {
     tip.hidden = true;
     tip.setAttribute("aria-hidden", "true");
     Object.assign(tip.style, { position: "absolute", pointerEvents: "none", padding: "2px 6px", border: "1px solid",
-                               borderRadius: "3px", fontSize: "13px", whiteSpace: "nowrap" });
+                               borderRadius: "3px", fontSize: "14px", whiteSpace: "nowrap" });
     el.append(canvas, tip);
     const st = { canvas, tip, sources: new Set(), axes: null, width: 0, dpr: 0 };
     el.__canvasChart = st;
