@@ -18,7 +18,7 @@
    end of the run; and the main thread's long tasks (> 50 ms) before the redraw. The
    first half of the changes go to units not seen before, the rest back to those.
    ``--app`` measures another checkout's app.py.
-4. ``--plotly``: instead, Plotly alone in a bare page: the histogram figure of four units
+4. ``--plotly``: instead, the drawing alone in a bare page: the histogram figure of four units
    (default settings), the main thread's CPU time (a Chromium trace) and wall time per
    ``Plotly.react`` from one unit's figure to the next (what a unit change draws) and per
    ``Plotly.animate`` of one frame (a scrubber step), interleaved, for the figure as built,
@@ -463,8 +463,8 @@ def plotly_cost(rounds: int = 3, calls: int = 6) -> None:
                         cpu = _main_thread_ms(browser.stop_tracing()) / calls
                         out[name][what].append((cpu, statistics.median(wall)))
             browser.close()
-    print(f"Plotly alone, the histogram figure (ms per call, median of {rounds} rounds of {calls}; "
-          f"main-thread CPU / wall; load average {os.getloadavg()[0]:.1f}):")
+    print(f"The histogram figure in a bare page, Plotly and the canvas (ms per call, median of {rounds} "
+          f"rounds of {calls}; main-thread CPU / wall; load average {os.getloadavg()[0]:.1f}):")
     for name, rows in out.items():
         cells = [f"{what} {statistics.median(c for c, _ in v):5.1f} / "
                  f"{statistics.median(w for _, w in v):5.1f}" for what, v in rows.items()]
