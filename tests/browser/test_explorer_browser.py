@@ -520,8 +520,12 @@ WATCH_STALE = """() => {
 def test_the_layer_unit_view_does_not_fade_while_it_reruns(app_server, page):
     """Streamlit fades stale elements after 0.5 s; the layer/unit view reruns faster than
     that, and starting the fade on each of its elements slows its histograms down. The
-    rest of the page keeps Streamlit's fade (a retrain can take seconds)."""
-    open_app(page, app_server + "/")
+    rest of the page keeps Streamlit's fade (a retrain can take seconds).
+
+    A run of its own (seed 97, no other test's): once the server has built a layer's views
+    (another test looked around the same run), the chart draws the unit itself and the rerun
+    can end before any element is marked stale, leaving nothing to observe."""
+    open_app(page, app_server + "/?seed=97")
     page.evaluate(WATCH_STALE)
     with rerun(page):
         choose_unit(page, "unit 2")
