@@ -322,12 +322,13 @@ PLOTLY_SETUP = """async ([figs, variant]) => {
     }
     return over;
   };
-  const shown = (f) => {  // the last frame, as the Explorer shows a new figure
-    const fr = f.frames[f.frames.length - 1];
-    const data = f.data.slice();
+  const atFrame = (data0, layout, fr) => {  // as livechart.js shows a frame
+    const data = data0.slice();
     fr.data.forEach((t, i) => { data[fr.traces[i]] = merged(data[fr.traces[i]], t); });
-    return {data, layout: fr.layout ? merged(f.layout, fr.layout) : f.layout};
+    return {data, layout: fr.layout ? merged(layout, fr.layout) : layout};
   };
+  // the last frame, as the Explorer shows a new figure
+  const shown = (f) => atFrame(f.data, f.layout, f.frames[f.frames.length - 1]);
   const figures = figs.map((f0) => {
     const f = JSON.parse(JSON.stringify(f0));
     if (variant === 'noimages') { delete f.layout.images; for (const fr of f.frames) delete fr.layout; }
@@ -351,9 +352,7 @@ PLOTLY_SETUP = """async ([figs, variant]) => {
     const f = figures[0];
     const fr = f.frames[(i * 7) % f.frames.length];
     if (canvas) {  // as livechart.js applies a frame to a canvas
-      const data = gd.data.slice();
-      fr.data.forEach((t, j) => { data[fr.traces[j]] = merged(data[fr.traces[j]], t); });
-      CanvasChart.react(gd, {data, layout: fr.layout ? merged(gd.layout, fr.layout) : gd.layout});
+      CanvasChart.react(gd, atFrame(gd.data, gd.layout, fr));
     } else {
       await Plotly.animate(gd, fr, jump);
     }

@@ -126,8 +126,9 @@ window.CanvasChart = (() => {
   }
 
   // Draws `html` with its anchor (x: "left" | "center" | "right", y: "top" | "middle" |
-  // "bottom") at (x, y); returns its box.
-  function drawText(ctx, html, x, y, xanchor, yanchor, font, record) {
+  // "bottom") at (x, y); returns its box, and adds it to `record` (if any) with `tag`'s
+  // kind and axis.
+  function drawText(ctx, html, x, y, xanchor, yanchor, font, record, tag = {}) {
     const lines = richLines(String(html));
     const { size, family, color } = font;
     const lineH = size * 1.3;
@@ -153,7 +154,7 @@ window.CanvasChart = (() => {
       }
     });
     const box = { x: left, y: top, w, h, size };
-    if (record) record.push({ ...box, text: plain(html), kind: record.kind, axis: record.axis || null });
+    if (record) record.push({ ...box, text: plain(html), kind: tag.kind || "text", axis: tag.axis || null });
     return box;
   }
 
@@ -242,6 +243,7 @@ window.CanvasChart = (() => {
         waiting.delete(source);
         for (const e of els) if (e.__canvasChart && e.__canvasChart.sources.has(source)) redraw(e);
       };
+      im.onerror = () => waiting.delete(source);
       im.src = source;
       images.set(source, im);
       while (images.size > IMAGES_KEPT) images.delete(images.keys().next().value);
@@ -396,15 +398,14 @@ window.CanvasChart = (() => {
       const f = { size: finite(tf.size) ? Number(tf.size) : font.size, family: tf.family || font.family,
                   color: tf.color || font.color };
       const pos = String(t.textposition || "middle center");
-      record.kind = t.name === "title" ? "title" : "text";
-      record.axis = ya.id;
+      const tag = { kind: t.name === "title" ? "title" : "text", axis: ya.id };
       for (let i = 0; i < n; i++) {
         if (texts[i] === undefined || texts[i] === null || texts[i] === "") continue;
         const px = xa.px(Number(xs[i]));
         const py = ya.px(Number(ys[i]));
         const yanchor = pos.startsWith("top") ? "bottom" : pos.startsWith("bottom") ? "top" : "middle";
         const xanchor = pos.endsWith("left") ? "right" : pos.endsWith("right") ? "left" : "center";
-        drawText(ctx, texts[i], px, py + (yanchor === "bottom" ? -3 : yanchor === "top" ? 3 : 0), xanchor, yanchor, f, record);
+        drawText(ctx, texts[i], px, py + (yanchor === "bottom" ? -3 : yanchor === "top" ? 3 : 0), xanchor, yanchor, f, record, tag);
       }
     }
     ctx.restore();
@@ -443,8 +444,7 @@ window.CanvasChart = (() => {
     }
     for (const t of data) if (isObject(t)) drawTrace(ctx, t, layout, axes, font, record);
     drawImages(ctx, layout, axes, "above", el, sources);
-    record.kind = "tick";
-    record.axis = null;
+    const tick = { kind: "tick" };
     for (const a of Object.values(axes)) {
       if (a.spec.showticklabels === false || a.spec.visible === false) continue;
       const other = axes[a.spec.anchor] || axes[a.letter === "x" ? "y" : "x"];
@@ -452,11 +452,10 @@ window.CanvasChart = (() => {
       const f = { ...font, ...(a.spec.tickfont || {}) };
       for (const v of ticks[a.id].at) {
         const text = tickText(v, ticks[a.id].dtick);
-        if (a.letter === "x") drawText(ctx, text, a.px(v), other.p1 + 3, "center", "top", f, record);
-        else drawText(ctx, text, other.p0 - 4, a.px(v), "right", "middle", f, record);
+        if (a.letter === "x") drawText(ctx, text, a.px(v), other.p1 + 3, "center", "top", f, record, tick);
+        else drawText(ctx, text, other.p0 - 4, a.px(v), "right", "middle", f, record, tick);
       }
     }
-    record.kind = "annotation";
     for (const an of layout.annotations || []) {
       if (!isObject(an) || an.visible === false) continue;
       const paperX = (an.xref || "paper") === "paper";
@@ -468,7 +467,7 @@ window.CanvasChart = (() => {
       const f = { ...font, ...(an.font || {}) };
       const xanchor = an.xanchor && an.xanchor !== "auto" ? an.xanchor : "center";
       const yanchor = an.yanchor && an.yanchor !== "auto" ? an.yanchor : "middle";
-      drawText(ctx, an.text || "", x, y, xanchor, yanchor, f, record);
+      drawText(ctx, an.text || "", x, y, xanchor, yanchor, f, record, { kind: "annotation" });
     }
     return { record, axes };
   }
@@ -496,7 +495,7 @@ window.CanvasChart = (() => {
       range: a.range.slice(), px: [a.p0, a.p1], domain: a.drawnDomain, anchor: a.spec.anchor || null }]));
     st.width = W;
     st.dpr = dpr;
-    el.textBoxes = record.map(({ kind, axis, text, x, y, w, h, size }) => ({ kind, axis, text, x, y, w, h, size }));
+    el.textBoxes = record;
     const titles = record.filter((r) => r.kind === "title" || r.kind === "annotation").map((r) => r.text.replace(/\n/g, ", "));
     canvas.setAttribute("aria-label", titles.join("; "));
   }

@@ -668,29 +668,33 @@ function nameFrame(title) {
 let caption = ""; // what the chart shows, from the page (settings and step)
 let fileName = "bnviz";
 
-// The chart as shown, at twice its pixels, with the caption (and the player's step) under
-// it: Plotly's own image export of a copy of the layout with one more annotation.
+// The chart as shown, at twice its pixels, with the caption (and the player's step) in a
+// line of CAPTION_PX under it: the canvas's own image, or Plotly's image export of a copy of
+// the layout with one more annotation.
+const CAPTION_PX = 28;
 async function savePng() {
   const step = bar.hidden ? "" : stepText.textContent;
   const text = [caption, step].filter(Boolean).join(" · ");
-  const layout = JSON.parse(JSON.stringify(gd.layout));
-  const margin = layout.margin || {};
-  layout.margin = { ...margin, b: (margin.b || 40) + 28 };
-  layout.height = (layout.height || gd.clientHeight) + 28;
-  layout.annotations = [...(layout.annotations || []), {
-    text, xref: "paper", yref: "paper", x: 0, y: 0, yshift: -(margin.b || 40) - 6, xanchor: "left",
-    yanchor: "top", showarrow: false, font: { size: 12 },
-  }];
-  const url = onCanvas
-    ? CanvasChart.toImage(gd, { scale: 2, caption: text, extra: 28, captionSize: 12 })
-    : await Plotly.toImage({ data: gd.data, layout, config: { displayModeBar: false } },
-      { format: "png", scale: 2, width: gd.clientWidth, height: layout.height });
+  const url = onCanvas ? CanvasChart.toImage(gd, { scale: 2, caption: text, extra: CAPTION_PX, captionSize: 12 })
+    : await plotlyPng(text);
   const link = document.createElement("a");
   link.href = url;
   link.download = `${fileName}.png`;
   document.body.appendChild(link);
   link.click();
   link.remove();
+}
+async function plotlyPng(text) {
+  const layout = JSON.parse(JSON.stringify(gd.layout));
+  const margin = layout.margin || {};
+  layout.margin = { ...margin, b: (margin.b || 40) + CAPTION_PX };
+  layout.height = (layout.height || gd.clientHeight) + CAPTION_PX;
+  layout.annotations = [...(layout.annotations || []), {
+    text, xref: "paper", yref: "paper", x: 0, y: 0, yshift: -(margin.b || 40) - 6, xanchor: "left",
+    yanchor: "top", showarrow: false, font: { size: 12 },
+  }];
+  return Plotly.toImage({ data: gd.data, layout, config: { displayModeBar: false } },
+    { format: "png", scale: 2, width: gd.clientWidth, height: layout.height });
 }
 window.livechartSavePng = savePng; // for the tests
 const pngButton = document.getElementById("png");
