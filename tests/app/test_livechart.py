@@ -194,6 +194,9 @@ def test_the_images_of_a_run_go_once_in_a_file_of_their_own(two_runs):
     views = [_movie_sent(run, unit=u)[0] for u in (0, 1)]
     raw = [json.loads((livechart.served_dir() / v["figure_ref"]).read_text()) for v in views]
     assert raw[0][livechart.ASSETS] == raw[1][livechart.ASSETS], "one images file for the run"
+    assert [v[livechart.ASSETS] for v in views] == [r[livechart.ASSETS] for r in raw], \
+        "the arguments name it beside the figure, so that the chart fetches both at once"
+    assert _movie_sent(run, unit=0)[0] == views[0], "the same arguments from the cache"
     sources = [im["source"] for im in raw[0]["layout"]["images"]]
     sources += [im["source"] for f in raw[0]["frames"] for im in f["layout"]["images"]]
     assert sources and all(src.startswith(livechart.ASSET_PREFIX) for src in sources)
@@ -247,7 +250,7 @@ def test_the_views_of_the_other_units_are_built_once_in_the_background_and_named
     assert list(names) == ["unit 1", "unit 2", "unit 3"]
     for u, name in enumerate(names.values()):
         sent = livechart._sent(views.figures[f"unit {u + 1}"][1], views.figures[f"unit {u + 1}"][0], False)
-        assert sent == {"figure_ref": name}, "the figure the page sends for the unit"
+        assert sent["figure_ref"] == name, "the figure the page sends for the unit"
         fresh = charts.movie_spec(run, 0, u, len(run.ckpt_steps) - 1)
         assert livechart.sent_figure(sent) == json.loads(livechart.figure_json(fresh))
     livechart.prepare(views, scale=False)

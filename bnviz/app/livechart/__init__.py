@@ -328,14 +328,15 @@ def _resolved(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _sent(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | dict[str, Any]],
           cache_key: Hashable | None, scale: bool | None = None) -> dict[str, str]:
-    """The component's figure argument: ``{"figure": json}`` or ``{"figure_ref": name}``
-    (``scale``: presenter mode's larger text; None: as the page's URL says)."""
+    """The component's figure argument: ``{"figure": json}`` or ``{"figure_ref": name}``,
+    with ``"assets"``: the name of its images' file, if it has one (the chart fetches both at
+    once; ``scale``: presenter mode's larger text; None: as the page's URL says)."""
     scale = presenting() if scale is None else scale
     key = None if cache_key is None else (cache_key, scale)
     if key is not None:
         hit = _cached.get(key)
         if hit is not None and all(figure_ref_alive(ref) for ref in hit[2]):
-            return {hit[0]: hit[1]}
+            return _argument(hit)
     made = figure() if callable(figure) else figure
     if scale:  # chart text of at least 18 px for a projector
         spec = json.loads(made.to_json()) if isinstance(made, go.Figure) else made
@@ -348,7 +349,15 @@ def _sent(figure: go.Figure | dict[str, Any] | Callable[[], go.Figure | dict[str
     sent = ("figure", text, needs) if ref is None else ("figure_ref", ref, (ref, *needs))
     if key is not None:
         _cached.put(key, sent)
-    return {sent[0]: sent[1]}
+    return _argument(sent)
+
+
+def _argument(sent: tuple[str, str, tuple[str, ...]]) -> dict[str, str]:
+    """:func:`_sent`'s argument from its cache entry (the files it needs: a figure file's
+    name first, then its images')."""
+    kind, value, needs = sent
+    images = needs[1:] if kind == "figure_ref" else needs
+    return {kind: value, **({ASSETS: images[0]} if images else {})}
 
 
 # --------------------------------------------------------------------------- views drawn in the browser

@@ -13,7 +13,8 @@
 // Streamlit's component protocol (v1), by hand: we post "streamlit:componentReady",
 // "streamlit:setFrameHeight" and, from the player, "streamlit:setComponentValue"; Streamlit
 // posts "streamlit:render" with the arguments (`figure`: the figure's JSON text, or
-// `figure_ref`: the name of a file holding it, beside this page; `title`: the chart's
+// `figure_ref`: the name of a file holding it, beside this page, and `assets`, that of its
+// images' file, if it has one; `title`: the chart's
 // accessible name; `player`: null or {active, sync, labels, prefix, interval_ms, label})
 // and the page's theme; `canvas: true` has the figure drawn by canvaschart.js instead of
 // Plotly (the Explorer's histograms: a few milliseconds a frame against Plotly's 50-80).
@@ -139,16 +140,26 @@ function trimFetched() {
 // its item i): the same for every view of a run, fetched once. Puts them in place.
 const ASSET = "asset:";
 const ASSETS_KEPT = 6; // runs
-const assetLists = new Map(); // assets file -> its list of image sources
-async function withAssets(fig) {
-  const ref = fig.assets;
-  if (typeof ref !== "string") return fig;
+const assetLists = new Map(); // assets file -> (a promise of) its list of image sources
+
+// The list of the assets file `ref`, fetched once. The arguments name it beside the figure
+// (`assets`), so that draw() asks for both at once: fetched one after the other, each reply
+// waits for the main thread, which the page's other charts keep busy while a new run arrives.
+function assetList(ref) {
   let list = assetLists.get(ref);
   if (!list) {
-    list = JSON.parse(await download(ref));
+    list = download(ref).then((text) => JSON.parse(text));
+    list.catch(() => assetLists.delete(ref)); // asked for again next time
     assetLists.set(ref, list);
     while (assetLists.size > ASSETS_KEPT) assetLists.delete(assetLists.keys().next().value);
   }
+  return list;
+}
+
+async function withAssets(fig) {
+  const ref = fig.assets;
+  if (typeof ref !== "string") return fig;
+  const list = await assetList(ref);
   const back = (images) => {
     if (!Array.isArray(images)) return;
     for (const im of images) {
@@ -333,6 +344,7 @@ async function keepPlotHeight(layout) {
 
 async function draw(message) {
   const theme = message.theme || null;
+  if (typeof message.args.assets === "string") assetList(message.args.assets).catch(() => {}); // meanwhile
   const fig = await withAssets(JSON.parse(await figureText(message.args)));
   const layoutText = JSON.stringify(fig.layout || {}); // for rearrange(): Plotly writes into the layout
   const player = message.args.player || null;
