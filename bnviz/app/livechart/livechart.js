@@ -35,8 +35,10 @@ let onCanvas = false; // the figure on screen is drawn by CanvasChart (canvascha
 // Show `data` and `layout` with the renderer the message asks for; the graph div then holds
 // them (`gd.data`, `gd.layout`) either way.
 async function render(canvas, data, layout, frames, config) {
+  if (!canvas) await window.loadPlotly(); // index.html: Plotly only for a figure it draws
   if (canvas !== onCanvas) {
-    if (onCanvas) CanvasChart.purge(gd); else Plotly.purge(gd);
+    if (onCanvas) CanvasChart.purge(gd);
+    else if (gd._fullLayout) Plotly.purge(gd); // Plotly has drawn here (then it is loaded)
     onCanvas = canvas;
   }
   if (canvas) CanvasChart.react(gd, { data, layout });
@@ -367,7 +369,9 @@ async function draw(message) {
       setTimeout(resolve, 500);
     });
   }
-  const config = {
+  const canvas = !!message.args.canvas;
+  if (!canvas) await window.loadPlotly(); // for its camera icon too
+  const config = canvas ? {} : {
     displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"],
     modeBarButtonsToAdd: [{ name: "Download as PNG (2×, with a caption)", icon: Plotly.Icons.camera, click: savePng }],
     ...(fig.config || {}),
@@ -378,7 +382,6 @@ async function draw(message) {
     // the player's frame, whichever frame the figure's own data show
     shown = atFrame(shown.data, shown.layout, frames[player_.clamp(player.active, frames.length)]);
   }
-  const canvas = !!message.args.canvas;
   await render(canvas, shown.data, shown.layout, player ? [] : frames, config);
   if (canvas) CanvasChart.preload(frames); // the frames' images decoded before they are shown
   figureHeight = layout !== base && !canvas ? await keepPlotHeight(layout) : layout.height;
