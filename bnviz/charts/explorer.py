@@ -214,10 +214,14 @@ def _panel_titles(run: Run, n: UnitNumbers, unit: int) -> list[str]:
     return titles
 
 
-# The running estimates early in training (or with a slow decay and no bias correction) can
-# normalize far beyond the other statistics: they may widen the shared Z_norm / Z̃ axis by at
-# most this many times its width on either side, so the others stay readable.
-RUNNING_REACH = 1.0
+# Two statistics can normalize the training set far beyond what the shared Z_norm / Z̃ axis
+# must hold (±1, β ± |γ|, the mini-batch's points, the population-normalized histograms):
+# a small mini-batch's own (at m = 2, two nearly equal values give a σ²_B near 0, and the
+# training set spreads over ±100 at that step), and the running estimates early in training
+# (or with a slow decay and no bias correction). Each may widen the axis by at most this many
+# times that width on either side, so the rest stays readable; its bars then run off the
+# panel's edge at those steps.
+NORMALIZED_REACH = 1.0
 RUG = 0.08  # the mini-batch's points sit this far below 0, as a share of the panel's height
 
 
@@ -266,14 +270,22 @@ class _Views:
                 # each checkpoint's z_norm, then its z_tilde
                 points = np.stack([p.z_norm, p.z_tilde], axis=1)
                 spans[w] = _span(*(h.edges[h.defined] for h in hists[1:]), points)
-            lo, hi = _span(refs, spans["batch"], spans["population"])
-            reach = RUNNING_REACH * (hi - lo)
-            r_lo, r_hi = spans["running"]
-            lo, hi = min(lo, max(r_lo, lo - reach)), max(hi, min(r_hi, hi + reach))
-            self.ranges += [_padded(lo, hi)] * 2
+                if w == "batch":
+                    batch_points = _span(points)
+            lo, hi = _span(refs, batch_points, spans["population"])
+            lo, hi = _within_reach((lo, hi), spans["batch"])
+            self.ranges += [_padded(*_within_reach((lo, hi), spans["running"]))] * 2
             for q in (1, 2):
                 self.tops.append(_top([self.hists[w][q] for w in NORMALIZE]))
         self.tops = [t * 1.08 or 1.0 for t in self.tops]
+
+
+def _within_reach(held: tuple[float, float], wanted: tuple[float, float]) -> tuple[float, float]:
+    """The range ``held`` widened toward ``wanted`` by at most ``NORMALIZED_REACH`` times its
+    width on either side."""
+    lo, hi = held
+    reach = NORMALIZED_REACH * (hi - lo)
+    return min(lo, max(wanted[0], lo - reach)), max(hi, min(wanted[1], hi + reach))
 
 
 def _top(hists: list[StackedHistograms]) -> float:
@@ -388,8 +400,10 @@ def movie_spec(run: Run, layer: int, unit: int, k: int, dark: bool = False,
     β, β ± |γ| on Z̃ (per frame, as γ and β train).
 
     Z_norm and Z̃ share one x-axis, and every axis is fixed over all checkpoints and all
-    choices of statistics (it holds all of them), so γ visibly stretches Z̃, β shifts it, ε
-    narrows Z_norm, and switching the statistics moves the picture, not the axes.
+    choices of statistics (it holds all of them, save the bars of a step whose mini-batch or
+    running statistics spread the training set far wider: ``NORMALIZED_REACH``), so γ
+    visibly stretches Z̃, β shifts it, ε narrows Z_norm, and switching the statistics moves
+    the picture, not the axes.
 
     The player under the chart (:func:`movie_player`, drawn by ``bnviz.app.livechart``:
     Play / Pause and a step slider) moves between the frames without a server round

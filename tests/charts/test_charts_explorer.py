@@ -293,13 +293,44 @@ def test_z_norm_and_z_tilde_share_one_axis_fixed_over_frames_and_statistics(runs
         for kk in range(len(run.ckpt_steps)):
             n = numbers.unit_numbers(run, 1, unit, kk, w)
             assert lo <= n.beta - abs(n.gamma) and n.beta + abs(n.gamma) <= hi
-            if w != "running":  # the running estimates may reach beyond (RUNNING_REACH)
+            if w != "running":  # the running estimates may reach beyond (NORMALIZED_REACH)
                 for trace in POINTS[1:]:
                     x = _frame_x(fig, kk, trace)
                     assert lo <= x.min() and x.max() <= hi, (w, kk)
         zlo, zhi = spec["layout"]["xaxis"]["range"]
         z = np.concatenate([_frame_x(fig, kk, POINTS[0]) for kk in range(len(run.ckpt_steps))])
         assert zlo <= z.min() and z.max() <= zhi
+
+
+def test_a_batch_of_2_spreads_the_training_set_off_the_axis_at_some_steps_not_the_axis_itself(runs):
+    """At m = 2 two nearly equal values of a unit give σ²_B near 0 at some step, and the training
+    set normalized with them spreads over ±100: the shared axis stays within NORMALIZED_REACH of
+    what it must hold, so the mini-batch's ±1 points stay apart; those steps' bars run off it.
+    At m = 32 (the fixture) every step's bars fit, with each statistics but the running ones."""
+    run = train(Settings(batch_size=2))
+    fig = json.loads(json.dumps(charts.movie_spec(run, 0, 0, 0)))
+    lo, hi = fig["layout"]["xaxis2"]["range"]
+    nk = len(run.ckpt_steps)
+    pts = np.concatenate([_frame_x(fig, kk, trace) for kk in range(nk) for trace in POINTS[1:]])
+    assert lo <= pts.min() and pts.max() <= hi, "the mini-batch's points always on the axis"
+    assert hi - lo < 30, "±1 a few px apart on a panel 150 px wide, not on an axis of ±100"
+    spans = np.array([_bars_span(fig, kk) for kk in range(nk)])
+    assert (spans[:, 0] < lo).any() or (spans[:, 1] > hi).any(), "some step's bars run off the axis"
+    assert np.median(spans[:, 1] - spans[:, 0]) < hi - lo, "most steps' bars fit"
+    m32 = runs[0]
+    for w in ("batch", "population"):
+        fig = json.loads(json.dumps(charts.movie_spec(m32, 1, 2, 0, normalize=w)))
+        lo, hi = fig["layout"]["xaxis2"]["range"]
+        spans = np.array([_bars_span(fig, kk) for kk in range(len(m32.ckpt_steps))])
+        assert lo <= spans.min() and spans.max() <= hi, w
+
+
+def _bars_span(fig: dict, kk: int) -> tuple[float, float]:
+    """The first and last bar edge of Z_norm's histogram in frame ``kk``."""
+    frame = fig["frames"][kk]
+    bars = frame["data"][frame["traces"].index(2)]
+    n = len(_decode(bars["y"]))
+    return bars["x0"] - bars["dx"] / 2, bars["x0"] + bars["dx"] * (n - 0.5)
 
 
 def test_frozen_gamma_3_stretches_the_z_tilde_points_3_times_the_z_norm_points():
