@@ -263,16 +263,16 @@ class _Views:
         if nq > 1:
             refs = [(-1.0, 1.0)] + [(n.beta - abs(n.gamma), n.beta + abs(n.gamma))
                                     for n in self.numbers]  # fmt: skip
-            spans = {}
+            spans, point_spans = {}, {}
             for w in NORMALIZE:
                 p, hists = self.points[w], self.hists[w]
                 assert p.z_norm is not None and p.z_tilde is not None  # BN: nq > 1
                 # each checkpoint's z_norm, then its z_tilde
                 points = np.stack([p.z_norm, p.z_tilde], axis=1)
                 spans[w] = _span(*(h.edges[h.defined] for h in hists[1:]), points)
-                if w == "batch":
-                    batch_points = _span(points)
-            lo, hi = _span(refs, batch_points, spans["population"])
+                point_spans[w] = _span(points)
+            # what must show; then the mini-batch's bars, then the running ones, within reach
+            lo, hi = _span(refs, point_spans["batch"], spans["population"])
             lo, hi = _within_reach((lo, hi), spans["batch"])
             self.ranges += [_padded(*_within_reach((lo, hi), spans["running"]))] * 2
             for q in (1, 2):
