@@ -33,9 +33,9 @@ const gd = document.getElementById("chart");
 let onCanvas = false; // the figure on screen is drawn by CanvasChart (canvaschart.js), not Plotly
 
 // Show `data` and `layout` with the renderer the message asks for; the graph div then holds
-// them (`gd.data`, `gd.layout`) either way.
+// them (`gd.data`, `gd.layout`) either way. Plotly is loaded by then for a figure it draws
+// (draw() waits for index.html's loadPlotly before its first such figure).
 async function render(canvas, data, layout, frames, config) {
-  if (!canvas) await window.loadPlotly(); // index.html: Plotly only for a figure it draws
   if (canvas !== onCanvas) {
     if (onCanvas) CanvasChart.purge(gd);
     else if (gd._fullLayout) Plotly.purge(gd); // Plotly has drawn here (then it is loaded)
@@ -370,7 +370,7 @@ async function draw(message) {
     });
   }
   const canvas = !!message.args.canvas;
-  if (!canvas) await window.loadPlotly(); // for its camera icon too
+  if (!canvas) await window.loadPlotly(); // index.html: Plotly only for a figure it draws
   const config = canvas ? {} : {
     displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"],
     modeBarButtonsToAdd: [{ name: "Download as PNG (2×, with a caption)", icon: Plotly.Icons.camera, click: savePng }],
